@@ -1,0 +1,29 @@
+const std = @import("std");
+
+// Builds the native shim, libcontain.so, that src/native.ts loads through bun:ffi.
+// `zig build -Dcpu=baseline -Doptimize=ReleaseSafe` is what `bun install` runs; the
+// output lands in zig-out/lib/<arch>/ so several architectures can ship side by side.
+pub fn build(b: *std.Build) void {
+    const target = b.standardTargetOptions(.{});
+    const optimize = b.standardOptimizeOption(.{});
+
+    const lib = b.addSharedLibrary(.{
+        .name = "contain",
+        .root_source_file = .{ .path = "zig/root.zig" },
+        .target = target,
+        .optimize = optimize,
+    });
+    const arch = @tagName((target.cpu_arch orelse @import("builtin").cpu.arch));
+    const install = b.addInstallArtifact(lib, .{
+        .dest_dir = .{ .override = .{ .custom = b.fmt("lib/{s}", .{arch}) } },
+    });
+    b.getInstallStep().dependOn(&install.step);
+
+    const tests = b.addTest(.{
+        .root_source_file = .{ .path = "zig/root.zig" },
+        .target = target,
+        .optimize = optimize,
+    });
+    const test_step = b.step("test", "Run the shim's unit tests");
+    test_step.dependOn(&b.addRunArtifact(tests).step);
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The README demo: build a small root filesystem from the host's own programs with pseudo,
+# show what pseudo did to the owners, and start a container on it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$PWD/src/cli
+# Made by container root, so that it owns the directory (as host root it is an unprivileged
+# host ID); the files in it belong to container IDs too, so pseudo removes them.
+root=$("$bin/pseudo.ts" mktemp -d "${TMPDIR:-/tmp}/contain-demo.XXXXXX")
+trap '"$bin/pseudo.ts" rm -rf "$root"' EXIT
+
+say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+say "tar -c -C / <host programs and their libraries> | pseudo tar -x -C $root"
+files=$(bash scripts/host-files.sh sh ls cat id hostname ps mount)
+# shellcheck disable=SC2086
+tar -c -f - -C / $files 2>/dev/null | "$bin/pseudo.ts" tar -x -f - -C "$root"
+
+say "pseudo ls -ln $root/usr/bin    # as container root sees them"
+"$bin/pseudo.ts" ls -ln "$root/usr/bin" | head -4
+say "ls -ln $root/usr/bin           # the same files on the host"
+ls -ln "$root/usr/bin" | head -4
+say "pseudo cat /proc/self/uid_map"
+"$bin/pseudo.ts" cat /proc/self/uid_map
+
+if [ -x "$bin/contain.ts" ] && grep -q startContain "$bin/contain.ts"; then
+  say "contain -c $root /bin/sh -c 'echo \$\$; id; hostname brian; hostname; ps -e; ls /dev'"
+  "$bin/contain.ts" -c "$root" /bin/sh -c 'echo PID $$; id; hostname brian; hostname; ps -e; ls /dev'
+  say "hostname    # unchanged on the host"
+  hostname
+fi

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Prepares this machine for the tests: Debian packages and, as root, an unprivileged test
+# user with delegated ID ranges. Safe to run again. As a user it only reports what is missing.
+set -euo pipefail
+TEST_USER=${CONTAIN_TEST_USER:-contain-test}
+packages=(uidmap busybox-static)
+
+if [ "$(id -u)" -ne 0 ]; then
+  for package in "${packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || echo "setup: package $package is not installed; some tests will say why they skip" >&2
+  done
+  exit 0
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! id "$TEST_USER" >/dev/null 2>&1; then
+  useradd --create-home --shell /bin/sh "$TEST_USER"
+fi
+for file in /etc/subuid /etc/subgid; do
+  touch "$file"
+  grep -q "^$TEST_USER:" "$file" || echo "$TEST_USER:200000:65536" >>"$file"
+done

@@ -1,0 +1,100 @@
+// Starting a child through the shim and following it to its exit: the map handshake, the
+// failure reports, and exit statuses collected through pidfds.
+import {
+  closeFd,
+  readReport,
+  sendSignal,
+  type SpawnConfig,
+  spawnChild,
+  waitChild,
+  writeByte,
+} from "./native.ts";
+import { ContainError, reportError, Step } from "./errors.ts";
+import { type MapPlan, writeMaps } from "./userns.ts";
+
+export interface Child {
+  /** Host PID of the first child: pseudo's CMD, contain's holder, inject's joiner. */
+  pid: number;
+  /** Resolves with the exit status in shell terms (128 + N for signal N). */
+  exited: Promise<number>;
+  /** Sends a signal; a no-op once the child has exited. */
+  kill(signal: number): void;
+}
+
+/**
+ * Forks the child, writes its ID maps when it has a new user namespace (`maps`), and
+ * waits until it has executed CMD. Throws ContainError for any failure before that, after
+ * reaping the child, so nothing is left behind.
+ */
+export function startChild(config: SpawnConfig, maps: [MapPlan, MapPlan] | null, command: string): Child {
+  const { pid, pidfd, reportFd, goFd } = spawnChild(config);
+  let goOpen = true;
+  const closeGo = () => {
+    if (goOpen) closeFd(goFd);
+    goOpen = false;
+  };
+  try {
+    if (maps) {
+      const ready = readReport(reportFd);
+      if (ready === null) throw new ContainError("Failed to start: the child exited at once");
+      if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
+      writeMaps(pid, maps[0], maps[1]);
+      writeByte(goFd);
+    }
+    closeGo();
+    const report = readReport(reportFd);
+    if (report !== null) throw reportError(report.step, report.value, command);
+  } catch (error) {
+    // Closing the go pipe makes a child that waits for its maps exit; then reap it.
+    closeGo();
+    closeFd(reportFd);
+    waitChild(pidfd, true);
+    closeFd(pidfd);
+    throw error instanceof ContainError ? error : new ContainError((error as Error).message);
+  }
+  closeFd(reportFd);
+  let done = false;
+  const exited = watchExit(pidfd).then((status) => {
+    done = true;
+    return status;
+  });
+  return {
+    pid,
+    exited,
+    kill(signal: number) {
+      if (!done) sendSignal(pidfd, signal);
+    },
+  };
+}
+
+const waiting = new Map<number, (status: number) => void>();
+let keepAlive: ReturnType<typeof setInterval> | undefined;
+
+function collect(): void {
+  for (const [pidfd, resolve] of waiting) {
+    const status = waitChild(pidfd, false);
+    if (status === null) continue;
+    waiting.delete(pidfd);
+    closeFd(pidfd);
+    resolve(status);
+  }
+  if (waiting.size === 0 && keepAlive !== undefined) {
+    clearInterval(keepAlive);
+    keepAlive = undefined;
+    process.off("SIGCHLD", collect);
+  }
+}
+
+/** The exit status of the child behind `pidfd`. SIGCHLD says when to look; the pidfd
+ *  makes sure the status is ours whoever else reaps. A SIGCHLD listener does not keep Bun
+ *  alive, so an idle timer does until the status is in. */
+function watchExit(pidfd: number): Promise<number> {
+  return new Promise((resolve) => {
+    if (waiting.size === 0) {
+      process.on("SIGCHLD", collect);
+      keepAlive = setInterval(() => {}, 2 ** 30);
+    }
+    waiting.set(pidfd, resolve);
+    collect();
+  });
+}

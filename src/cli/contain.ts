@@ -1,0 +1,16 @@
+#!/usr/bin/env bun
+import { defineCommand } from "citty";
+
+export const command = defineCommand({
+  meta: { name: "contain", description: "Run CMD (default /bin/sh) as PID 1 of a container with DIR as its root." },
+  args: {
+    console: { type: "boolean", alias: "c", description: "disable console emulation in the container" },
+    gid: { type: "string", alias: "g", valueHint: "MAP", description: "set the container-to-host GID map" },
+    inside: { type: "string", alias: "i", valueHint: "CMD", description: "run a helper child inside the new namespaces" },
+    hostNetwork: { type: "boolean", alias: "n", description: "share the host network unprivileged in the container" },
+    outside: { type: "string", alias: "o", valueHint: "CMD", description: "run a helper child outside the new namespaces" },
+    uid: { type: "string", alias: "u", valueHint: "MAP", description: "set the container-to-host UID map" },
+    dir: { type: "positional", valueHint: "DIR", required: true },
+    command: { type: "positional", valueHint: "CMD [ARG]...", required: false },
+  },
+});

@@ -1,0 +1,32 @@
+#!/usr/bin/env bun
+import { defineCommand } from "citty";
+import { startPseudo } from "../pseudo.ts";
+import { fail, forwardSignals, parseArgs } from "./run.ts";
+
+export const command = defineCommand({
+  meta: { name: "pseudo", description: "Run CMD (default $SHELL) as root in a new user namespace." },
+  args: {
+    gid: { type: "string", alias: "g", valueHint: "MAP", description: "set the user namespace GID map" },
+    uid: { type: "string", alias: "u", valueHint: "MAP", description: "set the user namespace UID map" },
+    command: { type: "positional", valueHint: "CMD [ARG]...", required: false },
+  },
+});
+
+async function main(): Promise<never> {
+  const { options, operands } = parseArgs(command, "pseudo");
+  let child;
+  try {
+    child = startPseudo({
+      cmd: operands,
+      uidMap: options.uid as string | undefined,
+      gidMap: options.gid as string | undefined,
+      onWarning: (message) => process.stderr.write(`pseudo: ${message}\n`),
+    });
+  } catch (error) {
+    fail("pseudo", error);
+  }
+  forwardSignals(child);
+  process.exit(await child.exited);
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,44 @@
+// What the three commands share: argv splitting, usage, errors and exit statuses.
+import { constants } from "node:os";
+import { type Definition, type Split, splitArgv, UsageError, usage } from "../argv.ts";
+import { ContainError, Status } from "../errors.ts";
+import type { Child } from "../child.ts";
+
+/** Splits argv, printing usage for -h and for mistakes (exit 64). */
+export function parseArgs(command: Definition, name: string, check?: (split: Split) => string | null): Split {
+  let split: Split;
+  try {
+    split = splitArgv(process.argv.slice(2), command);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${name}: ${error.message}\n${usage(command, name)}`);
+    process.exit(Status.usage);
+  }
+  if (split.help) {
+    process.stdout.write(usage(command, name));
+    process.exit(0);
+  }
+  const problem = check?.(split);
+  if (problem) {
+    process.stderr.write(`${name}: ${problem}\n${usage(command, name)}`);
+    process.exit(Status.usage);
+  }
+  return split;
+}
+
+/** Prints a failure as one line and exits with its status. */
+export function fail(name: string, error: unknown): never {
+  if (error instanceof ContainError) {
+    process.stderr.write(`${name}: ${error.message}\n`);
+    process.exit(error.status);
+  }
+  process.stderr.write(`${name}: ${(error as Error).message ?? error}\n`);
+  process.exit(Status.failure);
+}
+
+const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
+
+/** Passes the signals of the process contract on to the child. */
+export function forwardSignals(child: Child): void {
+  for (const name of FORWARDED) process.on(name, () => child.kill(constants.signals[name]));
+}

@@ -1,0 +1,212 @@
+// User and group ID maps: parsing, validation, defaults and the delegation check.
+// Pure functions over file contents, so unit tests need no privileges.
+
+export type IdKind = "UID" | "GID";
+
+/** One map item: container IDs inside..inside+count-1 onto host IDs outside..outside+count-1. */
+export interface MapItem {
+  inside: number;
+  outside: number;
+  count: number;
+}
+
+/** A range of host IDs, as /etc/subuid delegates them. */
+export interface IdRange {
+  start: number;
+  count: number;
+}
+
+/** The kernel takes at most 340 lines in a uid_map or gid_map. */
+export const MAX_ITEMS = 340;
+/** IDs are 32 bits and (uid_t) -1 is not an ID, so a range must end at or below 2^32 - 2. */
+const ID_LIMIT = 2 ** 32 - 1;
+
+export class MapError extends Error {}
+
+const NUMBER = /^\d+$/;
+
+function parseId(text: string, what: string, item: string, kind: IdKind): number {
+  if (!NUMBER.test(text)) {
+    throw new MapError(`Invalid ${kind} map item '${item}': ${what} is not a number`);
+  }
+  const value = Number(text);
+  if (value >= ID_LIMIT) throw new MapError(`Invalid ${kind} map item '${item}': ${what} is too large`);
+  return value;
+}
+
+/** Parses START:LOWER:COUNT[,START:LOWER:COUNT]... (`,` or `;` between items) and validates it. */
+export function parseMap(text: string, kind: IdKind): MapItem[] {
+  const items = text
+    .split(/[,;]/)
+    .filter((item) => item !== "")
+    .map((item) => {
+      const fields = item.split(":");
+      if (fields.length !== 3) {
+        throw new MapError(`Invalid ${kind} map item '${item}': expected START:LOWER:COUNT`);
+      }
+      const inside = parseId(fields[0]!, "START", item, kind);
+      const outside = parseId(fields[1]!, "LOWER", item, kind);
+      const count = parseId(fields[2]!, "COUNT", item, kind);
+      if (count === 0) throw new MapError(`Invalid ${kind} map item '${item}': COUNT must be at least 1`);
+      if (inside + count > ID_LIMIT || outside + count > ID_LIMIT) {
+        throw new MapError(`Invalid ${kind} map item '${item}': the range runs past ${ID_LIMIT - 1}`);
+      }
+      return { inside, outside, count };
+    });
+  if (items.length === 0) throw new MapError(`Invalid ${kind} map '${text}': no items`);
+  validateMap(items, kind);
+  return items;
+}
+
+/** The checks the kernel makes, with a message that says which IDs are at fault. */
+export function validateMap(items: MapItem[], kind: IdKind): void {
+  if (items.length > MAX_ITEMS) {
+    throw new MapError(`Invalid ${kind} map: ${items.length} items, the kernel takes at most ${MAX_ITEMS}`);
+  }
+  const inside = overlap(items.map((item) => ({ start: item.inside, count: item.count })));
+  if (inside !== null) throw new MapError(`Invalid ${kind} map: container ${kind} ${inside} is listed twice`);
+  const outside = overlap(items.map((item) => ({ start: item.outside, count: item.count })));
+  if (outside !== null) throw new MapError(`Invalid ${kind} map: host ${kind} ${outside} is mapped twice`);
+}
+
+/** The first ID that two ranges share, or null. */
+function overlap(ranges: IdRange[]): number | null {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start);
+  for (let index = 1; index < sorted.length; index++) {
+    const previous = sorted[index - 1]!;
+    if (sorted[index]!.start < previous.start + previous.count) return sorted[index]!.start;
+  }
+  return null;
+}
+
+/** Parses /proc/PID/uid_map or gid_map contents: "inside outside count" lines. */
+export function parseProcMap(text: string, path: string): MapItem[] {
+  const items = text
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length !== 3 || !fields.every((field) => NUMBER.test(field))) {
+        throw new MapError(`Invalid map data in ${path}`);
+      }
+      const [inside, outside, count] = fields.map(Number) as [number, number, number];
+      return { inside, outside, count };
+    });
+  if (items.length === 0) throw new MapError(`Invalid map data in ${path}`);
+  return items;
+}
+
+/** The map as the kernel wants it written. */
+export function formatMap(items: MapItem[]): string {
+  return items.map((item) => `${item.inside} ${item.outside} ${item.count}\n`).join("");
+}
+
+/** The map as -u and -g take it. */
+export function showMap(items: MapItem[]): string {
+  return items.map((item) => `${item.inside}:${item.outside}:${item.count}`).join(",");
+}
+
+/**
+ * The default for root: container 0 onto the highest ID of root's own map, every other
+ * ID onto itself, and the highest left out (it is container root's). `own` is root's own
+ * map, from /proc/self/uid_map or gid_map, so nesting works.
+ */
+export function rootDefault(own: MapItem[], kind: IdKind): MapItem[] {
+  const last = Math.max(...own.map((item) => item.inside + item.count - 1));
+  const result: MapItem[] = [{ inside: 0, outside: last, count: 1 }];
+  for (const item of own) {
+    let { inside: first, count } = item;
+    if (first === 0) {
+      if (count === 1 && first >= last) throw new MapError(`No unprivileged ${kind} available`);
+      first++;
+      count--;
+    }
+    if (count > 0 && last <= first + count - 1) count--;
+    if (count > 0) result.push({ inside: first, outside: first, count });
+  }
+  return result;
+}
+
+/**
+ * The ranges delegated to a user in /etc/subuid or /etc/subgid contents: lines
+ * NAME:START:COUNT or UID:START:COUNT, several per user allowed, comments skipped.
+ */
+export function parseSubordinate(text: string, name: string, id: number): IdRange[] {
+  const ranges: IdRange[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const fields = line.split(":");
+    if (fields.length !== 3) continue;
+    const [owner, start, count] = fields as [string, string, string];
+    if (owner !== name && owner !== String(id)) continue;
+    if (!NUMBER.test(start) || !NUMBER.test(count) || Number(count) === 0) continue;
+    ranges.push({ start: Number(start), count: Number(count) });
+  }
+  return ranges;
+}
+
+/** Parts of [start, start+count) not covered by `used`. */
+function subtract(range: IdRange, used: IdRange[]): IdRange[] {
+  let pieces = [range];
+  for (const taken of used) {
+    pieces = pieces.flatMap((piece) => {
+      const end = piece.start + piece.count;
+      const takenEnd = taken.start + taken.count;
+      if (takenEnd <= piece.start || end <= taken.start) return [piece];
+      const rest: IdRange[] = [];
+      if (piece.start < taken.start) rest.push({ start: piece.start, count: taken.start - piece.start });
+      if (takenEnd < end) rest.push({ start: takenEnd, count: end - takenEnd });
+      return rest;
+    });
+  }
+  return pieces;
+}
+
+/**
+ * The default for a user: container 0 onto the user's own ID, then 1, 2, ... onto the
+ * delegated ranges in order. Only IDs that exist in the user's own namespace (`own`) can
+ * be mapped, and none twice, so the ranges are clipped to it and to each other.
+ */
+export function userDefault(id: number, delegated: IdRange[], own: MapItem[]): MapItem[] {
+  const visible = own.map((item) => ({ start: item.inside, count: item.count }));
+  const used: IdRange[] = [];
+  const result: MapItem[] = [];
+  let next = 0;
+  for (const range of [{ start: id, count: 1 }, ...delegated]) {
+    for (const piece of subtract(range, used)) {
+      for (const part of intersect(piece, visible)) {
+        result.push({ inside: next, outside: part.start, count: part.count });
+        next += part.count;
+        used.push(part);
+      }
+    }
+    if (result.length >= MAX_ITEMS) break;
+  }
+  return result.slice(0, MAX_ITEMS);
+}
+
+function intersect(range: IdRange, within: IdRange[]): IdRange[] {
+  const parts: IdRange[] = [];
+  for (const area of [...within].sort((a, b) => a.start - b.start)) {
+    const start = Math.max(range.start, area.start);
+    const end = Math.min(range.start + range.count, area.start + area.count);
+    if (start < end) parts.push({ start, count: end - start });
+  }
+  return parts;
+}
+
+/** A user may map only onto their own ID and the ranges delegated to them. */
+export function checkDelegated(items: MapItem[], id: number, delegated: IdRange[]): void {
+  const allowed = [{ start: id, count: 1 }, ...delegated];
+  for (const item of items) {
+    if (subtract({ start: item.outside, count: item.count }, allowed).length > 0) {
+      throw new MapError("Cannot map onto IDs that are not delegated to you");
+    }
+  }
+}
+
+/** True when the map is the one item an unprivileged user may write without help. */
+export function isOwnIdOnly(items: MapItem[], id: number): boolean {
+  return items.length === 1 && items[0]!.count === 1 && items[0]!.outside === id;
+}

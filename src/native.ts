@@ -1,0 +1,219 @@
+// The only module that imports bun:ffi: one dlopen table for the Zig shim (zig/root.zig)
+// and typed wrappers that return values or throw.
+import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+const { u32, i32, ptr: pointer } = FFIType;
+
+/** Must equal abi_version() in zig/root.zig. */
+export const ABI_VERSION = 1;
+/** Byte size of spawn.Config in zig/spawn.zig; the layout is written in encodeConfig. */
+export const CONFIG_SIZE = 72;
+
+const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
+export const libraryPath = join(import.meta.dir, "..", "zig-out", "lib", arch, "libcontain.so");
+
+const symbols = {
+  // ABI checks
+  abi_version: { args: [], returns: u32 },
+  config_size: { args: [], returns: u32 },
+  termios_size: { args: [], returns: u32 },
+  // processes
+  spawn_child: { args: [pointer, pointer], returns: u32 },
+  read_report: { args: [i32, pointer], returns: i32 },
+  wait_child: { args: [i32, u32], returns: i32 },
+  send_signal: { args: [i32, i32], returns: u32 },
+  write_byte: { args: [i32], returns: u32 },
+  close_fd: { args: [i32], returns: u32 },
+  make_pipe: { args: [pointer], returns: u32 },
+  // console
+  console_open: { args: [pointer, u32, pointer], returns: u32 },
+  terminal_raw: { args: [i32, pointer], returns: u32 },
+  terminal_restore: { args: [i32, pointer], returns: u32 },
+  terminal_no_echo: { args: [i32], returns: u32 },
+  terminal_copy_size: { args: [i32, i32], returns: u32 },
+  console_relay: { args: [i32, i32, i32, i32], returns: u32 },
+} as const;
+
+function load() {
+  if (!existsSync(libraryPath)) {
+    throw new Error(`native library ${libraryPath} is missing; build it with \`bun run build:native\``);
+  }
+  const lib = dlopen(libraryPath, symbols).symbols;
+  const version = lib.abi_version();
+  if (version !== ABI_VERSION) {
+    throw new Error(
+      `native library ${libraryPath} has ABI ${version}, expected ${ABI_VERSION}; rebuild it with \`bun run build:native\``,
+    );
+  }
+  return lib;
+}
+
+export const native = load();
+
+/** An errno from a system call, with the step that made it. */
+export class NativeError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+  ) {
+    super(`Failed to ${call}: ${strerror(errno)}`);
+  }
+}
+
+let libc: { strerror: (errno: number) => unknown } | undefined;
+
+/** The C library's text for an errno, as err(3) prints it. Loaded only on error paths. */
+export function strerror(errno: number): string {
+  libc ??= dlopen("libc.so.6", { strerror: { args: [i32], returns: FFIType.cstring } }).symbols;
+  return String(libc.strerror(errno));
+}
+
+export const Mode = { pseudo: 1, contain: 2, inject: 3 } as const;
+export const Flag = { console: 1, hostNetwork: 2 } as const;
+
+export interface SpawnConfig {
+  mode: (typeof Mode)[keyof typeof Mode];
+  flags?: number;
+  targetPid?: number;
+  /** fds for the child's 0, 1, 2; -1 keeps the parent's. */
+  stdio?: [number, number, number];
+  argv: string[];
+  envp: string[];
+  root?: string;
+  console?: string;
+  inside?: string;
+  outside?: string;
+}
+
+export interface Spawned {
+  pid: number;
+  pidfd: number;
+  reportFd: number;
+  goFd: number;
+}
+
+const encoder = new TextEncoder();
+
+function cString(text: string, keep: unknown[]): bigint {
+  const bytes = encoder.encode(`${text}\0`);
+  keep.push(bytes);
+  return BigInt(ptr(bytes));
+}
+
+function cStringArray(items: string[], keep: unknown[]): bigint {
+  const array = new BigUint64Array(items.length + 1);
+  items.forEach((item, index) => {
+    array[index] = cString(item, keep);
+  });
+  keep.push(array);
+  return BigInt(ptr(array));
+}
+
+function encodeConfig(config: SpawnConfig, keep: unknown[]): DataView {
+  const view = new DataView(new ArrayBuffer(CONFIG_SIZE));
+  const stdio = config.stdio ?? [-1, -1, -1];
+  view.setUint32(0, config.mode, true);
+  view.setUint32(4, config.flags ?? 0, true);
+  view.setInt32(8, config.targetPid ?? 0, true);
+  stdio.forEach((fd, index) => view.setInt32(12 + index * 4, fd, true));
+  view.setBigUint64(24, cStringArray(config.argv, keep), true);
+  view.setBigUint64(32, cStringArray(config.envp, keep), true);
+  const optional = [config.root, config.console, config.inside, config.outside];
+  optional.forEach((text, index) => {
+    view.setBigUint64(40 + index * 8, text === undefined ? 0n : cString(text, keep), true);
+  });
+  keep.push(view);
+  return view;
+}
+
+/** Forks the first child (see zig/spawn.zig). Throws NativeError on failure. */
+export function spawnChild(config: SpawnConfig): Spawned {
+  const keep: unknown[] = [];
+  const view = encodeConfig(config, keep);
+  const result = new Int32Array(4);
+  const e = native.spawn_child(ptr(view), ptr(result));
+  if (e !== 0) throw new NativeError("fork", e);
+  return { pid: result[0]!, pidfd: result[1]!, reportFd: result[2]!, goFd: result[3]! };
+}
+
+export interface Report {
+  step: number;
+  value: number;
+}
+
+const reportBuffer = new Uint32Array(2);
+
+/** The next report from the child, or null at EOF (the command was executed). */
+export function readReport(fd: number): Report | null {
+  const n = native.read_report(fd, ptr(reportBuffer));
+  if (n < 0) throw new NativeError("read the child's report", -n);
+  if (n < 8) return null;
+  return { step: reportBuffer[0]!, value: reportBuffer[1]! };
+}
+
+/** The child's status in shell terms, or null while it runs. */
+export function waitChild(pidfd: number, block: boolean): number | null {
+  const status = native.wait_child(pidfd, block ? 1 : 0);
+  if (status === -1) return null;
+  if (status < 0) throw new NativeError("wait for the child", -status);
+  return status;
+}
+
+export function sendSignal(pidfd: number, signal: number): void {
+  const e = native.send_signal(pidfd, signal);
+  // ESRCH: it has just exited, and its status is on its way.
+  if (e !== 0 && e !== 3) throw new NativeError("send a signal", e);
+}
+
+export function writeByte(fd: number): void {
+  const e = native.write_byte(fd);
+  if (e !== 0) throw new NativeError("release the child", e);
+}
+
+export function closeFd(fd: number): void {
+  native.close_fd(fd);
+}
+
+export function makePipe(): [number, number] {
+  const fds = new Int32Array(2);
+  const e = native.make_pipe(ptr(fds));
+  if (e !== 0) throw new NativeError("create a pipe", e);
+  return [fds[0]!, fds[1]!];
+}
+
+export interface Console {
+  master: number;
+  slave: number;
+  path: string;
+}
+
+export function openConsole(): Console {
+  const path = new Uint8Array(64);
+  const fds = new Int32Array(2);
+  const e = native.console_open(ptr(path), path.length, ptr(fds));
+  if (e !== 0) throw new NativeError("allocate a console pseudo-terminal", e);
+  const text = new TextDecoder().decode(path.subarray(0, path.indexOf(0)));
+  return { master: fds[0]!, slave: fds[1]!, path: text };
+}
+
+/** Switches a terminal to raw mode; returns the saved mode for restoreTerminal. */
+export function rawTerminal(fd: number): Uint8Array | null {
+  const saved = new Uint8Array(native.termios_size());
+  return native.terminal_raw(fd, ptr(saved)) === 0 ? saved : null;
+}
+
+export function restoreTerminal(fd: number, saved: Uint8Array): void {
+  native.terminal_restore(fd, ptr(saved));
+}
+
+export function consoleNoEcho(fd: number): void {
+  native.terminal_no_echo(fd);
+}
+
+export function copyTerminalSize(from: number, to: number): void {
+  native.terminal_copy_size(from, to);
+}
+
+export type { Pointer };

@@ -1,0 +1,35 @@
+// pseudo: CMD as root in a new user namespace only.
+import { type Child, startChild } from "./child.ts";
+import { Mode } from "./native.ts";
+import { planMaps } from "./userns.ts";
+import { environment, type Stdio, stdioFds } from "./stdio.ts";
+
+export interface PseudoOptions {
+  /** Command and arguments; searched on PATH. Default: $SHELL, else /bin/sh. */
+  cmd?: string[];
+  /** -u and -g: START:LOWER:COUNT[,...]; defaults as DESIGN.md "ID maps". */
+  uidMap?: string;
+  gidMap?: string;
+  env?: Record<string, string | undefined>;
+  stdin?: Stdio;
+  stdout?: Stdio;
+  stderr?: Stdio;
+  /** Called once with each map's fallback warning, if any. */
+  onWarning?: (message: string) => void;
+}
+
+export function defaultShell(env: Record<string, string | undefined>): string[] {
+  return [env.SHELL || "/bin/sh"];
+}
+
+export function startPseudo(options: PseudoOptions): Child {
+  const env = options.env ?? process.env;
+  const argv = options.cmd?.length ? options.cmd : defaultShell(env);
+  const maps = planMaps(options.uidMap, options.gidMap);
+  for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
+  return startChild(
+    { mode: Mode.pseudo, argv, envp: environment(env), stdio: stdioFds(options) },
+    maps,
+    argv[0]!,
+  );
+}

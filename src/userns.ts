@@ -1,0 +1,164 @@
+// Choosing and writing a new user namespace's ID maps. The choice is pure (planMap); the
+// writing takes a /proc base so tests can point it at a temporary directory.
+import { readFileSync, writeFileSync } from "node:fs";
+import {
+  checkDelegated,
+  formatMap,
+  type IdKind,
+  type IdRange,
+  isOwnIdOnly,
+  type MapItem,
+  parseMap,
+  parseProcMap,
+  parseSubordinate,
+  rootDefault,
+  userDefault,
+} from "./maps.ts";
+import { ContainError } from "./errors.ts";
+
+/** How a map reaches the kernel: root writes it; a user writes their own ID alone (after
+ *  denying setgroups); newuidmap/newgidmap write delegated ranges and keep setgroups. */
+export type WriteMethod = "direct" | "own" | "helper";
+
+export interface MapPlan {
+  kind: IdKind;
+  items: MapItem[];
+  method: WriteMethod;
+  /** Set when the default had to fall back to the user's own ID. */
+  warning?: string;
+}
+
+export interface Identity {
+  /** Effective ID of this kind, and whether we are root in our own namespace. */
+  id: number;
+  root: boolean;
+  name: string;
+}
+
+export interface PlanInput {
+  kind: IdKind;
+  /** -u/-g text, or undefined for the default. */
+  text: string | undefined;
+  identity: Identity;
+  /** Contents of /proc/self/uid_map or gid_map. */
+  ownMap: string;
+  /** Contents of /etc/subuid or /etc/subgid ("" when missing). */
+  subordinate: string;
+  /** Path of newuidmap/newgidmap, or null when not installed. */
+  helper: string | null;
+}
+
+const helperName = (kind: IdKind) => (kind === "UID" ? "newuidmap" : "newgidmap");
+const subordinatePath = (kind: IdKind) => (kind === "UID" ? "/etc/subuid" : "/etc/subgid");
+
+export function planMap(input: PlanInput): MapPlan {
+  const { kind, text, identity, helper } = input;
+  const own = () => parseProcMap(input.ownMap, `/proc/self/${kind.toLowerCase()}_map`);
+  if (identity.root) {
+    return { kind, items: text === undefined ? rootDefault(own(), kind) : parseMap(text, kind), method: "direct" };
+  }
+  const delegated: IdRange[] = parseSubordinate(input.subordinate, identity.name, identity.id);
+  if (text === undefined) {
+    const ownOnly: MapItem[] = [{ inside: 0, outside: identity.id, count: 1 }];
+    if (delegated.length === 0) return { kind, items: ownOnly, method: "own" };
+    const items = userDefault(identity.id, delegated, own());
+    if (isOwnIdOnly(items, identity.id)) return { kind, items, method: "own" };
+    if (helper === null) {
+      const warning = `${helperName(kind)} not found (install the uidmap package): mapping only your own ${kind}`;
+      return { kind, items: ownOnly, method: "own", warning };
+    }
+    return { kind, items, method: "helper" };
+  }
+  const items = parseMap(text, kind);
+  checkDelegated(items, identity.id, delegated);
+  if (isOwnIdOnly(items, identity.id)) return { kind, items, method: "own" };
+  if (helper === null) {
+    throw new ContainError(
+      `${helperName(kind)} not found: install the uidmap package to map the IDs delegated in ${subordinatePath(kind)}`,
+    );
+  }
+  return { kind, items, method: "helper" };
+}
+
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return fallback;
+    throw new ContainError(`Cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** The login name of `uid` from /etc/passwd contents; subuid entries name users either way,
+ *  so a UID without an entry (as inside some containers) stands for itself. */
+export function userName(passwd: string, uid: number): string {
+  for (const line of passwd.split("\n")) {
+    const fields = line.split(":");
+    if (fields.length >= 3 && fields[2] === String(uid) && fields[0] !== "") return fields[0]!;
+  }
+  return String(uid);
+}
+
+function findHelper(kind: IdKind): string | null {
+  return Bun.which(helperName(kind), { PATH: `${process.env.PATH ?? ""}:/usr/bin:/bin:/usr/sbin:/sbin` });
+}
+
+/** Plans both maps for this process, reading /proc/self and /etc. */
+export function planMaps(uidText: string | undefined, gidText: string | undefined): [MapPlan, MapPlan] {
+  const uid = process.geteuid!();
+  const gid = process.getegid!();
+  const root = uid === 0;
+  const name = root ? "root" : userName(readOr("/etc/passwd", ""), uid);
+  const plan = (kind: IdKind, text: string | undefined, id: number) => {
+    // Root needs neither /etc/sub?id nor the helper; a user needs the files only for ranges.
+    const needsFiles = !root;
+    return planMap({
+      kind,
+      text,
+      identity: { id, root, name },
+      ownMap: root || text === undefined ? readOr(`/proc/self/${kind.toLowerCase()}_map`, "") : "",
+      subordinate: needsFiles ? readOr(subordinatePath(kind), "") : "",
+      helper: needsFiles ? findHelper(kind) : null,
+    });
+  };
+  return [plan("UID", uidText, uid), plan("GID", gidText, gid)];
+}
+
+/** Writes the maps for the process `pid`: the GID map first, as the kernel requires
+ *  setgroups to be settled before it. */
+export function writeMaps(pid: number, uid: MapPlan, gid: MapPlan, proc = "/proc"): void {
+  for (const plan of [gid, uid]) {
+    const file = `${proc}/${pid}/${plan.kind.toLowerCase()}_map`;
+    try {
+      if (plan.method === "helper") {
+        runHelper(pid, plan);
+        continue;
+      }
+      if (plan.kind === "GID" && plan.method === "own") writeFileSync(`${proc}/${pid}/setgroups`, "deny");
+      writeFileSync(file, formatMap(plan.items));
+    } catch (error) {
+      if (error instanceof ContainError) throw error;
+      const cause = (error as NodeJS.ErrnoException).code ?? "";
+      const hint = cause === "EPERM" || cause === "EINVAL" ? " (run contain --doctor)" : "";
+      throw new ContainError(`Failed to set container ${plan.kind} map: ${errnoText(error)}${hint}`);
+    }
+  }
+}
+
+function errnoText(error: unknown): string {
+  const message = (error as Error).message;
+  // Node's messages read "EPERM: operation not permitted, open '...'"; keep the text part.
+  const match = /^[A-Z]+: ([^,]+)/.exec(message);
+  if (!match) return message;
+  return match[1]!.charAt(0).toUpperCase() + match[1]!.slice(1);
+}
+
+function runHelper(pid: number, plan: MapPlan): void {
+  const helper = findHelper(plan.kind)!;
+  const args = plan.items.flatMap((item) => [item.inside, item.outside, item.count].map(String));
+  const result = Bun.spawnSync([helper, String(pid), ...args], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  if (result.exitCode !== 0) {
+    const text = result.stderr.toString().trim().split("\n")[0] ?? "";
+    throw new ContainError(`Failed to set container ${plan.kind} map: ${helperName(plan.kind)} said: ${text}`);
+  }
+}

@@ -1,0 +1,92 @@
+// Shared by the namespace tiers: who can run the CLI, and how a test that cannot run says
+// why. With MUST_WORK=1 (set by CI) such a test fails instead of skipping.
+import { test } from "bun:test";
+import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const MUST_WORK = process.env.MUST_WORK === "1";
+export const repo = resolve(import.meta.dir, "..");
+export const bun = process.execPath;
+export const cli = (tool: "contain" | "inject" | "pseudo") => join(repo, "src", "cli", `${tool}.ts`);
+export const TEST_USER = process.env.CONTAIN_TEST_USER ?? "contain-test";
+
+/** A way to run the CLI: as root, or as the unprivileged test user. */
+export interface Runner {
+  name: "root" | "user";
+  prefix: string[];
+  uid: number;
+  gid: number;
+  /** Why this runner cannot be used here, or null. */
+  reason: string | null;
+}
+
+function lookup(user: string): { uid: number; gid: number } | null {
+  const result = Bun.spawnSync(["id", "-u", user]);
+  if (result.exitCode !== 0) return null;
+  const gid = Bun.spawnSync(["id", "-g", user]).stdout.toString().trim();
+  return { uid: Number(result.stdout.toString().trim()), gid: Number(gid) };
+}
+
+function rootRunner(): Runner {
+  const reason = process.getuid!() === 0 ? null : "the tests do not run as root";
+  return { name: "root", prefix: [], uid: 0, gid: 0, reason };
+}
+
+function userRunner(): Runner {
+  const uid = process.getuid!();
+  if (uid !== 0) return { name: "user", prefix: [], uid, gid: process.getgid!(), reason: null };
+  const ids = lookup(TEST_USER);
+  if (ids === null) {
+    return { name: "user", prefix: [], uid: -1, gid: -1, reason: `no test user ${TEST_USER} (run scripts/setup.sh as root)` };
+  }
+  const prefix = ["setpriv", `--reuid=${ids.uid}`, `--regid=${ids.gid}`, "--init-groups", "env", `HOME=/tmp`];
+  const canRead = Bun.spawnSync([...prefix, "test", "-r", cli("pseudo")]).exitCode === 0;
+  const canRun = Bun.spawnSync([...prefix, bun, "-e", "0"]).exitCode === 0;
+  const reason = !canRun || !canRead ? `user ${TEST_USER} cannot read ${repo} or run ${bun}` : null;
+  return { name: "user", prefix, ...ids, reason };
+}
+
+export const runners: Runner[] = [rootRunner(), userRunner()];
+
+/** A test that needs something: skipped with the reason, or failed under MUST_WORK. */
+export function testIf(reason: string | null, name: string, body: () => void | Promise<void>, timeout = 30_000) {
+  if (reason === null) return test(name, body, timeout);
+  if (MUST_WORK) {
+    return test(name, () => {
+      throw new Error(`cannot run (MUST_WORK=1): ${reason}`);
+    });
+  }
+  return test.skip(`${name} [skipped: ${reason}]`, body);
+}
+
+export interface Result {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a CLI as `runner` and collects its output. */
+export function run(runner: Runner, tool: "contain" | "inject" | "pseudo", args: string[], options: { cwd?: string; stdin?: string } = {}): Result {
+  const result = Bun.spawnSync([...runner.prefix, bun, cli(tool), ...args], {
+    cwd: options.cwd ?? "/tmp",
+    stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
+    env: { ...process.env, PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" },
+  });
+  return { status: result.exitCode ?? 128 + 9, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+/** A temporary directory owned by the runner, removed by the returned function. */
+export function scratch(runner: Runner): [string, () => void] {
+  const dir = mkdtempSync(join(tmpdir(), "contain-test-"));
+  if (runner.uid > 0 && process.getuid!() === 0) chownSync(dir, runner.uid, runner.gid);
+  return [dir, () => rmSync(dir, { recursive: true, force: true })];
+}
+
+/** Whether this user has ranges in /etc/subuid and newuidmap can use them. */
+export function delegationReason(runner: Runner): string | null {
+  if (runner.name === "root") return null;
+  if (Bun.which("newuidmap", { PATH: "/usr/bin:/bin" }) === null) return "newuidmap is not installed (package uidmap)";
+  const check = Bun.spawnSync([...runner.prefix, "sh", "-c", `grep -q "^$(id -un):" /etc/subuid && grep -q "^$(id -un):" /etc/subgid`]);
+  return check.exitCode === 0 ? null : "the test user has no /etc/subuid and /etc/subgid ranges";
+}

@@ -1,0 +1,106 @@
+//! The C ABI that src/native.ts loads through bun:ffi. Every export takes integers and
+//! pointers to caller-owned buffers and returns an integer: 0 or an errno, or an fd/pid
+//! that is negative errno on failure. Nothing here allocates.
+const std = @import("std");
+const linux = std.os.linux;
+const sys = @import("sys.zig");
+const spawn = @import("spawn.zig");
+const console = @import("console.zig");
+
+/// Bumped on every change to a signature, struct layout or step number.
+export fn abi_version() u32 {
+    return 1;
+}
+
+export fn config_size() u32 {
+    return @sizeOf(spawn.Config);
+}
+
+export fn termios_size() u32 {
+    return console.termios_size;
+}
+
+/// Forks the first child of pseudo, contain or inject (see spawn.zig). Fills `result`.
+export fn spawn_child(config: *const spawn.Config, result: *spawn.Result) u32 {
+    std.debug.assert(config.mode >= 1 and config.mode <= 3);
+    return spawn.spawn(config, result);
+}
+
+/// Reads one (step, value) report into `record`: returns 8, or 0 at EOF, or -errno.
+/// Blocks; the child reports quickly or execs.
+export fn read_report(fd: i32, record: *[2]u32) i32 {
+    var done: usize = 0;
+    const bytes = std.mem.asBytes(record);
+    while (done < bytes.len) {
+        const rc = linux.read(fd, bytes.ptr + done, bytes.len - done);
+        const e = sys.errno(rc);
+        if (e == @intFromEnum(linux.E.INTR)) continue;
+        if (e != 0) return -@as(i32, @intCast(e));
+        if (rc == 0) break;
+        done += rc;
+    }
+    return @intCast(done);
+}
+
+/// Waits for the child behind `pidfd` without blocking (`block` = 0) or until it exits.
+/// Returns its status in shell terms (0-255), or -1 while it runs, or -errno.
+export fn wait_child(pidfd: i32, block: u32) i32 {
+    var info: linux.siginfo_t = undefined;
+    info.fields.common.first.piduid.pid = 0;
+    const nohang: u32 = if (block == 0) linux.W.NOHANG else 0;
+    const flags: u32 = linux.W.EXITED | nohang;
+    while (true) {
+        const rc = linux.waitid(.PIDFD, pidfd, &info, flags);
+        const e = sys.errno(rc);
+        if (e == @intFromEnum(linux.E.INTR)) continue;
+        if (e != 0) return -@as(i32, @intCast(e));
+        if (info.fields.common.first.piduid.pid == 0) return -1;
+        return sys.shell_status(&info);
+    }
+}
+
+export fn send_signal(pidfd: i32, signal: i32) u32 {
+    return sys.errno(linux.syscall4(.pidfd_send_signal, @intCast(pidfd), @intCast(signal), 0, 0));
+}
+
+export fn write_byte(fd: i32) u32 {
+    return sys.write_all(fd, "x");
+}
+
+export fn close_fd(fd: i32) u32 {
+    return sys.errno(linux.close(fd));
+}
+
+/// A pipe for the library's "pipe" stdio: both ends close-on-exec.
+export fn make_pipe(fds: *[2]i32) u32 {
+    return sys.errno(linux.pipe2(fds, linux.O.CLOEXEC));
+}
+
+export fn console_open(path: [*]u8, path_len: u32, fds: *[2]i32) u32 {
+    return console.open(path[0..path_len], fds);
+}
+
+export fn terminal_raw(fd: i32, saved: *linux.termios) u32 {
+    return console.make_raw(fd, saved);
+}
+
+export fn terminal_restore(fd: i32, saved: *const linux.termios) u32 {
+    return console.restore(fd, saved);
+}
+
+export fn terminal_no_echo(fd: i32) u32 {
+    return console.no_echo(fd);
+}
+
+export fn terminal_copy_size(from: i32, to: i32) u32 {
+    return console.copy_size(from, to);
+}
+
+export fn console_relay(master: i32, input: i32, output: i32, pidfd: i32) u32 {
+    return console.relay(master, input, output, pidfd);
+}
+
+test {
+    _ = spawn;
+    _ = console;
+}

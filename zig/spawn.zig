@@ -1,0 +1,369 @@
+//! The processes forked from Bun: pseudo's child, contain's holder and init, inject's joiner.
+//!
+//! Everything here runs after fork in a copy of a multithreaded process, so it uses raw
+//! system calls only and leaves by exec or exit_group. A failure travels to the parent as a
+//! (step, errno) record on a close-on-exec pipe; EOF on that pipe means CMD was executed.
+const std = @import("std");
+const linux = std.os.linux;
+const sys = @import("sys.zig");
+const exec = @import("exec.zig");
+const mounts = @import("mounts.zig");
+
+pub const Mode = enum(u32) { pseudo = 1, contain = 2, inject = 3 };
+
+pub const flag_console: u32 = 1;
+pub const flag_host_network: u32 = 2;
+
+/// Shared with src/native.ts, which checks its size against config_size().
+pub const Config = extern struct {
+    mode: u32,
+    flags: u32,
+    /// inject: the container's init, whose namespaces are joined.
+    target_pid: i32,
+    /// fds that become the child's 0, 1 and 2; -1 keeps the parent's.
+    stdio: [3]i32,
+    argv: exec.Argv,
+    envp: exec.Argv,
+    /// contain: the root directory, the console pty path, the -i and -o helpers.
+    root: ?[*:0]const u8,
+    console: ?[*:0]const u8,
+    inside: ?[*:0]const u8,
+    outside: ?[*:0]const u8,
+};
+
+pub const Result = extern struct {
+    pid: i32,
+    pidfd: i32,
+    report_fd: i32,
+    go_fd: i32,
+};
+
+/// Steps named in a report. Values are part of the ABI (src/native.ts has the same list).
+pub const Step = enum(u32) {
+    ready = 1,
+    stdio = 2,
+    unshare_user = 3,
+    become_root = 4,
+    unshare_cgroup = 5,
+    unshare_ipc = 6,
+    unshare_network = 7,
+    unshare_mount = 8,
+    unshare_time = 9,
+    unshare_uts = 10,
+    unshare_pid = 11,
+    fork = 12,
+    helper_outside = 13,
+    helper_inside = 14,
+    make_private = 15,
+    bind_root = 16,
+    enter_root = 17,
+    create_dev = 18,
+    mount_dev = 19,
+    mount_pts = 20,
+    mount_shm = 21,
+    bind_console = 22,
+    bind_full = 23,
+    bind_null = 24,
+    bind_random = 25,
+    bind_tty = 26,
+    bind_urandom = 27,
+    bind_zero = 28,
+    mount_proc = 29,
+    mount_sys = 30,
+    pivot_root = 31,
+    detach_root = 32,
+    open_console = 33,
+    open_namespace = 34,
+    join_user = 35,
+    join_cgroup = 36,
+    join_ipc = 37,
+    join_network = 38,
+    join_pid = 39,
+    join_time = 40,
+    join_uts = 41,
+    join_mount = 42,
+    enter_container_root = 43,
+    exec = 44,
+    parent_died = 45,
+};
+
+const Record = extern struct { step: u32, value: u32 };
+
+/// The child's end of the report pipe.
+pub const Reporter = struct {
+    fd: sys.fd_t,
+
+    pub fn send(self: Reporter, step: Step, value: u32) void {
+        const record = Record{ .step = @intFromEnum(step), .value = value };
+        _ = sys.write_all(self.fd, std.mem.asBytes(&record));
+    }
+
+    /// Reports a failed step and exits with the status of an own failure.
+    pub fn fail(self: Reporter, step: Step, e: u32) noreturn {
+        self.send(step, e);
+        sys.exit(125);
+    }
+
+    pub fn check(self: Reporter, step: Step, rc: usize) void {
+        const e = sys.errno(rc);
+        if (e != 0) self.fail(step, e);
+    }
+};
+
+/// Forks the first child. Runs on the calling (main JS) thread, so PDEATHSIG follows it.
+pub fn spawn(config: *const Config, result: *Result) u32 {
+    var report: [2]i32 = undefined;
+    var go: [2]i32 = undefined;
+    var e = sys.errno(linux.pipe2(&report, linux.O.CLOEXEC));
+    if (e != 0) return e;
+    e = sys.errno(linux.pipe2(&go, linux.O.CLOEXEC));
+    if (e != 0) {
+        sys.close(report[0]);
+        sys.close(report[1]);
+        return e;
+    }
+
+    const parent = linux.getpid();
+    var old_mask: u64 = 0;
+    // Block everything so no Bun handler runs in the child before its dispositions reset.
+    sys.sigmask(sys.sigset_all, &old_mask);
+    var pidfd: i32 = -1;
+    const rc = sys.fork(&pidfd);
+    if (rc == 0) child(config, parent, .{ .fd = report[1] }, go[0]);
+    sys.sigmask(old_mask, null);
+
+    sys.close(report[1]);
+    sys.close(go[0]);
+    e = sys.errno(rc);
+    if (e != 0) {
+        sys.close(report[0]);
+        sys.close(go[1]);
+        return e;
+    }
+    result.* = .{ .pid = sys.value(rc), .pidfd = pidfd, .report_fd = report[0], .go_fd = go[1] };
+    return 0;
+}
+
+fn child(config: *const Config, parent: i32, reporter: Reporter, go: sys.fd_t) noreturn {
+    sys.signals_reset();
+    sys.set_pdeathsig();
+    if (sys.value(linux.syscall0(.getppid)) != parent) sys.exit(125);
+    setup_stdio(config, reporter);
+    const keep = if (reporter.fd < go) [2]i32{ reporter.fd, go } else [2]i32{ go, reporter.fd };
+    sys.close_others(&keep);
+
+    switch (@as(Mode, @enumFromInt(config.mode))) {
+        .pseudo => pseudo(config, reporter, go, parent),
+        .contain => holder(config, reporter, go, parent),
+        .inject => joiner(config, reporter, parent),
+    }
+}
+
+fn setup_stdio(config: *const Config, reporter: Reporter) void {
+    // Copy every source above 2 first, so that moving one cannot clobber another.
+    var copies = [3]i32{ -1, -1, -1 };
+    for (config.stdio, 0..) |fd, index| {
+        if (fd < 0 or fd == index) continue;
+        const rc = linux.fcntl(fd, sys.F_DUPFD_CLOEXEC, 3);
+        reporter.check(.stdio, rc);
+        copies[index] = sys.value(rc);
+    }
+    for (copies, 0..) |fd, index| {
+        if (fd < 0) continue;
+        reporter.check(.stdio, linux.dup3(fd, @intCast(index), 0));
+        sys.close(fd);
+    }
+}
+
+/// Unshares the user namespace, tells the parent, and waits while it writes the ID maps.
+fn enter_user_namespace(reporter: Reporter, go: sys.fd_t, parent: i32) void {
+    reporter.check(.unshare_user, linux.unshare(linux.CLONE.NEWUSER));
+    reporter.send(.ready, 0);
+    // EOF instead of the go byte: the parent gave up (its message is its own).
+    if (!sys.read_byte(go)) sys.exit(125);
+    sys.close(go);
+    become_root(reporter, parent);
+}
+
+/// A change of credentials clears the parent-death signal, so it is set again after.
+fn become_root(reporter: Reporter, parent: i32) void {
+    const e = sys.become_root();
+    if (e != 0) reporter.fail(.become_root, e);
+    sys.set_pdeathsig();
+    if (sys.value(linux.syscall0(.getppid)) != parent) sys.exit(125);
+}
+
+fn pseudo(config: *const Config, reporter: Reporter, go: sys.fd_t, parent: i32) noreturn {
+    enter_user_namespace(reporter, go, parent);
+    sys.sigmask(0, null);
+    const e = exec.exec(config.argv, config.envp);
+    reporter.send(.exec, e);
+    sys.exit(exec.exec_status(e));
+}
+
+/// contain's holder: a child of the supervisor that owns the new namespaces, builds the
+/// root, forks init into the new PID namespace and passes signals on to it.
+fn holder(config: *const Config, reporter: Reporter, go: sys.fd_t, parent: i32) noreturn {
+    // The -o helper is forked before the unshare so that it stays in the host namespaces.
+    var outside = Helper{};
+    if (config.outside) |command| outside = Helper.start_outside(command, config.envp, reporter);
+
+    enter_user_namespace(reporter, go, parent);
+    const flags = config.flags;
+    reporter.check(.unshare_cgroup, linux.unshare(linux.CLONE.NEWCGROUP));
+    reporter.check(.unshare_ipc, linux.unshare(linux.CLONE.NEWIPC));
+    if (flags & flag_host_network == 0) {
+        reporter.check(.unshare_network, linux.unshare(linux.CLONE.NEWNET));
+    }
+    reporter.check(.unshare_mount, linux.unshare(linux.CLONE.NEWNS));
+    reporter.check(.unshare_time, linux.unshare(linux.CLONE.NEWTIME));
+    reporter.check(.unshare_uts, linux.unshare(linux.CLONE.NEWUTS));
+    // The maps are written: from here on nothing in the container may read this image.
+    sys.set_dumpable(false);
+
+    if (outside.pid > 0) outside.finish(reporter, .helper_outside);
+
+    mounts.build_root(config, reporter);
+    if (config.inside) |command| {
+        var inside = Helper.start_inside(command, config.envp, reporter);
+        inside.finish(reporter, .helper_inside);
+    }
+
+    reporter.check(.unshare_pid, linux.unshare(linux.CLONE.NEWPID));
+    const init_pid = fork_watched(reporter) orelse init(config, reporter);
+    sys.close(reporter.fd);
+    supervise(init_pid);
+}
+
+/// The container's PID 1: mounts proc and sys, pivots, takes the console and execs CMD.
+fn init(config: *const Config, reporter: Reporter) noreturn {
+    const host_network = config.flags & flag_host_network != 0;
+    mounts.mount_proc_sys(reporter, !host_network);
+    mounts.enter_root(reporter);
+    if (config.flags & flag_console != 0) mounts.take_console(reporter);
+    // Only 0, 1 and 2 reach CMD; the report pipe closes itself on exec.
+    _ = linux.syscall3(.close_range, 3, std.math.maxInt(u32), sys.CLOSE_RANGE_CLOEXEC);
+    const envp = [_:null]?[*:0]const u8{"container=contain"};
+    sys.sigmask(0, null);
+    const e = exec.exec(config.argv, &envp);
+    reporter.send(.exec, e);
+    sys.exit(exec.exec_status(e));
+}
+
+/// inject's joiner: enters every namespace of the container's init, then forks CMD into
+/// its PID namespace and passes signals on to it.
+fn joiner(config: *const Config, reporter: Reporter, parent: i32) noreturn {
+    // This process carries Bun's image into the container's namespaces: keep it out of
+    // reach of /proc/PID/exe and ptrace (CVE-2019-5736). exec of CMD resets the flag.
+    sys.set_dumpable(false);
+    const names = [_][*:0]const u8{ "user", "cgroup", "ipc", "net", "pid", "time", "uts", "mnt" };
+    const steps = [_]Step{ .join_user, .join_cgroup, .join_ipc, .join_network, .join_pid, .join_time, .join_uts, .join_mount };
+    var fds: [names.len]i32 = undefined;
+    for (names, 0..) |name, index| {
+        var buffer: [64]u8 = undefined;
+        const path = std.fmt.bufPrintZ(&buffer, "/proc/{d}/ns/{s}", .{ config.target_pid, name }) catch unreachable;
+        const rc = linux.openat(linux.AT.FDCWD, path, linux.O.RDONLY | linux.O.CLOEXEC, 0);
+        reporter.check(.open_namespace, rc);
+        fds[index] = sys.value(rc);
+    }
+    for (fds, 0..) |fd, index| {
+        reporter.check(steps[index], linux.syscall2(.setns, @intCast(fd), 0));
+        sys.close(fd);
+        if (index == 0) become_root(reporter, parent);
+    }
+    reporter.check(.enter_container_root, linux.chdir("/"));
+    const pid = fork_watched(reporter) orelse {
+        sys.sigmask(0, null);
+        const e = exec.exec(config.argv, config.envp);
+        reporter.send(.exec, e);
+        sys.exit(exec.exec_status(e));
+    };
+    sys.close(reporter.fd);
+    supervise(pid);
+}
+
+/// Forks a child that dies with this process. Returns the pid in the parent and null in
+/// the child. The child may be in a new PID namespace where getppid() is 0, so it checks
+/// that its parent is alive through a pipe whose only writer is the parent.
+fn fork_watched(reporter: Reporter) ?i32 {
+    var lifeline: [2]i32 = undefined;
+    reporter.check(.fork, linux.pipe2(&lifeline, linux.O.CLOEXEC));
+    const rc = sys.fork(null);
+    reporter.check(.fork, rc);
+    if (rc == 0) {
+        sys.close(lifeline[1]);
+        sys.set_pdeathsig();
+        var poll_fd = [1]linux.pollfd{.{ .fd = lifeline[0], .events = linux.POLL.IN, .revents = 0 }};
+        _ = linux.poll(&poll_fd, 1, 0);
+        if (poll_fd[0].revents != 0) reporter.fail(.parent_died, 0);
+        sys.close(lifeline[0]);
+        return null;
+    }
+    sys.close(lifeline[0]);
+    // lifeline[1] stays open (close-on-exec) for as long as this process lives.
+    return sys.value(rc);
+}
+
+/// Waits for `pid` with the forwarded signals blocked, passing each one on, and exits with
+/// its status. Runs in a single-threaded process, so sigwaitinfo sees every signal.
+fn supervise(pid: i32) noreturn {
+    const set = sys.sigset_forward | sys.bit(linux.SIG.CHLD);
+    sys.sigmask(set, null);
+    while (true) {
+        var info: linux.siginfo_t = undefined;
+        const rc = linux.syscall4(.rt_sigtimedwait, @intFromPtr(&set), @intFromPtr(&info), 0, 8);
+        if (sys.errno(rc) != 0) continue;
+        const signal: u32 = @intCast(rc);
+        if (signal != linux.SIG.CHLD) {
+            _ = linux.kill(pid, @intCast(signal));
+            continue;
+        }
+        var status: linux.siginfo_t = undefined;
+        status.fields.common.first.piduid.pid = 0;
+        const wrc = linux.waitid(.PID, pid, &status, linux.W.EXITED | linux.W.NOHANG);
+        if (sys.errno(wrc) != 0) sys.exit(125);
+        if (status.fields.common.first.piduid.pid == pid) sys.exit(sys.shell_status(&status));
+    }
+}
+
+/// A `/bin/sh -c COMMAND` helper of contain's holder.
+const Helper = struct {
+    pid: i32 = 0,
+    release: sys.fd_t = -1,
+
+    /// Forks the -o helper, which waits until release() before it runs.
+    fn start_outside(command: [*:0]const u8, envp: exec.Argv, reporter: Reporter) Helper {
+        var gate: [2]i32 = undefined;
+        reporter.check(.fork, linux.pipe2(&gate, linux.O.CLOEXEC));
+        const pid = fork_watched(reporter) orelse {
+            sys.close(gate[1]);
+            if (!sys.read_byte(gate[0])) sys.exit(125);
+            run_shell(command, envp);
+        };
+        sys.close(gate[0]);
+        return .{ .pid = pid, .release = gate[1] };
+    }
+
+    fn start_inside(command: [*:0]const u8, envp: exec.Argv, reporter: Reporter) Helper {
+        const pid = fork_watched(reporter) orelse run_shell(command, envp);
+        return .{ .pid = pid };
+    }
+
+    /// Lets the helper run, waits for it, and stops the holder if it failed.
+    fn finish(self: *Helper, reporter: Reporter, step: Step) void {
+        if (self.release >= 0) {
+            _ = sys.write_all(self.release, "x");
+            sys.close(self.release);
+        }
+        const status = sys.wait_status(self.pid);
+        if (status != 0) reporter.fail(step, status);
+    }
+
+    fn run_shell(command: [*:0]const u8, envp: exec.Argv) noreturn {
+        sys.sigmask(0, null);
+        const argv = [_:null]?[*:0]const u8{ "/bin/sh", "-c", command };
+        // A failure here shows as the helper's status, 127 or 126, as a shell reports it.
+        const e = sys.errno(linux.execve("/bin/sh", &argv, envp));
+        sys.exit(exec.exec_status(e));
+    }
+};
