@@ -27,6 +27,12 @@ export interface Child {
  * reaping the child, so nothing is left behind.
  */
 export function startChild(config: SpawnConfig, maps: [MapPlan, MapPlan] | null, command: string): Child {
+  const started = startRaw(config, maps, command);
+  return follow(started.pid, started.pidfd, watchExit(started.pidfd));
+}
+
+/** Like startChild, but leaves the pidfd to the caller (the console relay polls it). */
+export function startRaw(config: SpawnConfig, maps: [MapPlan, MapPlan] | null, command: string): { pid: number; pidfd: number } {
   const { pid, pidfd, reportFd, goFd } = spawnChild(config);
   let goOpen = true;
   const closeGo = () => {
@@ -53,8 +59,13 @@ export function startChild(config: SpawnConfig, maps: [MapPlan, MapPlan] | null,
     throw error instanceof ContainError ? error : new ContainError((error as Error).message);
   }
   closeFd(reportFd);
+  return { pid, pidfd };
+}
+
+/** A Child over a pidfd whose status `status` will bring. */
+export function follow(pid: number, pidfd: number, status: Promise<number>): Child {
   let done = false;
-  const exited = watchExit(pidfd).then((status) => {
+  const exited = status.then((status) => {
     done = true;
     return status;
   });
@@ -88,7 +99,7 @@ function collect(): void {
 /** The exit status of the child behind `pidfd`. SIGCHLD says when to look; the pidfd
  *  makes sure the status is ours whoever else reaps. A SIGCHLD listener does not keep Bun
  *  alive, so an idle timer does until the status is in. */
-function watchExit(pidfd: number): Promise<number> {
+export function watchExit(pidfd: number): Promise<number> {
   return new Promise((resolve) => {
     if (waiting.size === 0) {
       process.on("SIGCHLD", collect);

@@ -218,10 +218,10 @@ fn holder(config: *const Config, reporter: Reporter, go: sys.fd_t, parent: i32) 
     reporter.check(.unshare_mount, linux.unshare(linux.CLONE.NEWNS));
     reporter.check(.unshare_time, linux.unshare(linux.CLONE.NEWTIME));
     reporter.check(.unshare_uts, linux.unshare(linux.CLONE.NEWUTS));
-    // The maps are written: from here on nothing in the container may read this image.
-    sys.set_dumpable(false);
-
+    // The -o helper may look at /proc/$PPID/ns as the user; after it, nothing may read
+    // this image, which the container's processes could otherwise reach.
     if (outside.pid > 0) outside.finish(reporter, .helper_outside);
+    sys.set_dumpable(false);
 
     mounts.build_root(config, reporter);
     if (config.inside) |command| {
@@ -361,9 +361,31 @@ const Helper = struct {
 
     fn run_shell(command: [*:0]const u8, envp: exec.Argv) noreturn {
         sys.sigmask(0, null);
-        const argv = [_:null]?[*:0]const u8{ "/bin/sh", "-c", command };
+        // execve answers EFAULT for strings that still sit in the memory Bun handed over at
+        // fork, though this process reads them fine; copies on the stack are safe.
+        var strings: [65536]u8 = undefined;
+        var pointers: [1024:null]?[*:0]const u8 = undefined;
+        var used: usize = 0;
+        const shell = copy_string(&strings, &used, command) orelse sys.exit(126);
+        var count: usize = 0;
+        while (envp[count]) |entry| : (count += 1) {
+            if (count == pointers.len) break;
+            pointers[count] = copy_string(&strings, &used, entry) orelse break;
+        }
+        pointers[count] = null;
+        const argv = [_:null]?[*:0]const u8{ "/bin/sh", "-c", shell };
         // A failure here shows as the helper's status, 127 or 126, as a shell reports it.
-        const e = sys.errno(linux.execve("/bin/sh", &argv, envp));
+        const e = sys.errno(linux.execve("/bin/sh", &argv, &pointers));
         sys.exit(exec.exec_status(e));
+    }
+
+    fn copy_string(buffer: []u8, used: *usize, text: [*:0]const u8) ?[*:0]const u8 {
+        const bytes = std.mem.span(text);
+        if (used.* + bytes.len + 1 > buffer.len) return null;
+        const start = used.*;
+        @memcpy(buffer[start..][0..bytes.len], bytes);
+        buffer[start + bytes.len] = 0;
+        used.* += bytes.len + 1;
+        return @ptrCast(&buffer[start]);
     }
 };

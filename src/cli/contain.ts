@@ -1,5 +1,7 @@
 #!/usr/bin/env bun
 import { defineCommand } from "citty";
+import { startContain } from "../contain.ts";
+import { fail, forwardSignals, parseArgs } from "./run.ts";
 
 export const command = defineCommand({
   meta: { name: "contain", description: "Run CMD (default /bin/sh) as PID 1 of a container with DIR as its root." },
@@ -14,3 +16,30 @@ export const command = defineCommand({
     command: { type: "positional", valueHint: "CMD [ARG]...", required: false },
   },
 });
+
+async function main(): Promise<never> {
+  const { options, operands } = parseArgs(command, "contain", (split) =>
+    split.operands.length === 0 ? "missing DIR" : null,
+  );
+  const forward = forwardSignals();
+  let child;
+  try {
+    child = startContain({
+      root: operands[0]!,
+      cmd: operands.slice(1),
+      console: options.console !== true,
+      uidMap: options.uid as string | undefined,
+      gidMap: options.gid as string | undefined,
+      hostNetwork: options.hostNetwork === true,
+      inside: options.inside as string | undefined,
+      outside: options.outside as string | undefined,
+      onWarning: (message) => process.stderr.write(`contain: ${message}\n`),
+    });
+  } catch (error) {
+    fail("contain", error);
+  }
+  forward(child);
+  process.exit(await child.exited);
+}
+
+if (import.meta.main) await main();

@@ -14,6 +14,7 @@ export const command = defineCommand({
 
 async function main(): Promise<never> {
   const { options, operands } = parseArgs(command, "pseudo");
+  const forward = forwardSignals();
   let child;
   try {
     child = startPseudo({
@@ -25,7 +26,7 @@ async function main(): Promise<never> {
   } catch (error) {
     fail("pseudo", error);
   }
-  forwardSignals(child);
+  forward(child);
   process.exit(await child.exited);
 }
 

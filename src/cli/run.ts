@@ -38,7 +38,19 @@ export function fail(name: string, error: unknown): never {
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 
-/** Passes the signals of the process contract on to the child. */
-export function forwardSignals(child: Child): void {
-  for (const name of FORWARDED) process.on(name, () => child.kill(constants.signals[name]));
+/**
+ * Passes the signals of the process contract on to the child. Installed before the child
+ * starts, so a signal that arrives meanwhile is held and delivered once it runs.
+ */
+export function forwardSignals(): (child: Child) => void {
+  let target: Child | undefined;
+  const pending: number[] = [];
+  for (const name of FORWARDED) {
+    const signal = constants.signals[name];
+    process.on(name, () => (target ? target.kill(signal) : pending.push(signal)));
+  }
+  return (child) => {
+    target = child;
+    for (const signal of pending.splice(0)) child.kill(signal);
+  };
 }

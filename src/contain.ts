@@ -1,0 +1,153 @@
+// contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
+import { fchownSync, fstatSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { type Child, follow, startRaw } from "./child.ts";
+import { ContainError } from "./errors.ts";
+import {
+  closeFd,
+  type Console,
+  consoleNoEcho,
+  copyTerminalSize,
+  Flag,
+  Mode,
+  openConsole,
+  rawTerminal,
+  restoreTerminal,
+  waitChild,
+} from "./native.ts";
+import { environment, type Stdio, stdioFds } from "./stdio.ts";
+import { type MapPlan, planMaps } from "./userns.ts";
+import { watchExit } from "./child.ts";
+
+export interface ContainOptions {
+  /** The root filesystem. */
+  root: string;
+  /** Command and arguments, run as PID 1. Default: /bin/sh. */
+  cmd?: string[];
+  /** Relay a pty console at /dev/console (the CLI's default; -c turns it off). */
+  console?: boolean;
+  uidMap?: string;
+  gidMap?: string;
+  /** -n: share the host network (and mount no /sys). */
+  hostNetwork?: boolean;
+  /** -i and -o: /bin/sh -c helpers inside and outside the new namespaces. */
+  inside?: string;
+  outside?: string;
+  /** The helpers' environment (CMD's is always just container=contain). */
+  env?: Record<string, string | undefined>;
+  stdin?: Stdio;
+  stdout?: Stdio;
+  stderr?: Stdio;
+  onWarning?: (message: string) => void;
+}
+
+function checkRoot(root: string): string {
+  const path = resolve(root);
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch (error) {
+    const text = (error as NodeJS.ErrnoException).code === "ENOENT" ? "No such file or directory" : (error as Error).message;
+    throw new ContainError(`Cannot use ${root} as root filesystem: ${text}`);
+  }
+  if (!isDirectory) throw new ContainError(`Cannot use ${root} as root filesystem: Not a directory`);
+  return path;
+}
+
+/** EACCES while creating /dev, /proc or /sys means container root cannot write DIR. */
+function explain(error: unknown, root: string, uid: MapPlan): unknown {
+  if (!(error instanceof ContainError) || error.errno !== 13) return error;
+  if (!/create \/dev|mount \/proc|mount \/sys/.test(error.step)) return error;
+  const host = uid.items.find((item) => item.inside === 0)?.outside;
+  return new ContainError(
+    `${error.message}: container root is host UID ${host}, which cannot write ${root}; build it with pseudo, or create dev, proc and sys in it`,
+    error.step,
+    error.errno,
+    error.status,
+  );
+}
+
+export interface Contained extends Child {
+  /** Set when the console is relayed: restores the terminal (also done on exit). */
+  restore?: () => void;
+}
+
+export function startContain(options: ContainOptions): Contained {
+  const root = checkRoot(options.root);
+  const argv = options.cmd?.length ? options.cmd : ["/bin/sh"];
+  const maps = planMaps(options.uidMap, options.gidMap);
+  for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
+  const pty = options.console ? openConsole() : null;
+  if (pty && process.geteuid!() === 0) {
+    // The pty belongs to host root; the console is container root's, whatever host ID that is.
+    const owner = maps[0].items.find((item) => item.inside === 0)?.outside ?? 0;
+    fchownSync(pty.slave, owner, fstatSync(pty.slave).gid);
+  }
+  let flags = options.hostNetwork ? Flag.hostNetwork : 0;
+  if (pty) flags |= Flag.console;
+  let started;
+  try {
+    started = startRaw(
+      {
+        mode: Mode.contain,
+        flags,
+        argv,
+        envp: environment(options.env ?? process.env),
+        stdio: stdioFds(options),
+        root,
+        console: pty?.path,
+        inside: options.inside,
+        outside: options.outside,
+      },
+      maps,
+      argv[0]!,
+    );
+  } catch (error) {
+    if (pty) closeConsole(pty);
+    throw explain(error, options.root, maps[0]);
+  }
+  if (!pty) return follow(started.pid, started.pidfd, watchExit(started.pidfd));
+  return relayConsole(started.pid, started.pidfd, pty, options);
+}
+
+function closeConsole(pty: Console): void {
+  closeFd(pty.master);
+  closeFd(pty.slave);
+}
+
+/** Copies stdin to the console and the console to stdout in a Worker until the holder
+ *  exits; the terminal is raw meanwhile and restored on every way out. */
+function relayConsole(pid: number, pidfd: number, pty: Console, options: ContainOptions): Contained {
+  const input = typeof options.stdin === "number" ? options.stdin : 0;
+  const output = typeof options.stdout === "number" ? options.stdout : 1;
+  const saved = rawTerminal(input);
+  const resize = () => copyTerminalSize(input, pty.master);
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    if (saved) restoreTerminal(input, saved);
+    process.off("SIGWINCH", resize);
+    process.off("exit", restore);
+  };
+  if (saved) {
+    resize();
+    process.on("SIGWINCH", resize);
+    process.on("exit", restore);
+  } else {
+    consoleNoEcho(pty.slave);
+  }
+  const worker = new Worker(new URL("./relay-worker.ts", import.meta.url).href);
+  const status = new Promise<number>((resolve) => {
+    worker.onmessage = () => {
+      worker.terminate();
+      restore();
+      closeConsole(pty);
+      const code = waitChild(pidfd, true) ?? 125;
+      closeFd(pidfd);
+      resolve(code);
+    };
+  });
+  worker.postMessage({ master: pty.master, input, output, pidfd });
+  return { ...follow(pid, pidfd, status), restore };
+}

@@ -1,0 +1,131 @@
+// contain, run through its CLI as root and as the unprivileged test user, on a busybox root.
+import { afterAll, describe, expect } from "bun:test";
+import { chownSync, existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { hostname } from "node:os";
+import { bun, cli, run, type Runner, runners, scratch, testIf } from "./helpers.ts";
+
+const BUSYBOX = "/bin/busybox";
+const busyboxReason = existsSync(BUSYBOX) ? null : `${BUSYBOX} is missing (package busybox-static)`;
+const applets = "sh echo id hostname ls cat ps tty stty sleep head true readlink kill trap".split(" ");
+
+/** A busybox root owned by the runner's container root, built with pseudo. */
+function busyboxRoot(runner: Runner): [string, () => void] {
+  const [dir, done] = scratch(runner);
+  if (runner.name === "root") chownSync(dir, 4294967294, 4294967294);
+  const script = `mkdir bin etc && cp ${BUSYBOX} bin/ && for a in ${applets.join(" ")}; do ln -s busybox bin/$a; done`;
+  const result = run(runner, "pseudo", ["sh", "-c", script], { cwd: dir });
+  if (result.status !== 0) throw new Error(`building the root failed: ${result.stderr}`);
+  return [dir, () => run(runner, "pseudo", ["rm", "-rf", dir])];
+}
+
+for (const runner of runners) {
+  describe(`contain as ${runner.name}`, () => {
+    const reason = runner.reason ?? busyboxReason;
+    let root = "";
+    let cleanup = () => {};
+    if (reason === null) [root, cleanup] = busyboxRoot(runner);
+    afterAll(() => cleanup());
+
+    testIf(reason, "CMD is PID 1, root, with its own hostname", () => {
+      const result = run(runner, "contain", ["-c", root, "/bin/sh", "-c", "echo $$; id -u; hostname x; hostname"]);
+      expect(result.stdout).toBe("1\n0\nx\n");
+      expect(result.status).toBe(0);
+      expect(hostname()).not.toBe("x");
+    });
+
+    testIf(reason, "its own /proc, /sys with only lo, /dev and environment", () => {
+      const script = "ls /proc | grep -c '^[0-9]'; ls /sys/class/net; ls /dev | tr '\\n' ' '; echo; env";
+      const result = run(runner, "contain", ["-c", root, "/bin/sh", "-c", script]);
+      const [processes, net, dev, ...env] = result.stdout.trim().split("\n");
+      expect(Number(processes)).toBeLessThanOrEqual(3);
+      expect(net).toBe("lo");
+      expect(dev!.trim().split(" ").sort()).toEqual(
+        ["fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"],
+      );
+      expect(env.filter((line) => !/^(PWD|SHLVL|PATH)=/.test(line))).toEqual(["container=contain"]);
+    });
+
+    testIf(reason, "every namespace differs from the host's", () => {
+      const kinds = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
+      const result = run(runner, "contain", ["-c", root, "/bin/sh", "-c", kinds.map((k) => `readlink /proc/self/ns/${k}`).join(";")]);
+      const inside = result.stdout.trim().split("\n");
+      expect(inside).toHaveLength(kinds.length);
+      kinds.forEach((kind, index) => expect(inside[index]).not.toBe(readlinkSync(`/proc/self/ns/${kind}`)));
+    });
+
+    testIf(reason, "-n shares the host network and mounts no /sys", () => {
+      const result = run(runner, "contain", ["-c", "-n", root, "/bin/sh", "-c", "readlink /proc/self/ns/net; ls /sys | wc -l"]);
+      expect(result.stdout).toBe(`${readlinkSync("/proc/self/ns/net")}\n0\n`);
+    });
+
+    testIf(reason, "the console is /dev/console, and piped stdin ends", () => {
+      expect(run(runner, "contain", [root, "/bin/sh", "-c", "tty"]).stdout).toBe("/dev/console\r\n");
+      const cat = run(runner, "contain", [root, "/bin/cat"], { stdin: "hi\nthere" });
+      expect(cat.stdout).toBe("hi\r\nthere");
+      expect(cat.status).toBe(0);
+    });
+
+    testIf(reason, "only fds 0, 1 and 2 reach CMD", () => {
+      expect(run(runner, "contain", ["-c", root, "/bin/ls", "/proc/self/fd"]).stdout).toBe("0\n1\n2\n3\n");
+    });
+
+    testIf(reason, "-i runs inside before the pivot, -o outside with $PPID in the container", () => {
+      const result = run(runner, "contain", ["-c", "-i", "pwd", "-o", "readlink /proc/$PPID/ns/net", root, "/bin/readlink", "/proc/self/ns/net"]);
+      const [outside, inside, net] = result.stdout.trim().split("\n");
+      expect(inside).toBe(root);
+      expect(outside).toBe(net);
+      expect(net).not.toBe(readlinkSync("/proc/self/ns/net"));
+    });
+
+    testIf(reason, "exit statuses and bad input", () => {
+      expect(run(runner, "contain", ["-c", root, "/bin/sh", "-c", "exit 9"]).status).toBe(9);
+      expect(run(runner, "contain", ["-c", root, "/bin/sh", "-c", "sh -c 'kill -9 $$'; exit $?"]).status).toBe(137);
+      const cases: [string[], number, RegExp][] = [
+        [["-c", "/no/such/dir"], 125, /^contain: Cannot use \/no\/such\/dir as root filesystem: No such file or directory\n$/],
+        [["-c", "/etc/hostname"], 125, /^contain: Cannot use \/etc\/hostname as root filesystem: Not a directory\n$/],
+        [["-c", root, "/no/such/cmd"], 127, /^contain: Failed to execute \/no\/such\/cmd: No such file or directory\n$/],
+        [["-c", root, "/etc"], 126, /^contain: Failed to execute \/etc: Permission denied\n$/],
+        [["-c", "-u", "0:1", root], 125, /^contain: Invalid UID map item '0:1': expected START:LOWER:COUNT\n$/],
+        [["-c", "-i", "exit 3", root, "/bin/true"], 125, /^contain: The -i helper exited with status 3\n$/],
+        [["-c", "-o", "exit 4", root, "/bin/true"], 125, /^contain: The -o helper exited with status 4\n$/],
+        [[], 64, /^contain: missing DIR\nUsage: contain/],
+      ];
+      for (const [args, status, stderr] of cases) {
+        const result = run(runner, "contain", args);
+        expect(result.stderr).toMatch(stderr);
+        expect(result.status).toBe(status);
+      }
+    });
+
+    testIf(reason, "SIGTERM reaches an init that traps it; SIGKILL of contain leaves nothing", async () => {
+      const trap = Bun.spawn([...runner.prefix, bun, cli("contain"), "-c", root, "/bin/sh", "-c", 'trap "exit 5" TERM; echo ready; while :; do sleep 0.05; done'], { stdout: "pipe" });
+      await trap.stdout.getReader().read();
+      trap.kill("SIGTERM");
+      expect(await trap.exited).toBe(5);
+
+      const victim = Bun.spawn([...runner.prefix, bun, cli("contain"), "-c", root, "/bin/sh", "-c", "echo ready; sleep 1000"], { stdout: "pipe" });
+      await victim.stdout.getReader().read();
+      let before = sleepers();
+      for (let tries = 0; tries < 300 && before.length === 0; tries++) before = (await Bun.sleep(10), sleepers());
+      expect(before.length).toBeGreaterThan(0);
+      victim.kill("SIGKILL");
+      await victim.exited;
+      for (let tries = 0; tries < 300 && sleepers().some((pid) => before.includes(pid)); tries++) await Bun.sleep(10);
+      expect(sleepers().filter((pid) => before.includes(pid))).toEqual([]);
+    });
+  });
+}
+
+/** Host PIDs of `sleep 1000` processes. */
+function sleepers(): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8") === "sleep\u00001000\u0000";
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
