@@ -3,6 +3,7 @@
 import {
   closeFd,
   readReport,
+  releaseRegion,
   sendSignal,
   type SpawnConfig,
   spawnChild,
@@ -28,12 +29,20 @@ export interface Child {
  */
 export function startChild(config: SpawnConfig, maps: [MapPlan, MapPlan] | null, command: string): Child {
   const started = startRaw(config, maps, command);
-  return follow(started.pid, started.pidfd, watchExit(started.pidfd));
+  return follow(started.pid, started.pidfd, watchExit(started.pidfd, started.region));
 }
 
+/** Buffers the children read until they exec; held here so the GC cannot take them. */
+const reading = new Set<unknown[]>();
+
 /** Like startChild, but leaves the pidfd to the caller (the console relay polls it). */
-export function startRaw(config: SpawnConfig, maps: [MapPlan, MapPlan] | null, command: string): { pid: number; pidfd: number } {
-  const { pid, pidfd, reportFd, goFd } = spawnChild(config);
+export function startRaw(
+  config: SpawnConfig,
+  maps: [MapPlan, MapPlan] | null,
+  command: string,
+): { pid: number; pidfd: number; region: number } {
+  const { pid, pidfd, reportFd, goFd, region, keep } = spawnChild(config);
+  reading.add(keep);
   let goOpen = true;
   const closeGo = () => {
     if (goOpen) closeFd(goFd);
@@ -56,10 +65,13 @@ export function startRaw(config: SpawnConfig, maps: [MapPlan, MapPlan] | null, c
     closeFd(reportFd);
     waitChild(pidfd, true);
     closeFd(pidfd);
+    releaseRegion(region);
+    reading.delete(keep);
     throw error instanceof ContainError ? error : new ContainError((error as Error).message);
   }
   closeFd(reportFd);
-  return { pid, pidfd };
+  reading.delete(keep);
+  return { pid, pidfd, region };
 }
 
 /** A Child over a pidfd whose status `status` will bring. */
@@ -78,15 +90,16 @@ export function follow(pid: number, pidfd: number, status: Promise<number>): Chi
   };
 }
 
-const waiting = new Map<number, (status: number) => void>();
+const waiting = new Map<number, { region: number; resolve: (status: number) => void }>();
 let keepAlive: ReturnType<typeof setInterval> | undefined;
 
 function collect(): void {
-  for (const [pidfd, resolve] of waiting) {
+  for (const [pidfd, { region, resolve }] of waiting) {
     const status = waitChild(pidfd, false);
     if (status === null) continue;
     waiting.delete(pidfd);
     closeFd(pidfd);
+    releaseRegion(region);
     resolve(status);
   }
   if (waiting.size === 0 && keepAlive !== undefined) {
@@ -99,13 +112,13 @@ function collect(): void {
 /** The exit status of the child behind `pidfd`. SIGCHLD says when to look; the pidfd
  *  makes sure the status is ours whoever else reaps. A SIGCHLD listener does not keep Bun
  *  alive, so an idle timer does until the status is in. */
-export function watchExit(pidfd: number): Promise<number> {
+export function watchExit(pidfd: number, region: number): Promise<number> {
   return new Promise((resolve) => {
     if (waiting.size === 0) {
       process.on("SIGCHLD", collect);
       keepAlive = setInterval(() => {}, 2 ** 30);
     }
-    waiting.set(pidfd, resolve);
+    waiting.set(pidfd, { region, resolve });
     collect();
   });
 }

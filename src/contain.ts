@@ -12,6 +12,7 @@ import {
   Mode,
   openConsole,
   rawTerminal,
+  releaseRegion,
   restoreTerminal,
   waitChild,
 } from "./native.ts";
@@ -106,8 +107,8 @@ export function startContain(options: ContainOptions): Contained {
     if (pty) closeConsole(pty);
     throw explain(error, options.root, maps[0]);
   }
-  if (!pty) return follow(started.pid, started.pidfd, watchExit(started.pidfd));
-  return relayConsole(started.pid, started.pidfd, pty, options);
+  if (!pty) return follow(started.pid, started.pidfd, watchExit(started.pidfd, started.region));
+  return relayConsole(started, pty, options);
 }
 
 function closeConsole(pty: Console): void {
@@ -117,7 +118,11 @@ function closeConsole(pty: Console): void {
 
 /** Copies stdin to the console and the console to stdout in a Worker until the holder
  *  exits; the terminal is raw meanwhile and restored on every way out. */
-function relayConsole(pid: number, pidfd: number, pty: Console, options: ContainOptions): Contained {
+function relayConsole(
+  { pid, pidfd, region }: { pid: number; pidfd: number; region: number },
+  pty: Console,
+  options: ContainOptions,
+): Contained {
   const input = typeof options.stdin === "number" ? options.stdin : 0;
   const output = typeof options.stdout === "number" ? options.stdout : 1;
   const saved = rawTerminal(input);
@@ -145,6 +150,7 @@ function relayConsole(pid: number, pidfd: number, pty: Console, options: Contain
       closeConsole(pty);
       const code = waitChild(pidfd, true) ?? 125;
       closeFd(pidfd);
+      releaseRegion(region);
       resolve(code);
     };
   });

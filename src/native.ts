@@ -7,7 +7,7 @@ import { join } from "node:path";
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 /** Byte size of spawn.Config in zig/spawn.zig; the layout is written in encodeConfig. */
 export const CONFIG_SIZE = 72;
 
@@ -24,6 +24,7 @@ const symbols = {
   read_report: { args: [i32, pointer], returns: i32 },
   wait_child: { args: [i32, u32], returns: i32 },
   send_signal: { args: [i32, i32], returns: u32 },
+  release_region: { args: [i32], returns: FFIType.void },
   write_byte: { args: [i32], returns: u32 },
   close_fd: { args: [i32], returns: u32 },
   make_pipe: { args: [pointer], returns: u32 },
@@ -92,6 +93,10 @@ export interface Spawned {
   pidfd: number;
   reportFd: number;
   goFd: number;
+  /** The children's stacks: release with releaseRegion once the first child is reaped. */
+  region: number;
+  /** The config's buffers, which the children read until CMD is executed. */
+  keep: unknown[];
 }
 
 const encoder = new TextEncoder();
@@ -132,10 +137,10 @@ function encodeConfig(config: SpawnConfig, keep: unknown[]): DataView {
 export function spawnChild(config: SpawnConfig): Spawned {
   const keep: unknown[] = [];
   const view = encodeConfig(config, keep);
-  const result = new Int32Array(4);
+  const result = new Int32Array(5);
   const e = native.spawn_child(ptr(view), ptr(result));
   if (e !== 0) throw new NativeError("fork", e);
-  return { pid: result[0]!, pidfd: result[1]!, reportFd: result[2]!, goFd: result[3]! };
+  return { pid: result[0]!, pidfd: result[1]!, reportFd: result[2]!, goFd: result[3]!, region: result[4]!, keep };
 }
 
 export interface Report {
@@ -165,6 +170,10 @@ export function sendSignal(pidfd: number, signal: number): void {
   const e = native.send_signal(pidfd, signal);
   // ESRCH: it has just exited, and its status is on its way.
   if (e !== 0 && e !== 3) throw new NativeError("send a signal", e);
+}
+
+export function releaseRegion(region: number): void {
+  native.release_region(region);
 }
 
 export function writeByte(fd: number): void {

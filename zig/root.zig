@@ -6,10 +6,11 @@ const linux = std.os.linux;
 const sys = @import("sys.zig");
 const spawn = @import("spawn.zig");
 const console = @import("console.zig");
+const clone = @import("clone.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 1;
+    return 2;
 }
 
 export fn config_size() u32 {
@@ -57,6 +58,11 @@ export fn wait_child(pidfd: i32, block: u32) i32 {
         if (info.fields.common.first.piduid.pid == 0) return -1;
         return sys.shell_status(&info);
     }
+}
+
+/// Frees the children's stacks of a spawn_child result once its first child is reaped.
+export fn release_region(region: i32) void {
+    if (region >= 0) clone.region_free(@intCast(region));
 }
 
 export fn send_signal(pidfd: i32, signal: i32) u32 {

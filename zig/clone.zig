@@ -1,0 +1,105 @@
+//! clone(CLONE_VM) onto a stack of our own: a child that shares Bun's memory instead of
+//! copying it. Copying the page tables of a Bun process costs milliseconds per fork, and
+//! so does tearing the copy down at exec; sharing costs neither.
+//!
+//! The rules for such a child: it runs only on its own stack and never returns; it writes
+//! nothing but that stack; it leaves by exec or exit_group. It must not change what the
+//! memory carries for everyone (prctl PR_SET_DUMPABLE is per memory, not per process).
+const std = @import("std");
+const builtin = @import("builtin");
+const linux = std.os.linux;
+const sys = @import("sys.zig");
+
+pub const stack_size = 256 * 1024;
+/// Stacks in one region: the first child, and (for contain) init and two helpers.
+pub const stacks_per_region = 4;
+const region_size = stack_size * stacks_per_region;
+
+/// Regions of stacks, tracked here so that JS holds a small integer, not a pointer.
+var regions = [_]usize{0} ** 1024;
+
+pub fn region_alloc() ?u32 {
+    for (&regions, 0..) |*slot, index| {
+        if (slot.* != 0) continue;
+        const rc = linux.mmap(null, region_size, linux.PROT.READ | linux.PROT.WRITE, linux.MAP.PRIVATE | linux.MAP.ANONYMOUS | linux.MAP.NORESERVE, -1, 0);
+        if (sys.errno(rc) != 0) return null;
+        slot.* = rc;
+        return @intCast(index);
+    }
+    return null;
+}
+
+pub fn region_free(index: u32) void {
+    if (index >= regions.len or regions[index] == 0) return;
+    _ = linux.munmap(@ptrFromInt(regions[index]), region_size);
+    regions[index] = 0;
+}
+
+pub fn stack(region: u32, which: u32) []align(16) u8 {
+    std.debug.assert(which < stacks_per_region);
+    const base: [*]align(16) u8 = @ptrFromInt(regions[region]);
+    return @alignCast(base[which * stack_size ..][0..stack_size]);
+}
+
+/// Starts `entry(&args)` in a child sharing this memory, on `child_stack`. The arguments
+/// are copied to the top of that stack, so the caller's frame may go away at once.
+/// `flags` adds to CLONE_VM | SIGCHLD (CLONE_PIDFD with `parent_tid`, CLONE_NEWUSER).
+/// Returns the raw clone result in the parent.
+pub fn start(comptime Args: type, comptime entry: fn (*const Args) noreturn, child_stack: []align(16) u8, flags: usize, parent_tid: ?*i32, args: Args) usize {
+    const Trampoline = struct {
+        fn run(arg: usize) callconv(.C) noreturn {
+            entry(@ptrFromInt(arg));
+        }
+    };
+    const args_at = std.mem.alignBackward(usize, @intFromPtr(child_stack.ptr) + child_stack.len - @sizeOf(Args), 16);
+    const slot: *Args = @ptrFromInt(args_at);
+    slot.* = args;
+    const top = args_at - 16;
+    const ptid: usize = if (parent_tid) |p| @intFromPtr(p) else 0;
+    return raw_clone(flags | linux.CLONE.VM | linux.SIG.CHLD, top, ptid, &Trampoline.run, args_at);
+}
+
+fn raw_clone(flags: usize, top: usize, ptid: usize, entry: *const fn (usize) callconv(.C) noreturn, arg: usize) usize {
+    switch (builtin.cpu.arch) {
+        .x86_64 => return asm volatile (
+            \\ syscall
+            \\ testq %%rax, %%rax
+            \\ jnz 1f
+            \\ xorl %%ebp, %%ebp
+            \\ movq %%r12, %%rdi
+            \\ callq *%%r13
+            \\ ud2
+            \\ 1:
+            : [ret] "={rax}" (-> usize),
+            : [number] "{rax}" (@intFromEnum(linux.SYS.clone)),
+              [flags] "{rdi}" (flags),
+              [stack] "{rsi}" (top),
+              [ptid] "{rdx}" (ptid),
+              [ctid] "{r10}" (@as(usize, 0)),
+              [tls] "{r8}" (@as(usize, 0)),
+              [arg] "{r12}" (arg),
+              [entry] "{r13}" (@intFromPtr(entry)),
+            : "rcx", "r11", "memory"
+        ),
+        .aarch64 => return asm volatile (
+            \\ svc #0
+            \\ cbnz x0, 1f
+            \\ mov x29, xzr
+            \\ mov x0, x20
+            \\ blr x21
+            \\ brk #0
+            \\ 1:
+            : [ret] "={x0}" (-> usize),
+            : [number] "{x8}" (@intFromEnum(linux.SYS.clone)),
+              [flags] "{x0}" (flags),
+              [stack] "{x1}" (top),
+              [ptid] "{x2}" (ptid),
+              [tls] "{x3}" (@as(usize, 0)),
+              [ctid] "{x4}" (@as(usize, 0)),
+              [arg] "{x20}" (arg),
+              [entry] "{x21}" (@intFromPtr(entry)),
+            : "memory"
+        ),
+        else => @compileError("clone.zig supports x86_64 and aarch64"),
+    }
+}
