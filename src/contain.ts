@@ -16,7 +16,7 @@ import {
   restoreTerminal,
   waitChild,
 } from "./native.ts";
-import { environment, type Stdio, stdioFds } from "./stdio.ts";
+import { environment } from "./stdio.ts";
 import { type MapPlan, planMaps } from "./userns.ts";
 import { watchExit } from "./child.ts";
 
@@ -36,9 +36,6 @@ export interface ContainOptions {
   outside?: string;
   /** The helpers' environment (CMD's is always just container=contain). */
   env?: Record<string, string | undefined>;
-  stdin?: Stdio;
-  stdout?: Stdio;
-  stderr?: Stdio;
   onWarning?: (message: string) => void;
 }
 
@@ -73,7 +70,16 @@ export interface Contained extends Child {
   restore?: () => void;
 }
 
-export function startContain(options: ContainOptions): Contained {
+/**
+ * `fds`: the holder's 0, 1 and 2 (-1 keeps ours), which init keeps without a console.
+ * With a console, the relay reads fds[0] and writes fds[1] instead (0 and 1 for -1), and
+ * `relayed` runs once it has stopped using them.
+ */
+export function startContain(
+  options: ContainOptions,
+  fds: [number, number, number] = [-1, -1, -1],
+  relayed: () => void = () => {},
+): Contained {
   const root = checkRoot(options.root);
   const argv = options.cmd?.length ? options.cmd : ["/bin/sh"];
   const maps = planMaps(options.uidMap, options.gidMap);
@@ -94,7 +100,7 @@ export function startContain(options: ContainOptions): Contained {
         flags,
         argv,
         envp: environment(options.env ?? process.env),
-        stdio: stdioFds(options),
+        stdio: pty ? [-1, -1, fds[2]] : fds,
         root,
         console: pty?.path,
         inside: options.inside,
@@ -108,7 +114,9 @@ export function startContain(options: ContainOptions): Contained {
     throw explain(error, options.root, maps[0]);
   }
   if (!pty) return follow(started.pid, started.pidfd, watchExit(started.pidfd, started.region));
-  return relayConsole(started, pty, options);
+  const input = fds[0] >= 0 ? fds[0] : 0;
+  const output = fds[1] >= 0 ? fds[1] : 1;
+  return relayConsole(started, pty, input, output, relayed);
 }
 
 function closeConsole(pty: Console): void {
@@ -121,10 +129,10 @@ function closeConsole(pty: Console): void {
 function relayConsole(
   { pid, pidfd, region }: { pid: number; pidfd: number; region: number },
   pty: Console,
-  options: ContainOptions,
+  input: number,
+  output: number,
+  relayed: () => void,
 ): Contained {
-  const input = typeof options.stdin === "number" ? options.stdin : 0;
-  const output = typeof options.stdout === "number" ? options.stdout : 1;
   const saved = rawTerminal(input);
   const resize = () => copyTerminalSize(input, pty.master);
   let restored = false;
@@ -151,6 +159,7 @@ function relayConsole(
       const code = waitChild(pidfd, true) ?? 125;
       closeFd(pidfd);
       releaseRegion(region);
+      relayed();
       resolve(code);
     };
   });

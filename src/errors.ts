@@ -65,6 +65,7 @@ const steps: Record<number, string> = {
   43: "enter container root directory",
   44: "execute",
   45: "start: its parent died",
+  46: "change directory",
 };
 
 export const Step = { ready: 1, helperOutside: 13, helperInside: 14, exec: 44 } as const;

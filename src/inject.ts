@@ -4,16 +4,13 @@ import { type Child, startChild } from "./child.ts";
 import { ContainError } from "./errors.ts";
 import { Mode } from "./native.ts";
 import { defaultShell } from "./pseudo.ts";
-import { environment, type Stdio, stdioFds } from "./stdio.ts";
+import { environment } from "./stdio.ts";
 
 export interface InjectOptions {
   /** contain's PID (the supervisor), or the PID whose child is the init. */
   pid: number;
   cmd?: string[];
   env?: Record<string, string | undefined>;
-  stdin?: Stdio;
-  stdout?: Stdio;
-  stderr?: Stdio;
 }
 
 function children(pid: number): number[] {
@@ -39,9 +36,14 @@ export function findInit(pid: number): number {
   } catch {
     throw new ContainError(`PID ${pid} not found`);
   }
-  for (const child of children(pid)) {
-    if (isInit(child)) return child;
-    for (const grandchild of children(child)) if (isInit(grandchild)) return grandchild;
+  // An init in the middle of an exec shows no environment for a moment: look again.
+  for (let attempt = 0; attempt < 20; attempt++) {
+    for (const child of children(pid)) {
+      if (isInit(child)) return child;
+      for (const grandchild of children(child)) if (isInit(grandchild)) return grandchild;
+    }
+    if (children(pid).length === 0) break;
+    Bun.sleepSync(2);
   }
   const owner = readFileSync(`/proc/${pid}/status`, "utf8").match(/^Uid:\s+(\d+)/m)?.[1];
   if (process.geteuid!() !== 0 && owner !== String(process.geteuid!())) {
@@ -50,7 +52,8 @@ export function findInit(pid: number): number {
   throw new ContainError(`PID ${pid} is not a container supervisor`);
 }
 
-export function startInject(options: InjectOptions): Child {
+/** `fds`: the command's 0, 1 and 2 (-1 keeps ours). */
+export function startInject(options: InjectOptions, fds: [number, number, number] = [-1, -1, -1]): Child {
   if (process.geteuid!() !== process.getuid!() || process.getegid!() !== process.getgid!()) {
     throw new ContainError("setuid or setgid installation is unsafe");
   }
@@ -58,7 +61,7 @@ export function startInject(options: InjectOptions): Child {
   const env = options.env ?? process.env;
   const argv = options.cmd?.length ? options.cmd : defaultShell(env);
   return startChild(
-    { mode: Mode.inject, targetPid: init, argv, envp: environment(env), stdio: stdioFds(options) },
+    { mode: Mode.inject, targetPid: init, argv, envp: environment(env), stdio: fds },
     null,
     argv[0]!,
   );

@@ -7,9 +7,9 @@ import { join } from "node:path";
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 /** Byte size of spawn.Config in zig/spawn.zig; the layout is written in encodeConfig. */
-export const CONFIG_SIZE = 72;
+export const CONFIG_SIZE = 80;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 export const libraryPath = join(import.meta.dir, "..", "zig-out", "lib", arch, "libcontain.so");
@@ -86,6 +86,7 @@ export interface SpawnConfig {
   console?: string;
   inside?: string;
   outside?: string;
+  cwd?: string;
 }
 
 export interface Spawned {
@@ -125,7 +126,7 @@ function encodeConfig(config: SpawnConfig, keep: unknown[]): DataView {
   stdio.forEach((fd, index) => view.setInt32(12 + index * 4, fd, true));
   view.setBigUint64(24, cStringArray(config.argv, keep), true);
   view.setBigUint64(32, cStringArray(config.envp, keep), true);
-  const optional = [config.root, config.console, config.inside, config.outside];
+  const optional = [config.root, config.console, config.inside, config.outside, config.cwd];
   optional.forEach((text, index) => {
     view.setBigUint64(40 + index * 8, text === undefined ? 0n : cString(text, keep), true);
   });

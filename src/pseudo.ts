@@ -2,7 +2,7 @@
 import { type Child, startChild } from "./child.ts";
 import { Mode } from "./native.ts";
 import { planMaps } from "./userns.ts";
-import { environment, type Stdio, stdioFds } from "./stdio.ts";
+import { environment } from "./stdio.ts";
 
 export interface PseudoOptions {
   /** Command and arguments; searched on PATH. Default: $SHELL, else /bin/sh. */
@@ -11,9 +11,8 @@ export interface PseudoOptions {
   uidMap?: string;
   gidMap?: string;
   env?: Record<string, string | undefined>;
-  stdin?: Stdio;
-  stdout?: Stdio;
-  stderr?: Stdio;
+  /** The directory CMD starts in. Default: the caller's. */
+  cwd?: string;
   /** Called once with each map's fallback warning, if any. */
   onWarning?: (message: string) => void;
 }
@@ -22,13 +21,14 @@ export function defaultShell(env: Record<string, string | undefined>): string[] 
   return [env.SHELL || "/bin/sh"];
 }
 
-export function startPseudo(options: PseudoOptions): Child {
+/** `fds`: the child's 0, 1 and 2 (-1 keeps ours). */
+export function startPseudo(options: PseudoOptions, fds: [number, number, number] = [-1, -1, -1]): Child {
   const env = options.env ?? process.env;
   const argv = options.cmd?.length ? options.cmd : defaultShell(env);
   const maps = planMaps(options.uidMap, options.gidMap);
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
   return startChild(
-    { mode: Mode.pseudo, argv, envp: environment(env), stdio: stdioFds(options) },
+    { mode: Mode.pseudo, argv, envp: environment(env), stdio: fds, cwd: options.cwd },
     maps,
     argv[0]!,
   );

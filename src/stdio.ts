@@ -1,11 +1,105 @@
-// Standard streams and environment as the shim takes them.
+// Standard streams as Bun.spawn takes them, turned into the fds the shim takes, and the
+// environment as an envp list.
+import { openSync } from "node:fs";
+import type { FileSink } from "bun";
+import { closeFd, makePipe } from "./native.ts";
 
-/** "inherit" keeps the caller's stream; a number is an fd of the caller's. */
-export type Stdio = "inherit" | number;
+/** As in Bun.spawn: the caller's stream, a pipe to us, /dev/null, or an fd of ours. */
+export type Stdio = "inherit" | "pipe" | "ignore" | number;
 
-export function stdioFds(options: { stdin?: Stdio; stdout?: Stdio; stderr?: Stdio }): [number, number, number] {
-  const fd = (stdio: Stdio | undefined) => (typeof stdio === "number" ? stdio : -1);
-  return [fd(options.stdin), fd(options.stdout), fd(options.stderr)];
+export interface StdioOptions {
+  stdin?: Stdio;
+  stdout?: Stdio;
+  stderr?: Stdio;
+}
+
+/** The child's fds (-1: inherit) and our ends of its pipes. */
+export interface Streams {
+  child: [number, number, number];
+  /** Our ends: the write end of stdin's pipe, the read ends of stdout's and stderr's. */
+  ours: [number | null, number | null, number | null];
+  /** Closes the fds that only the child needed; call once it has them (or gave up). */
+  started(): void;
+  /** Closes our ends too: the child never started. */
+  failed(): void;
+}
+
+export function prepareStreams(options: StdioOptions, fallback: Stdio = "inherit"): Streams {
+  const child: [number, number, number] = [-1, -1, -1];
+  const ours: [number | null, number | null, number | null] = [null, null, null];
+  const transient: number[] = [];
+  const kinds = [options.stdin, options.stdout, options.stderr];
+  kinds.forEach((kind = fallback, index) => {
+    if (typeof kind === "number") {
+      child[index] = kind;
+    } else if (kind === "ignore") {
+      child[index] = openSync("/dev/null", index === 0 ? "r" : "w");
+      transient.push(child[index]);
+    } else if (kind === "pipe") {
+      const [read, write] = makePipe();
+      child[index] = index === 0 ? read : write;
+      ours[index] = index === 0 ? write : read;
+      transient.push(child[index]);
+    }
+  });
+  return {
+    child,
+    ours,
+    started: () => transient.splice(0).forEach(closeFd),
+    failed() {
+      transient.splice(0).forEach(closeFd);
+      for (const fd of ours) if (fd !== null) closeFd(fd);
+    },
+  };
+}
+
+/** A stream over a pipe's read end that closes it at the end or on cancel. */
+export function readable(fd: number): ReadableStream<Uint8Array> {
+  const reader = Bun.file(fd).stream().getReader();
+  let open = true;
+  const close = () => {
+    if (open) closeFd(fd);
+    open = false;
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) {
+        close();
+        controller.close();
+      } else {
+        controller.enqueue(value);
+      }
+    },
+    async cancel(reason) {
+      await reader.cancel(reason);
+      close();
+    },
+  });
+}
+
+/** A FileSink over a pipe's write end whose end() also closes it. */
+export function writable(fd: number): FileSink {
+  const sink = Bun.file(fd).writer();
+  let open = true;
+  const close = () => {
+    if (open) closeFd(fd);
+    open = false;
+  };
+  const end = (error?: Error) => {
+    const result = sink.end(error);
+    if (result instanceof Promise) return result.finally(close);
+    close();
+    return result;
+  };
+  // FileSink's own end is read-only, so the wrapper is a proxy that swaps it.
+  return new Proxy(sink, {
+    get(target, property) {
+      if (property === "end") return end;
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 export function environment(env: Record<string, string | undefined>): string[] {

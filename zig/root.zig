@@ -10,7 +10,7 @@ const clone = @import("clone.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 2;
+    return 3;
 }
 
 export fn config_size() u32 {

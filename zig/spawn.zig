@@ -32,6 +32,8 @@ pub const Config = extern struct {
     console: ?[*:0]const u8,
     inside: ?[*:0]const u8,
     outside: ?[*:0]const u8,
+    /// pseudo: the directory CMD starts in (null: the caller's).
+    cwd: ?[*:0]const u8,
 };
 
 pub const Result = extern struct {
@@ -90,6 +92,7 @@ pub const Step = enum(u32) {
     enter_container_root = 43,
     exec = 44,
     parent_died = 45,
+    change_directory = 46,
 };
 
 const Record = extern struct { step: u32, value: u32 };
@@ -182,6 +185,7 @@ fn child(args: *const Start) noreturn {
     sys.set_pdeathsig();
     if (sys.value(linux.syscall0(.getppid)) != args.parent) sys.exit(125);
     setup_stdio(config, reporter);
+    if (config.cwd) |cwd| reporter.check(.change_directory, linux.chdir(cwd));
     const keep = if (args.report < args.go) [2]i32{ args.report, args.go } else [2]i32{ args.go, args.report };
     sys.close_others(&keep);
 

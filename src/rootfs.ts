@@ -1,0 +1,95 @@
+// Root filesystems for tests: built in a fresh directory with owners right for the user
+// who will run the container, and removed (under pseudo, as container root) afterwards.
+import { realpathSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { ContainError } from "./errors.ts";
+import { pseudo } from "./index.ts";
+
+export interface RootFilesystem {
+  /** The root directory. */
+  path: string;
+  /** Removes it and everything in it. */
+  remove(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface MapOptions {
+  uidMap?: string;
+  gidMap?: string;
+}
+
+/** Runs CMD under pseudo, feeding it `input`; returns its stdout, or throws with its stderr. */
+async function underPseudo(cmd: string[], maps: MapOptions, input?: ReadableStream<Uint8Array>): Promise<string> {
+  const child = pseudo({ cmd, ...maps, stdin: input ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" });
+  const output = Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  if (input) {
+    for await (const chunk of input) child.stdin!.write(chunk);
+    await child.stdin!.end();
+  }
+  const [[stdout, stderr], status] = await Promise.all([output, child.exited]);
+  if (status !== 0) throw new ContainError(`pseudo ${cmd.join(" ")} failed with status ${status}: ${stderr.trim()}`);
+  return stdout;
+}
+
+/** A new directory owned by container root (under pseudo, so by the right host ID). */
+async function makeRoot(maps: MapOptions, parent = tmpdir()): Promise<RootFilesystem> {
+  const path = (await underPseudo(["mktemp", "-d", join(parent, "contain-root.XXXXXX")], maps)).trim();
+  const remove = () => underPseudo(["rm", "-rf", path], maps).then(() => {});
+  return { path, remove, [Symbol.asyncDispose]: remove };
+}
+
+/** A root filesystem from a tarball, extracted under pseudo so that every owner is kept. */
+export async function fromTarball(tarball: string, maps: MapOptions = {}): Promise<RootFilesystem> {
+  const root = await makeRoot(maps);
+  try {
+    await underPseudo(["tar", "-x", "-f", realpathSync(tarball), "-C", root.path], maps);
+  } catch (error) {
+    await root.remove();
+    throw error;
+  }
+  return root;
+}
+
+/**
+ * A root filesystem from host programs (names on PATH or paths) and the shared libraries
+ * they load, the README demo's way: what the host has, owned by container root.
+ * `links` adds symbolic links, such as { "bin/sh": "busybox" }.
+ */
+export async function fromHost(programs: string[], options: MapOptions & { links?: Record<string, string> } = {}): Promise<RootFilesystem> {
+  const files = new Set<string>();
+  for (const link of ["bin", "sbin", "lib", "lib32", "lib64", "libx32"]) {
+    try {
+      if (realpathSync(`/${link}`) !== `/${link}`) files.add(link);
+    } catch {
+      // Not on this host.
+    }
+  }
+  for (const program of programs) {
+    const path = program.includes("/") ? program : Bun.which(program);
+    if (!path) throw new ContainError(`Cannot find ${program} on this host`);
+    addFile(files, path);
+    const ldd = Bun.spawnSync(["ldd", path], { stderr: "ignore" }).stdout.toString();
+    for (const match of ldd.matchAll(/(\/\S+) \(0x/g)) addFile(files, match[1]!);
+  }
+  const root = await makeRoot(options);
+  try {
+    const tar = Bun.spawn(["tar", "-c", "-f", "-", "-C", "/", ...files], { stdout: "pipe", stderr: "ignore" });
+    const links = Object.entries(options.links ?? {}).map(
+      ([at, to]) => `mkdir -p "$0/$(dirname '${at}')" && ln -sfn '${to}' "$0/${at}"`,
+    );
+    await underPseudo(["sh", "-c", ["tar -x -f - -C \"$0\"", ...links].join(" && "), root.path], options, tar.stdout);
+    await tar.exited;
+  } catch (error) {
+    await root.remove();
+    throw error;
+  }
+  return root;
+}
+
+/** A file by the name it is used by (its directory resolved, so the top-level links of a
+ *  merged /usr come out right) and, when that is a link, the file it points to. */
+function addFile(files: Set<string>, path: string): void {
+  files.add(join(realpathSync(dirname(path)), basename(path)).slice(1));
+  files.add(realpathSync(path).slice(1));
+}

@@ -1,0 +1,126 @@
+// The library as a test suite uses it: a root from the helpers, containers in-process,
+// and nothing left behind. Runs as whoever runs it; library-user.test.ts runs it again as
+// the unprivileged test user.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { contain, ContainError, fromHost, inject, pseudo, type RootFilesystem } from "../src/index.ts";
+
+let root: RootFilesystem;
+
+const text = (stream: ReadableStream<Uint8Array> | undefined) => new Response(stream).text();
+
+function snapshot() {
+  const children = readdirSync("/proc/self/task").flatMap((task) => {
+    try {
+      return readFileSync(`/proc/self/task/${task}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    } catch {
+      return []; // a thread that has just ended
+    }
+  });
+  return {
+    fds: readdirSync("/proc/self/fd").sort(),
+    children,
+    mounts: readFileSync("/proc/self/mountinfo", "utf8"),
+    temporary: readdirSync(tmpdir()).filter((name) => name.startsWith("contain-")).sort(),
+  };
+}
+
+let before: ReturnType<typeof snapshot>;
+
+beforeAll(async () => {
+  // Warm up what Bun opens on first use (its spawn machinery, the relay's Worker), so the
+  // snapshot sees only what the library itself leaves.
+  const warm = await fromHost(["true"]);
+  await contain({ root: warm.path, cmd: ["/usr/bin/true"], console: true, stdout: "ignore" }).exited;
+  await warm.remove();
+  before = snapshot();
+  root = await fromHost(["sh", "echo", "cat", "sleep", "hostname", "true"]);
+});
+
+afterAll(async () => {
+  await root.remove();
+});
+
+describe("library", () => {
+  test("a container's stdout and status", async () => {
+    const c = contain({ root: root.path, cmd: ["/bin/sh", "-c", "echo $$ $container; exit 3"], stdout: "pipe" });
+    expect(c.pid).toBeGreaterThan(0);
+    expect(await text(c.stdout)).toBe("1 contain\n");
+    expect(await c.exited).toBe(3);
+    expect(c.exitCode).toBe(3);
+  });
+
+  test("20 containers at once", async () => {
+    const all = Array.from({ length: 20 }, (_, index) =>
+      contain({ root: root.path, cmd: ["/bin/sh", "-c", `echo ${index}; exit ${index}`], stdout: "pipe" }),
+    );
+    const results = await Promise.all(all.map(async (c) => [await text(c.stdout), await c.exited]));
+    results.forEach(([out, status], index) => {
+      expect(out).toBe(`${index}\n`);
+      expect(status).toBe(index);
+    });
+  });
+
+  test("200 containers one after another", async () => {
+    for (let index = 0; index < 200; index++) {
+      const c = contain({ root: root.path, cmd: ["/bin/echo", String(index)], stdout: "pipe" });
+      expect(await text(c.stdout)).toBe(`${index}\n`);
+      expect(await c.exited).toBe(0);
+    }
+  }, 120_000);
+
+  test("console, stdin pipe, inject, kill and abort", async () => {
+    const cat = contain({ root: root.path, cmd: ["/bin/cat"], console: true, stdin: "pipe", stdout: "pipe" });
+    cat.stdin!.write("hello\n");
+    await cat.stdin!.end();
+    expect(await text(cat.stdout)).toBe("hello\r\n");
+    expect(await cat.exited).toBe(0);
+
+    const long = contain({ root: root.path, cmd: ["/bin/sh", "-c", "hostname box; echo ready; exec sleep 1000"], stdout: "pipe" });
+    const reader = long.stdout!.getReader();
+    await reader.read();
+    const inside = inject({ pid: long.pid, cmd: ["hostname"], stdout: "pipe" });
+    expect(await text(inside.stdout)).toBe("box\n");
+    expect(await inside.exited).toBe(0);
+    long.kill("SIGKILL");
+    expect(await long.exited).toBe(137);
+    await reader.cancel();
+
+    const controller = new AbortController();
+    const aborted = contain({ root: root.path, cmd: ["/bin/sleep", "1000"], signal: controller.signal });
+    controller.abort();
+    expect(await aborted.exited).toBe(137);
+  });
+
+  test("pseudo with cwd and env", async () => {
+    const p = pseudo({ cmd: ["sh", "-c", "pwd; id -u; echo $MARK"], cwd: "/usr", env: { PATH: "/usr/bin:/bin", MARK: "x" }, stdout: "pipe" });
+    expect(await text(p.stdout)).toBe("/usr\n0\nx\n");
+    expect(await p.exited).toBe(0);
+  });
+
+  test("a failure before CMD runs throws a ContainError", () => {
+    let caught: unknown;
+    try {
+      contain({ root: root.path, cmd: ["/no/such/program"], stdout: "pipe" });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ContainError);
+    expect((caught as ContainError).message).toBe("Failed to execute /no/such/program: No such file or directory");
+    expect((caught as ContainError).errno).toBe(2);
+    expect((caught as ContainError).status).toBe(127);
+    expect(() => contain({ root: "/no/such/root" })).toThrow("Cannot use /no/such/root as root filesystem");
+  });
+
+  test("nothing is left behind: fds, children, mounts, temporary directories", async () => {
+    // The root itself is removed in afterAll; everything else must already be gone.
+    await root.remove();
+    root = { path: "", remove: async () => {}, [Symbol.asyncDispose]: async () => {} };
+    const after = snapshot();
+    expect(after.fds).toEqual(before.fds);
+    expect(after.children).toEqual(before.children);
+    expect(after.mounts).toBe(before.mounts);
+    expect(after.temporary).toEqual(before.temporary);
+  });
+});
