@@ -5,23 +5,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "bench: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
 bun=$(command -v bun)
-root=$(src/cli/pseudo.ts mktemp -d)
-trap 'src/cli/pseudo.ts rm -rf "$root"' EXIT
-src/cli/pseudo.ts sh -c "mkdir $root/bin && cp /bin/busybox $root/bin/ && ln -s busybox $root/bin/true && ln -s busybox $root/bin/sh"
+root=$(bin/pseudo.ts mktemp -d)
+trap 'bin/pseudo.ts rm -rf "$root"' EXIT
+bin/pseudo.ts sh -c "mkdir $root/bin && cp /bin/busybox $root/bin/ && ln -s busybox $root/bin/true && ln -s busybox $root/bin/sh"
 
 hyperfine -N --warmup 5 --runs ${RUNS:-50} \
   "$bun -e 0" \
   "unshare -U -r /bin/true" \
-  "$bun src/cli/pseudo.ts /bin/true" \
-  "$bun src/cli/contain.ts -c $root /bin/true"
+  "$bun bin/pseudo.ts /bin/true" \
+  "$bun bin/contain.ts -c $root /bin/true"
 
 if command -v fakeroot >/dev/null; then
-  work=$(src/cli/pseudo.ts mktemp -d -p /dev/shm)
-  trap 'src/cli/pseudo.ts rm -rf "$root" "$work"' EXIT
+  work=$(bin/pseudo.ts mktemp -d -p /dev/shm)
+  trap 'bin/pseudo.ts rm -rf "$root" "$work"' EXIT
   # A tree of many small files stands in for a distribution tarball.
   tar -c -f "$work/tree.tar" -C / usr/share/perl usr/lib/python3/dist-packages 2>/dev/null || true
   job="rm -rf $work/x && mkdir $work/x && tar -x -f $work/tree.tar -C $work/x && chown -R 1:1 $work/x && tar -c -f /dev/null -C $work/x ."
   hyperfine --warmup 1 --runs ${JOB_RUNS:-5} \
     "fakeroot sh -c '$job'" \
-    "$bun src/cli/pseudo.ts sh -c '$job'"
+    "$bun bin/pseudo.ts sh -c '$job'"
 fi

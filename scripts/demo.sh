@@ -3,7 +3,7 @@
 # show what pseudo did to the owners, and start a container on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=$PWD/src/cli
+bin=$PWD/bin
 # Made by container root, so that it owns the directory (as host root it is an unprivileged
 # host ID); the files in it belong to container IDs too, so pseudo removes them.
 root=$("$bin/pseudo.ts" mktemp -d "${TMPDIR:-/tmp}/contain-demo.XXXXXX")
@@ -23,7 +23,7 @@ ls -ln "$root/usr/bin" | head -4
 say "pseudo cat /proc/self/uid_map"
 "$bin/pseudo.ts" cat /proc/self/uid_map
 
-if [ -x "$bin/contain.ts" ] && grep -q startContain "$bin/contain.ts"; then
+if true; then
   say "contain -c $root /bin/sh -c 'echo \$\$; id; hostname brian; hostname; ps -e; ls /dev'"
   "$bin/contain.ts" -c "$root" /bin/sh -c 'echo PID $$; id; hostname brian; hostname; ps -e; ls /dev'
   say "hostname    # unchanged on the host"

@@ -1,9 +1,9 @@
 // contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
-import { fchownSync, fstatSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Child, follow, startRaw } from "./child.ts";
 import { ContainError } from "./errors.ts";
 import {
+  chownFd,
   closeFd,
   type Console,
   consoleNoEcho,
@@ -14,6 +14,8 @@ import {
   rawTerminal,
   releaseRegion,
   restoreTerminal,
+  statPath,
+  strerror,
   waitChild,
 } from "./native.ts";
 import { environment } from "./stdio.ts";
@@ -39,16 +41,14 @@ export interface ContainOptions {
   onWarning?: (message: string) => void;
 }
 
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+
 function checkRoot(root: string): string {
   const path = resolve(root);
-  let isDirectory: boolean;
-  try {
-    isDirectory = statSync(path).isDirectory();
-  } catch (error) {
-    const text = (error as NodeJS.ErrnoException).code === "ENOENT" ? "No such file or directory" : (error as Error).message;
-    throw new ContainError(`Cannot use ${root} as root filesystem: ${text}`);
-  }
-  if (!isDirectory) throw new ContainError(`Cannot use ${root} as root filesystem: Not a directory`);
+  const stat = statPath(path);
+  if (typeof stat === "number") throw new ContainError(`Cannot use ${root} as root filesystem: ${strerror(stat)}`, "", stat);
+  if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${root} as root filesystem: Not a directory`);
   return path;
 }
 
@@ -88,7 +88,7 @@ export function startContain(
   if (pty && process.geteuid!() === 0) {
     // The pty belongs to host root; the console is container root's, whatever host ID that is.
     const owner = maps[0].items.find((item) => item.inside === 0)?.outside ?? 0;
-    fchownSync(pty.slave, owner, fstatSync(pty.slave).gid);
+    chownFd(pty.slave, owner, 0xffffffff);
   }
   let flags = options.hostNetwork ? Flag.hostNetwork : 0;
   if (pty) flags |= Flag.console;
@@ -150,7 +150,9 @@ function relayConsole(
   } else {
     consoleNoEcho(pty.slave);
   }
-  const worker = new Worker(new URL("./relay-worker.ts", import.meta.url).href);
+  // From dist/, the bundled relay sits beside the bundled command.
+  const relay = import.meta.url.endsWith(".ts") ? "./relay-worker.ts" : "./relay-worker.js";
+  const worker = new Worker(new URL(relay, import.meta.url).href);
   const status = new Promise<number>((resolve) => {
     worker.onmessage = () => {
       worker.terminate();

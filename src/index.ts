@@ -5,11 +5,11 @@
 // failure before that throws a ContainError (it never rejects `exited`): its `step`,
 // `errno` and `message` are what the CLI would print, and `status` what it would exit with.
 import type { FileSink } from "bun";
-import { constants } from "node:os";
 import type { Child } from "./child.ts";
 import { type ContainOptions as ContainBase, startContain } from "./contain.ts";
 import { type InjectOptions as InjectBase, startInject } from "./inject.ts";
 import { type PseudoOptions as PseudoBase, startPseudo } from "./pseudo.ts";
+import { signals } from "./signals.ts";
 import { prepareStreams, readable, type StdioOptions, type Streams, writable } from "./stdio.ts";
 
 export { ContainError, Status } from "./errors.ts";
@@ -44,9 +44,14 @@ export interface Subprocess {
 
 function signalNumber(signal: number | NodeJS.Signals = "SIGTERM"): number {
   if (typeof signal === "number") return signal;
-  const number = constants.signals[signal];
+  const number = (signals as Record<string, number>)[signal] ?? osSignals()[signal];
   if (number === undefined) throw new TypeError(`unknown signal ${signal}`);
   return number;
+}
+
+/** Every signal name, from node:os, loaded only for a name outside the common ones. */
+function osSignals(): Record<string, number | undefined> {
+  return (require("node:os") as typeof import("node:os")).constants.signals;
 }
 
 function wrap(start: (streams: Streams) => Child, options: Common, fallback: StdioOptions = {}): Subprocess {
@@ -64,7 +69,7 @@ function wrap(start: (streams: Streams) => Child, options: Common, fallback: Std
     options.signal?.removeEventListener("abort", abort);
     return status;
   });
-  const abort = () => child.kill(constants.signals.SIGKILL);
+  const abort = () => child.kill(signals.SIGKILL);
   if (options.signal?.aborted) abort();
   else options.signal?.addEventListener("abort", abort, { once: true });
   const [stdin, stdout, stderr] = streams.ours;

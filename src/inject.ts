@@ -1,8 +1,7 @@
 // inject: CMD inside a running container, in all the namespaces of its init.
-import { readdirSync, readFileSync } from "node:fs";
 import { type Child, startChild } from "./child.ts";
 import { ContainError } from "./errors.ts";
-import { Mode } from "./native.ts";
+import { Mode, readText, statPath } from "./native.ts";
 import { defaultShell } from "./pseudo.ts";
 import { environment } from "./stdio.ts";
 
@@ -13,29 +12,26 @@ export interface InjectOptions {
   env?: Record<string, string | undefined>;
 }
 
-function children(pid: number): number[] {
+/** A /proc file, or "" when it cannot be read (the process is gone, or not ours). */
+function procText(path: string): string {
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    return readText(path) ?? "";
   } catch {
-    return [];
+    return "";
   }
 }
 
+function children(pid: number): number[] {
+  return procText(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
 function isInit(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes("container=contain");
-  } catch {
-    return false;
-  }
+  return procText(`/proc/${pid}/environ`).split("\0").includes("container=contain");
 }
 
 /** The container's init: a child or grandchild of `pid` with container=contain. */
 export function findInit(pid: number): number {
-  try {
-    readdirSync(`/proc/${pid}/task`);
-  } catch {
-    throw new ContainError(`PID ${pid} not found`);
-  }
+  if (typeof statPath(`/proc/${pid}`) === "number") throw new ContainError(`PID ${pid} not found`);
   // An init in the middle of an exec shows no environment for a moment: look again.
   for (let attempt = 0; attempt < 20; attempt++) {
     for (const child of children(pid)) {
@@ -45,7 +41,7 @@ export function findInit(pid: number): number {
     if (children(pid).length === 0) break;
     Bun.sleepSync(2);
   }
-  const owner = readFileSync(`/proc/${pid}/status`, "utf8").match(/^Uid:\s+(\d+)/m)?.[1];
+  const owner = procText(`/proc/${pid}/status`).match(/^Uid:\s+(\d+)/m)?.[1];
   if (process.geteuid!() !== 0 && owner !== String(process.geteuid!())) {
     throw new ContainError(`PID ${pid} does not belong to you`);
   }

@@ -1,18 +1,16 @@
 // The only module that imports bun:ffi: one dlopen table for the Zig shim (zig/root.zig)
 // and typed wrappers that return values or throw.
 import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 /** Byte size of spawn.Config in zig/spawn.zig; the layout is written in encodeConfig. */
 export const CONFIG_SIZE = 80;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
-export const libraryPath = join(import.meta.dir, "..", "zig-out", "lib", arch, "libcontain.so");
+export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
 
 const symbols = {
   // ABI checks
@@ -35,13 +33,22 @@ const symbols = {
   terminal_no_echo: { args: [i32], returns: u32 },
   terminal_copy_size: { args: [i32, i32], returns: u32 },
   console_relay: { args: [i32, i32, i32, i32], returns: u32 },
+  // files (node:fs costs more to load than pseudo's whole fast path)
+  file_read: { args: [pointer, pointer, u32], returns: i32 },
+  file_write: { args: [pointer, pointer, u32], returns: u32 },
+  file_stat: { args: [pointer, pointer], returns: u32 },
+  file_open: { args: [pointer, u32], returns: i32 },
+  fd_chown: { args: [i32, u32, u32], returns: u32 },
 } as const;
 
 function load() {
-  if (!existsSync(libraryPath)) {
-    throw new Error(`native library ${libraryPath} is missing; build it with \`bun run build:native\``);
+  let lib;
+  try {
+    lib = dlopen(libraryPath, symbols).symbols;
+  } catch (error) {
+    const reason = /No such file|ENOENT|cannot open/i.test(String(error)) ? "is missing" : `cannot be loaded (${error})`;
+    throw new Error(`native library ${libraryPath} ${reason}; build it with \`bun run build:native\``);
   }
-  const lib = dlopen(libraryPath, symbols).symbols;
   const version = lib.abi_version();
   if (version !== ABI_VERSION) {
     throw new Error(
@@ -224,6 +231,50 @@ export function consoleNoEcho(fd: number): void {
 
 export function copyTerminalSize(from: number, to: number): void {
   native.terminal_copy_size(from, to);
+}
+
+const path0 = (path: string) => encoder.encode(`${path}\0`);
+
+/** The file's contents, or null if it does not exist. Throws NativeError otherwise. */
+export function readText(path: string): string | null {
+  for (let size = 65536; ; size *= 4) {
+    const buffer = new Uint8Array(size);
+    const n = native.file_read(ptr(path0(path)), ptr(buffer), size);
+    if (n === -2) return null;
+    if (n < 0) throw new NativeError(`read ${path}`, -n);
+    if (n < size) return new TextDecoder().decode(buffer.subarray(0, n));
+  }
+}
+
+/** Writes `text` to an existing file in one write (as /proc's map files need). */
+export function writeText(path: string, text: string): void {
+  const data = encoder.encode(text);
+  const e = native.file_write(ptr(path0(path)), ptr(data), data.length);
+  if (e !== 0) throw new NativeError(`write ${path}`, e);
+}
+
+export interface FileStat {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** stat(2) of `path`, or the errno. */
+export function statPath(path: string): FileStat | number {
+  const out = new Uint32Array(3);
+  const e = native.file_stat(ptr(path0(path)), ptr(out));
+  return e !== 0 ? e : { mode: out[0]!, uid: out[1]!, gid: out[2]! };
+}
+
+export function openPath(path: string, writable: boolean): number {
+  const fd = native.file_open(ptr(path0(path)), writable ? 1 : 0);
+  if (fd < 0) throw new NativeError(`open ${path}`, -fd);
+  return fd;
+}
+
+export function chownFd(fd: number, uid: number, gid: number): void {
+  const e = native.fd_chown(fd, uid, gid);
+  if (e !== 0) throw new NativeError("change the console's owner", e);
 }
 
 export type { Pointer };

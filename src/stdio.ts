@@ -1,8 +1,7 @@
 // Standard streams as Bun.spawn takes them, turned into the fds the shim takes, and the
 // environment as an envp list.
-import { openSync } from "node:fs";
 import type { FileSink } from "bun";
-import { closeFd, makePipe } from "./native.ts";
+import { closeFd, makePipe, openPath } from "./native.ts";
 
 /** As in Bun.spawn: the caller's stream, a pipe to us, /dev/null, or an fd of ours. */
 export type Stdio = "inherit" | "pipe" | "ignore" | number;
@@ -33,7 +32,7 @@ export function prepareStreams(options: StdioOptions, fallback: Stdio = "inherit
     if (typeof kind === "number") {
       child[index] = kind;
     } else if (kind === "ignore") {
-      child[index] = openSync("/dev/null", index === 0 ? "r" : "w");
+      child[index] = openPath("/dev/null", index !== 0);
       transient.push(child[index]);
     } else if (kind === "pipe") {
       const [read, write] = makePipe();

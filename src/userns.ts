@@ -1,6 +1,5 @@
 // Choosing and writing a new user namespace's ID maps. The choice is pure (planMap); the
 // writing takes a /proc base so tests can point it at a temporary directory.
-import { readFileSync, writeFileSync } from "node:fs";
 import {
   checkDelegated,
   formatMap,
@@ -15,6 +14,7 @@ import {
   userDefault,
 } from "./maps.ts";
 import { ContainError } from "./errors.ts";
+import { NativeError, readText, strerror, writeText } from "./native.ts";
 
 /** How a map reaches the kernel: root writes it; a user writes their own ID alone (after
  *  denying setgroups); newuidmap/newgidmap write delegated ranges and keep setgroups. */
@@ -82,10 +82,9 @@ export function planMap(input: PlanInput): MapPlan {
 
 function readOr(path: string, fallback: string): string {
   try {
-    return readFileSync(path, "utf8");
+    return readText(path) ?? fallback;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return fallback;
-    throw new ContainError(`Cannot read ${path}: ${(error as Error).message}`);
+    throw new ContainError(`Cannot read ${path}: ${strerror((error as NativeError).errno)}`);
   }
 }
 
@@ -134,23 +133,16 @@ export function writeMaps(pid: number, uid: MapPlan, gid: MapPlan, proc = "/proc
         runHelper(pid, plan);
         continue;
       }
-      if (plan.kind === "GID" && plan.method === "own") writeFileSync(`${proc}/${pid}/setgroups`, "deny");
-      writeFileSync(file, formatMap(plan.items));
+      if (plan.kind === "GID" && plan.method === "own") writeText(`${proc}/${pid}/setgroups`, "deny");
+      writeText(file, formatMap(plan.items));
     } catch (error) {
-      if (error instanceof ContainError) throw error;
-      const cause = (error as NodeJS.ErrnoException).code ?? "";
-      const hint = cause === "EPERM" || cause === "EINVAL" ? " (run contain --doctor)" : "";
-      throw new ContainError(`Failed to set container ${plan.kind} map: ${errnoText(error)}${hint}`);
+      if (!(error instanceof NativeError)) throw error;
+      // EPERM and EINVAL here come from the kernel's rules for maps, which doctor checks.
+      const hint = error.errno === 1 || error.errno === 22 ? " (run contain --doctor)" : "";
+      const message = `Failed to set container ${plan.kind} map: ${strerror(error.errno)}${hint}`;
+      throw new ContainError(message, `set container ${plan.kind} map`, error.errno);
     }
   }
-}
-
-function errnoText(error: unknown): string {
-  const message = (error as Error).message;
-  // Node's messages read "EPERM: operation not permitted, open '...'"; keep the text part.
-  const match = /^[A-Z]+: ([^,]+)/.exec(message);
-  if (!match) return message;
-  return match[1]!.charAt(0).toUpperCase() + match[1]!.slice(1);
 }
 
 function runHelper(pid: number, plan: MapPlan): void {

@@ -7,10 +7,11 @@ const sys = @import("sys.zig");
 const spawn = @import("spawn.zig");
 const console = @import("console.zig");
 const clone = @import("clone.zig");
+const files = @import("files.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 3;
+    return 4;
 }
 
 export fn config_size() u32 {
@@ -104,6 +105,26 @@ export fn terminal_copy_size(from: i32, to: i32) u32 {
 
 export fn console_relay(master: i32, input: i32, output: i32, pidfd: i32) u32 {
     return console.relay(master, input, output, pidfd);
+}
+
+export fn file_read(path: [*:0]const u8, buffer: [*]u8, len: u32) i32 {
+    return files.read(path, buffer[0..len]);
+}
+
+export fn file_write(path: [*:0]const u8, data: [*]const u8, len: u32) u32 {
+    return files.write(path, data[0..len]);
+}
+
+export fn file_stat(path: [*:0]const u8, out: *[3]u32) u32 {
+    return files.stat(path, out);
+}
+
+export fn file_open(path: [*:0]const u8, writable: u32) i32 {
+    return files.open(path, writable != 0);
+}
+
+export fn fd_chown(fd: i32, uid: u32, gid: u32) u32 {
+    return files.chown_fd(fd, uid, gid);
 }
 
 test {

@@ -17,7 +17,7 @@ export const command = defineCommand({
   },
 });
 
-async function main(): Promise<never> {
+export async function main(): Promise<never> {
   const { options, operands } = parseArgs(command, "contain", (split) =>
     split.operands.length === 0 ? "missing DIR" : null,
   );

@@ -11,7 +11,7 @@ export const command = defineCommand({
   },
 });
 
-async function main(): Promise<never> {
+export async function main(): Promise<never> {
   const { operands } = parseArgs(command, "inject", (split) =>
     /^\d+$/.test(split.operands[0] ?? "") ? null : "PID must be a number",
   );

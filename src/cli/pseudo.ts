@@ -12,7 +12,7 @@ export const command = defineCommand({
   },
 });
 
-async function main(): Promise<never> {
+export async function main(): Promise<never> {
   const { options, operands } = parseArgs(command, "pseudo");
   const forward = forwardSignals();
   let child;

@@ -1,8 +1,8 @@
 // What the three commands share: argv splitting, usage, errors and exit statuses.
-import { constants } from "node:os";
 import { type Definition, type Split, splitArgv, UsageError, usage } from "../argv.ts";
 import { ContainError, Status } from "../errors.ts";
 import type { Child } from "../child.ts";
+import { FORWARDED, signals } from "../signals.ts";
 
 /** Splits argv, printing usage for -h and for mistakes (exit 64). */
 export function parseArgs(command: Definition, name: string, check?: (split: Split) => string | null): Split {
@@ -36,8 +36,6 @@ export function fail(name: string, error: unknown): never {
   process.exit(Status.failure);
 }
 
-const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
-
 /**
  * Passes the signals of the process contract on to the child. Installed before the child
  * starts, so a signal that arrives meanwhile is held and delivered once it runs.
@@ -46,7 +44,7 @@ export function forwardSignals(): (child: Child) => void {
   let target: Child | undefined;
   const pending: number[] = [];
   for (const name of FORWARDED) {
-    const signal = constants.signals[name];
+    const signal = signals[name];
     process.on(name, () => (target ? target.kill(signal) : pending.push(signal)));
   }
   return (child) => {

@@ -1,0 +1,18 @@
+// Linux signal numbers (the same on x86_64 and aarch64). node:os has them too, but costs
+// more to load than a container takes to start.
+export const signals = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGTERM: 15,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+} as const;
+
+export type SignalName = keyof typeof signals;
+
+/** The signals of the process contract: what a supervisor passes on to its child. */
+export const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
