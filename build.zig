@@ -13,6 +13,8 @@ pub fn build(b: *std.Build) void {
         .target = target,
         .optimize = optimize,
     });
+    // Shipped in the npm package for two architectures: no debug info.
+    lib.strip = optimize != .Debug;
     const arch = @tagName((target.cpu_arch orelse @import("builtin").cpu.arch));
     const install = b.addInstallArtifact(lib, .{
         .dest_dir = .{ .override = .{ .custom = b.fmt("lib/{s}", .{arch}) } },

@@ -1,22 +1,8 @@
 // contain, run through its CLI as root and as the unprivileged test user, on a busybox root.
 import { afterAll, describe, expect } from "bun:test";
-import { chownSync, existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import { bun, cli, run, type Runner, runners, scratch, testIf } from "./helpers.ts";
-
-const BUSYBOX = "/bin/busybox";
-const busyboxReason = existsSync(BUSYBOX) ? null : `${BUSYBOX} is missing (package busybox-static)`;
-const applets = "sh echo id hostname ls cat ps tty stty sleep head true readlink kill trap".split(" ");
-
-/** A busybox root owned by the runner's container root, built with pseudo. */
-function busyboxRoot(runner: Runner): [string, () => void] {
-  const [dir, done] = scratch(runner);
-  if (runner.name === "root") chownSync(dir, 4294967294, 4294967294);
-  const script = `mkdir bin etc && cp ${BUSYBOX} bin/ && for a in ${applets.join(" ")}; do ln -s busybox bin/$a; done`;
-  const result = run(runner, "pseudo", ["sh", "-c", script], { cwd: dir });
-  if (result.status !== 0) throw new Error(`building the root failed: ${result.stderr}`);
-  return [dir, () => run(runner, "pseudo", ["rm", "-rf", dir])];
-}
+import { bun, busyboxReason, busyboxRoot, cli, run, runners, testIf } from "./helpers.ts";
 
 for (const runner of runners) {
   describe(`contain as ${runner.name}`, () => {

@@ -1,7 +1,7 @@
 // Shared by the namespace tiers: who can run the CLI, and how a test that cannot run says
 // why. With MUST_WORK=1 (set by CI) such a test fails instead of skipping.
 import { test } from "bun:test";
-import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -89,4 +89,18 @@ export function delegationReason(runner: Runner): string | null {
   if (Bun.which("newuidmap", { PATH: "/usr/bin:/bin" }) === null) return "newuidmap is not installed (package uidmap)";
   const check = Bun.spawnSync([...runner.prefix, "sh", "-c", `grep -q "^$(id -un):" /etc/subuid && grep -q "^$(id -un):" /etc/subgid`]);
   return check.exitCode === 0 ? null : "the test user has no /etc/subuid and /etc/subgid ranges";
+}
+
+export const BUSYBOX = "/bin/busybox";
+export const busyboxReason = existsSync(BUSYBOX) ? null : `${BUSYBOX} is missing (package busybox-static)`;
+const applets = "sh echo id hostname ls cat ps tty stty sleep head true readlink kill".split(" ");
+
+/** A busybox root owned by the runner's container root, built with pseudo. */
+export function busyboxRoot(runner: Runner): [string, () => void] {
+  const [dir, done] = scratch(runner);
+  if (runner.name === "root") chownSync(dir, 4294967294, 4294967294);
+  const script = `mkdir bin etc && cp ${BUSYBOX} bin/ && for a in ${applets.join(" ")}; do ln -s busybox bin/$a; done`;
+  const result = run(runner, "pseudo", ["sh", "-c", script], { cwd: dir });
+  if (result.status !== 0) throw new Error(`building the root failed: ${result.stderr}`);
+  return [dir, () => (run(runner, "pseudo", ["rm", "-rf", dir]), done())];
 }

@@ -1,21 +1,10 @@
 // inject, through its CLI, into a container started by the same runner.
 import { afterAll, describe, expect } from "bun:test";
-import { chownSync, existsSync } from "node:fs";
-import { bun, cli, run, type Runner, runners, scratch, testIf } from "./helpers.ts";
-
-const reasonBusybox = existsSync("/bin/busybox") ? null : "/bin/busybox is missing (package busybox-static)";
-
-function busyboxRoot(runner: Runner): [string, () => void] {
-  const [dir, done] = scratch(runner);
-  if (runner.name === "root") chownSync(dir, 4294967294, 4294967294);
-  const script = "mkdir bin && cp /bin/busybox bin/ && for a in sh hostname sleep ps readlink kill; do ln -s busybox bin/$a; done";
-  run(runner, "pseudo", ["sh", "-c", script], { cwd: dir });
-  return [dir, () => (run(runner, "pseudo", ["rm", "-rf", dir]), done())];
-}
+import { bun, busyboxReason, busyboxRoot, cli, run, runners, testIf } from "./helpers.ts";
 
 for (const runner of runners) {
   describe(`inject as ${runner.name}`, () => {
-    const reason = runner.reason ?? reasonBusybox;
+    const reason = runner.reason ?? busyboxReason;
     let root = "";
     let cleanup = () => {};
     if (reason === null) [root, cleanup] = busyboxRoot(runner);
