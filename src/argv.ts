@@ -79,6 +79,7 @@ export function usage(command: Definition, name: string): string {
     lines.push(`  ${flag.padEnd(10)}${def.description}`);
   }
   if ("uid" in args) lines.push("GID and UID maps are specified as START:LOWER:COUNT[,START:LOWER:COUNT]...");
+  if ("dir" in args) lines.push(`${name} --doctor checks this host for what makes containers fail.`);
   return `${lines.join("\n")}\n`;
 }
 

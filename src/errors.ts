@@ -85,5 +85,7 @@ export function reportError(step: number, value: number, command: string): Conta
     const how = value > 128 ? `was killed by signal ${value - 128}` : `exited with status ${value}`;
     return new ContainError(`The ${step === Step.helperOutside ? "-o" : "-i"} helper ${how}`, what, 0);
   }
-  return new ContainError(`Failed to ${what}: ${strerror(value)}`, what, value);
+  // EPERM and EINVAL while setting up come from the kernel's rules, which doctor checks.
+  const hint = value === 1 || value === 22 ? " (run contain --doctor)" : "";
+  return new ContainError(`Failed to ${what}: ${strerror(value)}${hint}`, what, value);
 }

@@ -237,7 +237,7 @@ const path0 = (path: string) => encoder.encode(`${path}\0`);
 
 /** The file's contents, or null if it does not exist. Throws NativeError otherwise. */
 export function readText(path: string): string | null {
-  for (let size = 65536; ; size *= 4) {
+  for (let size = 4096; ; size *= 8) {
     const buffer = new Uint8Array(size);
     const n = native.file_read(ptr(path0(path)), ptr(buffer), size);
     if (n === -2) return null;

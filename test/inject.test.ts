@@ -37,3 +37,64 @@ for (const runner of runners) {
     });
   });
 }
+
+// CVE-2019-5736: inject's child enters the container carrying the host's runtime (Bun)
+// until it execs CMD. A watcher inside the container tries to read /proc/PID/exe of every
+// process it sees whose name is the runtime's. The window is made observable by giving
+// inject a PATH of thousands of missing directories before the real one: the child stays
+// in the container, still the host image, while it tries each one. The watcher must see
+// the child in that state (or the test proves nothing) and must never resolve its exe.
+for (const runner of runners) {
+  describe(`inject's child in the container as ${runner.name}`, () => {
+    const reason = runner.reason ?? busyboxReason;
+    let root = "";
+    let cleanup = () => {};
+    if (reason === null) [root, cleanup] = busyboxRoot(runner);
+    afterAll(() => cleanup());
+
+    testIf(reason, "no process in the container can open its /proc/PID/exe", async () => {
+      const watcher = [
+        "exec 2>/dev/null",
+        "echo ready",
+        "while :; do",
+        "  for d in /proc/[0-9]*; do",
+        '    read -r c < "$d/comm" 2>/dev/null || continue',
+        '    case "$c" in bun*) ;; *) continue ;; esac',
+        '    echo "seen ${d#/proc/}"',
+        // The child may exec between the two reads: only a link that still names the
+        // runtime counts as opened (readlink needs the same access as open).
+        '    case "$(readlink "$d/exe")" in *bun*) echo "opened ${d#/proc/}" ;; esac',
+        "  done",
+        "done",
+      ].join("\n");
+      const container = Bun.spawn([...runner.prefix, bun, cli("contain"), "-c", root, "/bin/sh", "-c", watcher], {
+        stdout: "pipe",
+      });
+      const reader = container.stdout.getReader();
+      await reader.read();
+      const padding = Array.from({ length: 10000 }, (_, index) => `/m/${index}`).join(":");
+      let output = "";
+      const collected = (async () => {
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) output += new TextDecoder().decode(chunk.value);
+      })();
+      const seen = () => output.split("\n").filter((line) => line.startsWith("seen ")).length;
+      // The watcher needs to catch the child in its window at least once; a few tries make
+      // that certain on a busy machine without making the window itself longer.
+      for (let attempt = 0; attempt < 5 && seen() === 0; attempt++) {
+        const injected = Bun.spawnSync([...runner.prefix, bun, cli("inject"), String(container.pid), "true"], {
+          env: { ...process.env, PATH: `${padding}:/bin` },
+          stderr: "pipe",
+        });
+        expect(injected.stderr.toString()).toBe("");
+        expect(injected.exitCode).toBe(0);
+        await Bun.sleep(100);
+      }
+      container.kill("SIGKILL");
+      await container.exited;
+      await collected;
+      const lines = output.split("\n");
+      expect(seen()).toBeGreaterThan(0);
+      expect(lines.filter((line) => line.startsWith("opened "))).toEqual([]);
+    });
+  });
+}
