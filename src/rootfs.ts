@@ -43,7 +43,9 @@ async function makeRoot(maps: MapOptions, parent = tmpdir()): Promise<RootFilesy
 export async function fromTarball(tarball: string, maps: MapOptions = {}): Promise<RootFilesystem> {
   const root = await makeRoot(maps);
   try {
-    await underPseudo(["tar", "-x", "-f", realpathSync(tarball), "-C", root.path], maps);
+    // Device nodes cannot be made in a user namespace, and a container mounts its own /dev.
+    const args = ["-x", "-f", realpathSync(tarball), "-C", root.path, "--exclude=./dev/*", "--exclude=dev/*"];
+    await underPseudo(["tar", ...args], maps);
   } catch (error) {
     await root.remove();
     throw error;

@@ -90,7 +90,7 @@ pub fn relay(master: i32, input: i32, output: i32, pidfd: i32) u32 {
         if (sys.errno(rc) == @intFromEnum(linux.E.INTR)) continue;
         if (sys.errno(rc) != 0) return sys.errno(rc);
         if (fds[0].revents != 0) {
-            const n = read_some(master, &buffer);
+            const n = read_gathered(master, &buffer);
             if (n == 0) fds[0].fd = -1;
             if (n > 0 and output_open and sys.write_all(output, buffer[0..n]) != 0) {
                 output_open = false;
@@ -119,6 +119,20 @@ fn eof_char(fd: i32) u8 {
     var mode: linux.termios = undefined;
     if (sys.errno(linux.ioctl(fd, linux.T.CGETS, @intFromPtr(&mode))) != 0) return 4;
     return mode.cc[linux.V.EOF];
+}
+
+/// Reads what the pty has, then what arrived meanwhile (FIONREAD says), up to a full
+/// buffer: fewer, larger writes downstream for the same data.
+fn read_gathered(fd: i32, buffer: []u8) usize {
+    var done = read_some(fd, buffer);
+    while (done > 0 and done < buffer.len) {
+        var waiting: c_int = 0;
+        if (sys.errno(linux.ioctl(fd, linux.T.FIONREAD, @intFromPtr(&waiting))) != 0 or waiting <= 0) break;
+        const n = read_some(fd, buffer[done..]);
+        if (n == 0) break;
+        done += n;
+    }
+    return done;
 }
 
 /// Bytes read, or 0 on EOF or error (EIO from a master with no slave open is an end too).
