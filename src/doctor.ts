@@ -5,7 +5,7 @@
 // This module imports neither native.ts nor userns.ts (which loads the shim on import):
 // the doctor must still run on a host where the native library cannot be built or loaded.
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
-import { type IdKind, type IdRange, parseSubordinate } from "./maps.ts";
+import { type IdKind, type IdRange, parseSubordinate, parseSubordinateAll } from "./maps.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "info";
 
@@ -202,20 +202,6 @@ export function checkHelper(input: {
   return { name, status: severity, detail, fix: `reinstall uidmap, or ${permissions}` };
 }
 
-/** Every well-formed NAME:START:COUNT line of /etc/subuid or /etc/subgid contents. */
-export function parseSubordinateAll(text: string): { owner: string; range: IdRange }[] {
-  const entries: { owner: string; range: IdRange }[] = [];
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const fields = line.split(":");
-    if (fields.length !== 3) continue;
-    const [owner, start, count] = fields as [string, string, string];
-    if (!/^\d+$/.test(start) || !/^\d+$/.test(count) || Number(count) === 0) continue;
-    entries.push({ owner, range: { start: Number(start), count: Number(count) } });
-  }
-  return entries;
-}
 
 const overlapOf = (a: IdRange, b: IdRange): IdRange | null => {
   const start = Math.max(a.start, b.start);

@@ -127,23 +127,27 @@ export function rootDefault(own: MapItem[], kind: IdKind): MapItem[] {
   return result;
 }
 
-/**
- * The ranges delegated to a user in /etc/subuid or /etc/subgid contents: lines
- * NAME:START:COUNT or UID:START:COUNT, several per user allowed, comments skipped.
- */
-export function parseSubordinate(text: string, name: string, id: number): IdRange[] {
-  const ranges: IdRange[] = [];
+/** Every well-formed NAME:START:COUNT line of /etc/subuid or /etc/subgid contents, in
+ *  order; comments, blank lines and malformed lines are skipped. */
+export function parseSubordinateAll(text: string): { owner: string; range: IdRange }[] {
+  const entries: { owner: string; range: IdRange }[] = [];
   for (const raw of text.split("\n")) {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
     const fields = line.split(":");
     if (fields.length !== 3) continue;
     const [owner, start, count] = fields as [string, string, string];
-    if (owner !== name && owner !== String(id)) continue;
     if (!NUMBER.test(start) || !NUMBER.test(count) || Number(count) === 0) continue;
-    ranges.push({ start: Number(start), count: Number(count) });
+    entries.push({ owner, range: { start: Number(start), count: Number(count) } });
   }
-  return ranges;
+  return entries;
+}
+
+/** The ranges delegated to a user, whose lines name them or their UID; several allowed. */
+export function parseSubordinate(text: string, name: string, id: number): IdRange[] {
+  return parseSubordinateAll(text)
+    .filter((entry) => entry.owner === name || entry.owner === String(id))
+    .map((entry) => entry.range);
 }
 
 /** Parts of [start, start+count) not covered by `used`. */

@@ -10,16 +10,7 @@ pub fn read(path: [*:0]const u8, buffer: []u8) i32 {
     if (sys.errno(rc) != 0) return -@as(i32, @intCast(sys.errno(rc)));
     const fd = sys.value(rc);
     defer sys.close(fd);
-    var done: usize = 0;
-    while (done < buffer.len) {
-        const n = linux.read(fd, buffer.ptr + done, buffer.len - done);
-        const e = sys.errno(n);
-        if (e == @intFromEnum(linux.E.INTR)) continue;
-        if (e != 0) return -@as(i32, @intCast(e));
-        if (n == 0) break;
-        done += n;
-    }
-    return @intCast(done);
+    return sys.read_full(fd, buffer);
 }
 
 /// Writes `data` to the existing file at `path` in one write, as /proc's map files need.

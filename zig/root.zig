@@ -31,17 +31,7 @@ export fn spawn_child(config: *const spawn.Config, result: *spawn.Result) u32 {
 /// Reads one (step, value) report into `record`: returns 8, or 0 at EOF, or -errno.
 /// Blocks; the child reports quickly or execs.
 export fn read_report(fd: i32, record: *[2]u32) i32 {
-    var done: usize = 0;
-    const bytes = std.mem.asBytes(record);
-    while (done < bytes.len) {
-        const rc = linux.read(fd, bytes.ptr + done, bytes.len - done);
-        const e = sys.errno(rc);
-        if (e == @intFromEnum(linux.E.INTR)) continue;
-        if (e != 0) return -@as(i32, @intCast(e));
-        if (rc == 0) break;
-        done += rc;
-    }
-    return @intCast(done);
+    return sys.read_full(fd, std.mem.asBytes(record));
 }
 
 /// Waits for the child behind `pidfd` without blocking (`block` = 0) or until it exits.

@@ -86,6 +86,20 @@ pub fn write_all(fd: fd_t, bytes: []const u8) u32 {
     return 0;
 }
 
+/// Reads until `buffer` is full or EOF, retrying on EINTR. Returns the count or -errno.
+pub fn read_full(fd: fd_t, buffer: []u8) i32 {
+    var done: usize = 0;
+    while (done < buffer.len) {
+        const n = linux.read(fd, buffer.ptr + done, buffer.len - done);
+        const e = errno(n);
+        if (e == @intFromEnum(linux.E.INTR)) continue;
+        if (e != 0) return -@as(i32, @intCast(e));
+        if (n == 0) break;
+        done += n;
+    }
+    return @intCast(done);
+}
+
 /// Reads one byte, retrying on EINTR. False on EOF or error.
 pub fn read_byte(fd: fd_t) bool {
     var byte: u8 = 0;
