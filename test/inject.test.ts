@@ -23,7 +23,9 @@ for (const runner of runners) {
       expect(Number(result.stdout.split("\n")[1])).toBeGreaterThan(1);
       expect(result.stdout).not.toContain("differs");
       expect(run(runner, "inject", [String(container.pid), "sh", "-c", "kill -9 $$"]).status).toBe(137);
-      expect(run(runner, "inject", [String(container.pid), "kill", "-TERM", "1"]).status).toBe(0);
+      // The graceful stop: init's trap exits, and the kernel then kills everything left in
+      // the PID namespace, which may include kill itself before it has exited.
+      expect([0, 137]).toContain(run(runner, "inject", [String(container.pid), "kill", "-TERM", "1"]).status);
       expect(await container.exited).toBe(6);
     });
 
