@@ -18,9 +18,12 @@ hyperfine -N --warmup 5 --runs ${RUNS:-50} \
 if command -v fakeroot >/dev/null; then
   work=$(bin/pseudo.ts mktemp -d -p /dev/shm)
   trap 'bin/pseudo.ts rm -rf "$root" "$work"' EXIT
-  # A tree of many small files stands in for a distribution tarball.
-  tar -c -f "$work/tree.tar" -C / usr/share/perl usr/lib/python3/dist-packages 2>/dev/null || true
-  job="rm -rf $work/x && mkdir $work/x && tar -x -f $work/tree.tar -C $work/x && chown -R 1:1 $work/x && tar -c -f /dev/null -C $work/x ."
+  # A distribution tarball (mmdebstrap --mode=unshare --variant=apt bookworm x.tar) if
+  # given in BENCH_TARBALL, else a tree of many small files from the host stands in.
+  tarball=${BENCH_TARBALL:-$work/tree.tar}
+  [ -n "${BENCH_TARBALL:-}" ] || tar -c -f "$tarball" -C / usr/share/perl usr/lib/python3/dist-packages 2>/dev/null || true
+  # Device nodes are left out: only real root makes them (fakeroot pretends to).
+  job="rm -rf $work/x && mkdir $work/x && tar -x -f $tarball --exclude=./dev/* -C $work/x && chown -R 1:1 $work/x && tar -c -f /dev/null -C $work/x ."
   hyperfine --warmup 1 --runs ${JOB_RUNS:-5} \
     "fakeroot sh -c '$job'" \
     "$bun bin/pseudo.ts sh -c '$job'"

@@ -109,38 +109,67 @@ export interface Spawned {
 
 const encoder = new TextEncoder();
 
-function cString(text: string, keep: unknown[]): bigint {
-  const bytes = encoder.encode(`${text}\0`);
-  keep.push(bytes);
-  return BigInt(ptr(bytes));
-}
+/**
+ * All of a config's strings in one buffer, NUL-terminated, so that one ptr() call gives
+ * every address (each ptr() and encode() costs, and pseudo's start is made of few things).
+ */
+class Strings {
+  private readonly texts: string[] = [];
+  private length = 0;
+  private offsets: number[] = [];
+  bytes = new Uint8Array(0);
+  base = 0;
 
-function cStringArray(items: string[], keep: unknown[]): bigint {
-  const array = new BigUint64Array(items.length + 1);
-  items.forEach((item, index) => {
-    array[index] = cString(item, keep);
-  });
-  keep.push(array);
-  return BigInt(ptr(array));
+  add(text: string): number {
+    this.texts.push(text);
+    this.offsets.push(this.length);
+    // An upper bound: UTF-16 to UTF-8 takes at most three bytes per code unit.
+    this.length += text.length * 3 + 1;
+    return this.texts.length - 1;
+  }
+
+  /** Lays the strings out; after this, address(index) is valid. */
+  seal(): void {
+    this.bytes = new Uint8Array(this.length);
+    let at = 0;
+    this.texts.forEach((text, index) => {
+      this.offsets[index] = at;
+      at += encoder.encodeInto(text, this.bytes.subarray(at)).written + 1;
+    });
+    this.base = ptr(this.bytes);
+  }
+
+  address(index: number): bigint {
+    return BigInt(this.base + this.offsets[index]!);
+  }
 }
 
 function encodeConfig(config: SpawnConfig, keep: unknown[]): DataView {
+  const strings = new Strings();
+  const argv = config.argv.map((text) => strings.add(text));
+  const envp = config.envp.map((text) => strings.add(text));
+  const optional = [config.root, config.console, config.inside, config.outside, config.cwd].map((text) =>
+    text === undefined ? -1 : strings.add(text),
+  );
+  strings.seal();
+  // argv, NULL, envp, NULL: both pointer arrays in one buffer too.
+  const pointers = new BigUint64Array(argv.length + envp.length + 2);
+  argv.forEach((index, at) => (pointers[at] = strings.address(index)));
+  envp.forEach((index, at) => (pointers[argv.length + 1 + at] = strings.address(index)));
+  const pointerBase = ptr(pointers);
+
   const view = new DataView(new ArrayBuffer(CONFIG_SIZE));
   const stdio = config.stdio ?? [-1, -1, -1];
   view.setUint32(0, config.mode, true);
   view.setUint32(4, config.flags ?? 0, true);
   view.setInt32(8, config.targetPid ?? 0, true);
   stdio.forEach((fd, index) => view.setInt32(12 + index * 4, fd, true));
-  view.setBigUint64(24, cStringArray(config.argv, keep), true);
-  view.setBigUint64(32, cStringArray(config.envp, keep), true);
-  const optional = [config.root, config.console, config.inside, config.outside, config.cwd];
-  optional.forEach((text, index) => {
-    view.setBigUint64(40 + index * 8, text === undefined ? 0n : cString(text, keep), true);
-  });
-  keep.push(view);
+  view.setBigUint64(24, BigInt(pointerBase), true);
+  view.setBigUint64(32, BigInt(pointerBase + (argv.length + 1) * 8), true);
+  optional.forEach((index, at) => view.setBigUint64(40 + at * 8, index < 0 ? 0n : strings.address(index), true));
+  keep.push(strings, pointers, view);
   return view;
 }
-
 /** Forks the first child (see zig/spawn.zig). Throws NativeError on failure. */
 export function spawnChild(config: SpawnConfig): Spawned {
   const keep: unknown[] = [];
