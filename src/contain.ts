@@ -155,14 +155,15 @@ function relayConsole(
   const worker = new Worker(new URL(relay, import.meta.url).href);
   const status = new Promise<number>((resolve) => {
     worker.onmessage = () => {
-      worker.terminate();
       restore();
       closeConsole(pty);
       const code = waitChild(pidfd, true) ?? 125;
       closeFd(pidfd);
       releaseRegion(region);
       relayed();
-      resolve(code);
+      // The Worker's own event loop fds go only when its thread has ended ("close").
+      worker.addEventListener("close", () => resolve(code), { once: true });
+      worker.terminate();
     };
   });
   worker.postMessage({ master: pty.master, input, output, pidfd });

@@ -2,7 +2,7 @@
 // and nothing left behind. Runs as whoever runs it; library-user.test.ts runs it again as
 // the unprivileged test user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { contain, ContainError, fromHost, inject, pseudo, type RootFilesystem } from "../src/index.ts";
 
@@ -19,7 +19,16 @@ function snapshot() {
     }
   });
   return {
-    fds: readdirSync("/proc/self/fd").sort(),
+    fds: readdirSync("/proc/self/fd")
+      .map((fd) => {
+        try {
+          return `${fd} ${readlinkSync(`/proc/self/fd/${fd}`)}`;
+        } catch {
+          return null; // the directory listing's own fd, closed by now
+        }
+      })
+      .filter((entry) => entry !== null)
+      .sort(),
     children,
     mounts: readFileSync("/proc/self/mountinfo", "utf8"),
     temporary: readdirSync(tmpdir()).filter((name) => name.startsWith("contain-")).sort(),
