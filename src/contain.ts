@@ -12,12 +12,15 @@ import {
   Mode,
   openConsole,
   rawTerminal,
-  releaseRegion,
   restoreTerminal,
+  sendSignal,
   statPath,
   strerror,
-  waitChild,
 } from "./native.ts";
+import { signals } from "./signals.ts";
+
+const EPIPE = 32;
+const SIGPIPE = 13;
 import { environment } from "./stdio.ts";
 import { type MapPlan, planMaps } from "./userns.ts";
 import { watchExit } from "./child.ts";
@@ -154,16 +157,21 @@ function relayConsole(
   const relay = import.meta.url.endsWith(".ts") ? "./relay-worker.ts" : "./relay-worker.js";
   const worker = new Worker(new URL(relay, import.meta.url).href);
   const status = new Promise<number>((resolve) => {
-    worker.onmessage = () => {
+    worker.onmessage = async (event: MessageEvent<number>) => {
       restore();
+      // The relay stops early only when our stdout is gone (EPIPE). Then the container
+      // goes the way of a writer into a closed pipe: killed, and contain reports SIGPIPE.
+      const stdoutGone = event.data === EPIPE;
+      if (stdoutGone) sendSignal(pidfd, signals.SIGKILL);
       closeConsole(pty);
-      const code = waitChild(pidfd, true) ?? 125;
-      closeFd(pidfd);
-      releaseRegion(region);
-      relayed();
-      // The Worker's own event loop fds go only when its thread has ended ("close").
-      worker.addEventListener("close", () => resolve(code), { once: true });
+      const closed = new Promise((done) => worker.addEventListener("close", done, { once: true }));
       worker.terminate();
+      const status = await watchExit(pidfd, region);
+      const code = stdoutGone ? 128 + SIGPIPE : status;
+      relayed();
+      // The Worker's own event loop fds go only when its thread has ended.
+      await closed;
+      resolve(code);
     };
   });
   worker.postMessage({ master: pty.master, input, output, pidfd });

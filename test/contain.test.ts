@@ -51,6 +51,17 @@ for (const runner of runners) {
       expect(cat.status).toBe(0);
     });
 
+    testIf(reason, "when contain's stdout is gone, the container ends as a pipe writer would", async () => {
+      const yes = Bun.spawn([...runner.prefix, bun, cli("contain"), root, "/bin/sh", "-c", "while :; do echo y; done"], {
+        stdin: "ignore",
+        stdout: "pipe",
+      });
+      const reader = yes.stdout.getReader();
+      await reader.read();
+      await reader.cancel();
+      expect(await yes.exited).toBe(141);
+    });
+
     testIf(reason, "only fds 0, 1 and 2 reach CMD", () => {
       expect(run(runner, "contain", ["-c", root, "/bin/ls", "/proc/self/fd"]).stdout).toBe("0\n1\n2\n3\n");
     });
