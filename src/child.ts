@@ -29,18 +29,27 @@ export interface Child {
  */
 export function startChild(config: SpawnConfig, maps: [MapPlan, MapPlan] | null, command: string): Child {
   const started = startRaw(config, maps, command);
-  return follow(started.pid, started.pidfd, watchExit(started.pidfd, started.region));
+  return follow(started, watchExit(started));
 }
 
 /** Buffers the children read until they exec; held here so the GC cannot take them. */
 const reading = new Set<unknown[]>();
+
+/** A started child's pidfd and stacks. `open` turns false the moment the pidfd is closed,
+ *  so that nothing signals through a number the kernel may already have given out again. */
+export interface Started {
+  pid: number;
+  pidfd: number;
+  region: number;
+  open: boolean;
+}
 
 /** Like startChild, but leaves the pidfd to the caller (the console relay polls it). */
 export function startRaw(
   config: SpawnConfig,
   maps: [MapPlan, MapPlan] | null,
   command: string,
-): { pid: number; pidfd: number; region: number } {
+): Started {
   const { pid, pidfd, reportFd, goFd, region, keep } = spawnChild(config);
   reading.add(keep);
   let goOpen = true;
@@ -71,35 +80,31 @@ export function startRaw(
   }
   closeFd(reportFd);
   reading.delete(keep);
-  return { pid, pidfd, region };
+  return { pid, pidfd, region, open: true };
 }
 
-/** A Child over a pidfd whose status `status` will bring. */
-export function follow(pid: number, pidfd: number, status: Promise<number>): Child {
-  let done = false;
-  const exited = status.then((status) => {
-    done = true;
-    return status;
-  });
+/** A Child over a started child whose status `status` will bring. */
+export function follow(started: Started, status: Promise<number>): Child {
   return {
-    pid,
-    exited,
+    pid: started.pid,
+    exited: status,
     kill(signal: number) {
-      if (!done) sendSignal(pidfd, signal);
+      if (started.open) sendSignal(started.pidfd, signal);
     },
   };
 }
 
-const waiting = new Map<number, { region: number; resolve: (status: number) => void }>();
+const waiting = new Map<Started, (status: number) => void>();
 let keepAlive: ReturnType<typeof setInterval> | undefined;
 
 function collect(): void {
-  for (const [pidfd, { region, resolve }] of waiting) {
-    const status = waitChild(pidfd, false);
+  for (const [started, resolve] of waiting) {
+    const status = waitChild(started.pidfd, false);
     if (status === null) continue;
-    waiting.delete(pidfd);
-    closeFd(pidfd);
-    releaseRegion(region);
+    waiting.delete(started);
+    started.open = false;
+    closeFd(started.pidfd);
+    releaseRegion(started.region);
     resolve(status);
   }
   if (waiting.size === 0 && keepAlive !== undefined) {
@@ -112,13 +117,13 @@ function collect(): void {
 /** The exit status of the child behind `pidfd`. SIGCHLD says when to look; the pidfd
  *  makes sure the status is ours whoever else reaps. A SIGCHLD listener does not keep Bun
  *  alive, so an idle timer does until the status is in. */
-export function watchExit(pidfd: number, region: number): Promise<number> {
+export function watchExit(started: Started): Promise<number> {
   return new Promise((resolve) => {
     if (waiting.size === 0) {
       process.on("SIGCHLD", collect);
       keepAlive = setInterval(() => {}, 2 ** 30);
     }
-    waiting.set(pidfd, { region, resolve });
+    waiting.set(started, resolve);
     collect();
   });
 }

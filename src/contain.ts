@@ -1,6 +1,6 @@
 // contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
 import { resolve } from "node:path";
-import { type Child, follow, startRaw } from "./child.ts";
+import { type Child, follow, type Started, startRaw } from "./child.ts";
 import { ContainError } from "./errors.ts";
 import {
   chownFd,
@@ -116,7 +116,7 @@ export function startContain(
     if (pty) closeConsole(pty);
     throw explain(error, options.root, maps[0]);
   }
-  if (!pty) return follow(started.pid, started.pidfd, watchExit(started.pidfd, started.region));
+  if (!pty) return follow(started, watchExit(started));
   const input = fds[0] >= 0 ? fds[0] : 0;
   const output = fds[1] >= 0 ? fds[1] : 1;
   return relayConsole(started, pty, input, output, relayed);
@@ -130,7 +130,7 @@ function closeConsole(pty: Console): void {
 /** Copies stdin to the console and the console to stdout in a Worker until the holder
  *  exits; the terminal is raw meanwhile and restored on every way out. */
 function relayConsole(
-  { pid, pidfd, region }: { pid: number; pidfd: number; region: number },
+  started: Started,
   pty: Console,
   input: number,
   output: number,
@@ -162,11 +162,11 @@ function relayConsole(
       // The relay stops early only when our stdout is gone (EPIPE). Then the container
       // goes the way of a writer into a closed pipe: killed, and contain reports SIGPIPE.
       const stdoutGone = event.data === EPIPE;
-      if (stdoutGone) sendSignal(pidfd, signals.SIGKILL);
+      if (stdoutGone) sendSignal(started.pidfd, signals.SIGKILL);
       closeConsole(pty);
       const closed = new Promise((done) => worker.addEventListener("close", done, { once: true }));
       worker.terminate();
-      const status = await watchExit(pidfd, region);
+      const status = await watchExit(started);
       const code = stdoutGone ? 128 + SIGPIPE : status;
       relayed();
       // The Worker's own event loop fds go only when its thread has ended.
@@ -174,6 +174,6 @@ function relayConsole(
       resolve(code);
     };
   });
-  worker.postMessage({ master: pty.master, input, output, pidfd });
-  return { ...follow(pid, pidfd, status), restore };
+  worker.postMessage({ master: pty.master, input, output, pidfd: started.pidfd });
+  return { ...follow(started, status), restore };
 }
