@@ -55,13 +55,17 @@ function checkRoot(root: string): string {
   return path;
 }
 
-/** EACCES while creating /dev, /proc or /sys means container root cannot write DIR. */
+/** EACCES while entering DIR or creating /dev, /proc or /sys in it means container root
+ *  cannot use DIR: say whose ID that is and how to fix it. */
 function explain(error: unknown, root: string, uid: MapPlan): unknown {
   if (!(error instanceof ContainError) || error.errno !== 13) return error;
-  if (!/create \/dev|mount \/proc|mount \/sys/.test(error.step)) return error;
+  const entering = /enter new root/.test(error.step);
+  if (!entering && !/create \/dev|mount \/proc|mount \/sys/.test(error.step)) return error;
   const host = uid.items.find((item) => item.inside === 0)?.outside;
+  const what = entering ? "enter" : "write";
+  const fix = entering ? "let that ID search it (chmod o+x), or build it with pseudo" : "build it with pseudo, or create dev, proc and sys in it";
   return new ContainError(
-    `${error.message}: container root is host UID ${host}, which cannot write ${root}; build it with pseudo, or create dev, proc and sys in it`,
+    `${error.message}: container root is host UID ${host}, which cannot ${what} ${root}; ${fix}`,
     error.step,
     error.errno,
     error.status,

@@ -1,8 +1,8 @@
 // contain, run through its CLI as root and as the unprivileged test user, on a busybox root.
 import { afterAll, describe, expect } from "bun:test";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import { bun, busyboxReason, busyboxRoot, cli, run, runners, testIf } from "./helpers.ts";
+import { bun, busyboxReason, busyboxRoot, cli, run, runners, scratch, testIf } from "./helpers.ts";
 
 for (const runner of runners) {
   describe(`contain as ${runner.name}`, () => {
@@ -93,6 +93,24 @@ for (const runner of runners) {
         expect(result.status).toBe(status);
       }
     });
+
+    // As host root, container root is host 4294967294, not the owner of a DIR root made.
+    if (runner.name === "root") {
+      testIf(reason, "a DIR container root cannot use is explained", () => {
+        const [dir, done] = scratch(runner);
+        const closed = run(runner, "contain", ["-c", dir, "/bin/true"]);
+        chmodSync(dir, 0o755);
+        const readOnly = run(runner, "contain", ["-c", dir, "/bin/true"]);
+        done();
+        expect(closed.stderr).toBe(
+          `contain: Failed to enter new root filesystem: Permission denied: container root is host UID 4294967294, which cannot enter ${dir}; let that ID search it (chmod o+x), or build it with pseudo\n`,
+        );
+        expect(readOnly.stderr).toBe(
+          `contain: Failed to create /dev in new root filesystem: Permission denied: container root is host UID 4294967294, which cannot write ${dir}; build it with pseudo, or create dev, proc and sys in it\n`,
+        );
+        expect([closed.status, readOnly.status]).toEqual([125, 125]);
+      });
+    }
 
     testIf(reason, "SIGTERM reaches an init that traps it; SIGKILL of contain leaves nothing", async () => {
       const trap = Bun.spawn([...runner.prefix, bun, cli("contain"), "-c", root, "/bin/sh", "-c", 'trap "exit 5" TERM; echo ready; while :; do sleep 0.05; done'], { stdout: "pipe" });
