@@ -101,11 +101,6 @@ export function formatMap(items: MapItem[]): string {
   return items.map((item) => `${item.inside} ${item.outside} ${item.count}\n`).join("");
 }
 
-/** The map as -u and -g take it. */
-export function showMap(items: MapItem[]): string {
-  return items.map((item) => `${item.inside}:${item.outside}:${item.count}`).join(",");
-}
-
 /**
  * The default for root: container 0 onto the highest ID of root's own map, every other
  * ID onto itself, and the highest left out (it is container root's). `own` is root's own

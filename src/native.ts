@@ -1,6 +1,6 @@
 // The only module that imports bun:ffi: one dlopen table for the Zig shim (zig/root.zig)
 // and typed wrappers that return values or throw.
-import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, ptr } from "bun:ffi";
 
 const { u32, i32, ptr: pointer } = FFIType;
 
@@ -306,4 +306,3 @@ export function chownFd(fd: number, uid: number, gid: number): void {
   if (e !== 0) throw new NativeError("change the console's owner", e);
 }
 
-export type { Pointer };
