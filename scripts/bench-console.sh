@@ -8,7 +8,7 @@ root=$(bin/pseudo.ts mktemp -d)
 trap 'bin/pseudo.ts rm -rf "$root"' EXIT
 # The host's own head in the container, so both sides run the same writer.
 # shellcheck disable=SC2046
-tar -c -f - -C / $(bash scripts/host-files.sh head) 2>/dev/null | bin/pseudo.ts tar -x -f - -C "$root"
+tar -c -f - -C / $(bun scripts/host-files.ts head) 2>/dev/null | bin/pseudo.ts tar -x -f - -C "$root"
 head=$(command -v head)
 
 measure() {

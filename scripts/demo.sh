@@ -12,7 +12,7 @@ trap '"$bin/pseudo.ts" rm -rf "$root"' EXIT
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
 say "tar -c -C / <host programs and their libraries> | pseudo tar -x -C $root"
-files=$(bash scripts/host-files.sh sh ls cat id hostname ps mount)
+files=$(bun scripts/host-files.ts sh ls cat id hostname ps mount)
 # shellcheck disable=SC2086
 tar -c -f - -C / $files 2>/dev/null | "$bin/pseudo.ts" tar -x -f - -C "$root"
 

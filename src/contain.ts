@@ -1,6 +1,6 @@
 // contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
 import { resolve } from "node:path";
-import { type Child, follow, type Started, startRaw } from "./child.ts";
+import { type Child, follow, type Started, startRaw, watchExit } from "./child.ts";
 import { ContainError } from "./errors.ts";
 import {
   chownFd,
@@ -23,7 +23,6 @@ const EPIPE = 32;
 const SIGPIPE = 13;
 import { environment } from "./stdio.ts";
 import { type MapPlan, planMaps } from "./userns.ts";
-import { watchExit } from "./child.ts";
 
 export interface ContainOptions {
   /** The root filesystem. */

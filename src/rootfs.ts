@@ -59,6 +59,27 @@ export async function fromTarball(tarball: string, maps: MapOptions = {}): Promi
  * `links` adds symbolic links, such as { "bin/sh": "busybox" }.
  */
 export async function fromHost(programs: string[], options: MapOptions & { links?: Record<string, string> } = {}): Promise<RootFilesystem> {
+  const files = hostFiles(programs);
+  const root = await makeRoot(options);
+  try {
+    const tar = Bun.spawn(["tar", "-c", "-f", "-", "-C", "/", ...files], { stdout: "pipe", stderr: "ignore" });
+    const links = Object.entries(options.links ?? {}).map(
+      ([at, to]) => `mkdir -p "$0/$(dirname '${at}')" && ln -sfn '${to}' "$0/${at}"`,
+    );
+    await underPseudo(["sh", "-c", ["tar -x -f - -C \"$0\"", ...links].join(" && "), root.path], options, tar.stdout);
+    await tar.exited;
+  } catch (error) {
+    await root.remove();
+    throw error;
+  }
+  return root;
+}
+
+/**
+ * Paths, relative to /, of host programs (names on PATH or paths), the shared libraries
+ * they load, and the top-level links of a merged-/usr system: enough for a small root.
+ */
+export function hostFiles(programs: string[]): string[] {
   const files = new Set<string>();
   for (const link of ["bin", "sbin", "lib", "lib32", "lib64", "libx32"]) {
     try {
@@ -74,19 +95,7 @@ export async function fromHost(programs: string[], options: MapOptions & { links
     const ldd = Bun.spawnSync(["ldd", path], { stderr: "ignore" }).stdout.toString();
     for (const match of ldd.matchAll(/(\/\S+) \(0x/g)) addFile(files, match[1]!);
   }
-  const root = await makeRoot(options);
-  try {
-    const tar = Bun.spawn(["tar", "-c", "-f", "-", "-C", "/", ...files], { stdout: "pipe", stderr: "ignore" });
-    const links = Object.entries(options.links ?? {}).map(
-      ([at, to]) => `mkdir -p "$0/$(dirname '${at}')" && ln -sfn '${to}' "$0/${at}"`,
-    );
-    await underPseudo(["sh", "-c", ["tar -x -f - -C \"$0\"", ...links].join(" && "), root.path], options, tar.stdout);
-    await tar.exited;
-  } catch (error) {
-    await root.remove();
-    throw error;
-  }
-  return root;
+  return [...files].sort();
 }
 
 /** A file by the name it is used by (its directory resolved, so the top-level links of a

@@ -109,15 +109,14 @@ export function planMaps(uidText: string | undefined, gidText: string | undefine
   const root = uid === 0;
   const name = root ? "root" : userName(readOr("/etc/passwd", ""), uid);
   const plan = (kind: IdKind, text: string | undefined, id: number) => {
-    // Root needs neither /etc/sub?id nor the helper; a user needs the files only for ranges.
-    const needsFiles = !root;
+    // Root needs neither /etc/sub?id nor the helper.
     return planMap({
       kind,
       text,
       identity: { id, root, name },
       ownMap: root || text === undefined ? readOr(`/proc/self/${kind.toLowerCase()}_map`, "") : "",
-      subordinate: needsFiles ? readOr(subordinatePath(kind), "") : "",
-      helper: needsFiles ? findHelper(kind) : null,
+      subordinate: root ? "" : readOr(subordinatePath(kind), ""),
+      helper: root ? null : findHelper(kind),
     });
   };
   return [plan("UID", uidText, uid), plan("GID", gidText, gid)];

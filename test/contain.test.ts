@@ -1,16 +1,12 @@
 // contain, run through its CLI as root and as the unprivileged test user, on a busybox root.
-import { afterAll, describe, expect } from "bun:test";
+import { describe, expect } from "bun:test";
 import { chmodSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import { bun, busyboxReason, busyboxRoot, cli, run, runners, scratch, testIf } from "./helpers.ts";
+import { bun, busyboxFixture, cli, run, runners, scratch, testIf } from "./helpers.ts";
 
 for (const runner of runners) {
   describe(`contain as ${runner.name}`, () => {
-    const reason = runner.reason ?? busyboxReason;
-    let root = "";
-    let cleanup = () => {};
-    if (reason === null) [root, cleanup] = busyboxRoot(runner);
-    afterAll(() => cleanup());
+    const { reason, root } = busyboxFixture(runner);
 
     testIf(reason, "CMD is PID 1, root, with its own hostname", () => {
       const result = run(runner, "contain", ["-c", root, "/bin/sh", "-c", "echo $$; id -u; hostname x; hostname"]);

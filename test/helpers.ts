@@ -1,6 +1,6 @@
 // Shared by the namespace tiers: who can run the CLI, and how a test that cannot run says
 // why. With MUST_WORK=1 (set by CI) such a test fails instead of skipping.
-import { test } from "bun:test";
+import { afterAll, test } from "bun:test";
 import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -103,4 +103,16 @@ export function busyboxRoot(runner: Runner): [string, () => void] {
   const result = run(runner, "pseudo", ["sh", "-c", script], { cwd: dir });
   if (result.status !== 0) throw new Error(`building the root failed: ${result.stderr}`);
   return [dir, () => (run(runner, "pseudo", ["rm", "-rf", dir]), done())];
+}
+
+/**
+ * For a describe block: why its tests cannot run here (or null) and, when they can, a
+ * busybox root for the runner, built now and removed after the block.
+ */
+export function busyboxFixture(runner: Runner): { reason: string | null; root: string } {
+  const reason = runner.reason ?? busyboxReason;
+  if (reason !== null) return { reason, root: "" };
+  const [root, cleanup] = busyboxRoot(runner);
+  afterAll(() => cleanup());
+  return { reason, root };
 }

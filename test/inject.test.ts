@@ -1,14 +1,10 @@
 // inject, through its CLI, into a container started by the same runner.
-import { afterAll, describe, expect } from "bun:test";
-import { bun, busyboxReason, busyboxRoot, cli, run, runners, testIf } from "./helpers.ts";
+import { describe, expect } from "bun:test";
+import { bun, busyboxFixture, cli, run, runners, testIf } from "./helpers.ts";
 
 for (const runner of runners) {
   describe(`inject as ${runner.name}`, () => {
-    const reason = runner.reason ?? busyboxReason;
-    let root = "";
-    let cleanup = () => {};
-    if (reason === null) [root, cleanup] = busyboxRoot(runner);
-    afterAll(() => cleanup());
+    const { reason, root } = busyboxFixture(runner);
 
     testIf(reason, "runs CMD in every namespace of the container, with its status", async () => {
       const container = Bun.spawn(
@@ -48,11 +44,7 @@ for (const runner of runners) {
 // the child in that state (or the test proves nothing) and must never resolve its exe.
 for (const runner of runners) {
   describe(`inject's child in the container as ${runner.name}`, () => {
-    const reason = runner.reason ?? busyboxReason;
-    let root = "";
-    let cleanup = () => {};
-    if (reason === null) [root, cleanup] = busyboxRoot(runner);
-    afterAll(() => cleanup());
+    const { reason, root } = busyboxFixture(runner);
 
     testIf(reason, "no process in the container can open its /proc/PID/exe", async () => {
       const watcher = [

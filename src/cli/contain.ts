@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 import { defineCommand } from "citty";
 import { startContain } from "../contain.ts";
-import { fail, forwardSignals, parseArgs } from "./run.ts";
+import { parseArgs, supervise } from "./run.ts";
 
 export const command = defineCommand({
   meta: { name: "contain", description: "Run CMD (default /bin/sh) as PID 1 of a container with DIR as its root." },
@@ -21,10 +21,8 @@ export async function main(): Promise<never> {
   const { options, operands } = parseArgs(command, "contain", (split) =>
     split.operands.length === 0 ? "missing DIR" : null,
   );
-  const forward = forwardSignals();
-  let child;
-  try {
-    child = startContain({
+  return supervise("contain", () =>
+    startContain({
       root: operands[0]!,
       cmd: operands.slice(1),
       console: options.console !== true,
@@ -34,12 +32,8 @@ export async function main(): Promise<never> {
       inside: options.inside as string | undefined,
       outside: options.outside as string | undefined,
       onWarning: (message) => process.stderr.write(`contain: ${message}\n`),
-    });
-  } catch (error) {
-    fail("contain", error);
-  }
-  forward(child);
-  process.exit(await child.exited);
+    }),
+  );
 }
 
 if (import.meta.main) await main();

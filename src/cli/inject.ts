@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 import { defineCommand } from "citty";
 import { startInject } from "../inject.ts";
-import { fail, forwardSignals, parseArgs } from "./run.ts";
+import { parseArgs, supervise } from "./run.ts";
 
 export const command = defineCommand({
   meta: { name: "inject", description: "Run CMD (default $SHELL) inside the running container of contain's PID." },
@@ -15,15 +15,7 @@ export async function main(): Promise<never> {
   const { operands } = parseArgs(command, "inject", (split) =>
     /^\d+$/.test(split.operands[0] ?? "") ? null : "PID must be a number",
   );
-  const forward = forwardSignals();
-  let child;
-  try {
-    child = startInject({ pid: Number(operands[0]), cmd: operands.slice(1) });
-  } catch (error) {
-    fail("inject", error);
-  }
-  forward(child);
-  process.exit(await child.exited);
+  return supervise("inject", () => startInject({ pid: Number(operands[0]), cmd: operands.slice(1) }));
 }
 
 if (import.meta.main) await main();

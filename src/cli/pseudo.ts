@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 import { defineCommand } from "citty";
 import { startPseudo } from "../pseudo.ts";
-import { fail, forwardSignals, parseArgs } from "./run.ts";
+import { parseArgs, supervise } from "./run.ts";
 
 export const command = defineCommand({
   meta: { name: "pseudo", description: "Run CMD (default $SHELL) as root in a new user namespace." },
@@ -14,20 +14,14 @@ export const command = defineCommand({
 
 export async function main(): Promise<never> {
   const { options, operands } = parseArgs(command, "pseudo");
-  const forward = forwardSignals();
-  let child;
-  try {
-    child = startPseudo({
+  return supervise("pseudo", () =>
+    startPseudo({
       cmd: operands,
       uidMap: options.uid as string | undefined,
       gidMap: options.gid as string | undefined,
       onWarning: (message) => process.stderr.write(`pseudo: ${message}\n`),
-    });
-  } catch (error) {
-    fail("pseudo", error);
-  }
-  forward(child);
-  process.exit(await child.exited);
+    }),
+  );
 }
 
 if (import.meta.main) await main();

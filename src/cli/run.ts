@@ -27,7 +27,7 @@ export function parseArgs(command: Definition, name: string, check?: (split: Spl
 }
 
 /** Prints a failure as one line and exits with its status. */
-export function fail(name: string, error: unknown): never {
+function fail(name: string, error: unknown): never {
   if (error instanceof ContainError) {
     process.stderr.write(`${name}: ${error.message}\n`);
     process.exit(error.status);
@@ -37,10 +37,26 @@ export function fail(name: string, error: unknown): never {
 }
 
 /**
+ * Starts the child, passes the signals of the process contract on to it, and exits with
+ * its status; a failure before CMD runs is one line on stderr and its own status.
+ */
+export async function supervise(name: string, start: () => Child): Promise<never> {
+  const forward = forwardSignals();
+  let child: Child;
+  try {
+    child = start();
+  } catch (error) {
+    fail(name, error);
+  }
+  forward(child);
+  process.exit(await child.exited);
+}
+
+/**
  * Passes the signals of the process contract on to the child. Installed before the child
  * starts, so a signal that arrives meanwhile is held and delivered once it runs.
  */
-export function forwardSignals(): (child: Child) => void {
+function forwardSignals(): (child: Child) => void {
   let target: Child | undefined;
   const pending: number[] = [];
   for (const name of FORWARDED) {
