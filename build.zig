@@ -21,6 +21,17 @@ pub fn build(b: *std.Build) void {
     });
     b.getInstallStep().dependOn(&install.step);
 
+    // A static program that the tests put into container roots to try attacks from inside.
+    const probe = b.addExecutable(.{
+        .name = "contain-probe",
+        .root_source_file = .{ .path = "test/probe/probe.zig" },
+        .target = target,
+        .optimize = .ReleaseSmall,
+    });
+    probe.strip = true;
+    const probe_step = b.step("probe", "Build the tests' static probe program");
+    probe_step.dependOn(&b.addInstallArtifact(probe, .{}).step);
+
     const tests = b.addTest(.{
         .root_source_file = .{ .path = "zig/root.zig" },
         .target = target,

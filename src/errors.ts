@@ -66,6 +66,8 @@ const steps: Record<number, string> = {
   44: "execute",
   45: "start: its parent died",
   46: "change directory",
+  60: "join a new session keyring",
+  61: "refuse terminal input injection (seccomp)",
 };
 
 export const Step = { ready: 1, helperOutside: 13, helperInside: 14, exec: 44 } as const;

@@ -5,7 +5,7 @@ import { dlopen, FFIType, ptr } from "bun:ffi";
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 /** Byte size of spawn.Config in zig/spawn.zig; the layout is written in encodeConfig. */
 export const CONFIG_SIZE = 80;
 
@@ -24,6 +24,7 @@ const symbols = {
   send_signal: { args: [i32, i32], returns: u32 },
   release_region: { args: [i32], returns: FFIType.void },
   write_byte: { args: [i32], returns: u32 },
+  forward_start: { args: [u32], returns: u32 },
   close_fd: { args: [i32], returns: u32 },
   make_pipe: { args: [pointer], returns: u32 },
   // console
@@ -207,6 +208,16 @@ export function sendSignal(pidfd: number, signal: number): void {
   const e = native.send_signal(pidfd, signal);
   // ESRCH: it has just exited, and its status is on its way.
   if (e !== 0 && e !== 3) throw new NativeError("send a signal", e);
+}
+
+/**
+ * Catches the signals a supervisor passes on, natively, from now on, and passes them to
+ * the next child spawnChild starts (held until then). `terminalReachesChild`: the child
+ * shares our process group, so what the terminal sends to the group is not sent again.
+ */
+export function forwardSignals(terminalReachesChild: boolean): void {
+  const e = native.forward_start(terminalReachesChild ? 1 : 0);
+  if (e !== 0) throw new NativeError("catch signals", e);
 }
 
 export function releaseRegion(region: number): void {

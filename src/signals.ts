@@ -14,5 +14,3 @@ export const signals = {
 
 export type SignalName = keyof typeof signals;
 
-/** The signals of the process contract: what a supervisor passes on to its child. */
-export const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;

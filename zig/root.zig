@@ -8,10 +8,11 @@ const spawn = @import("spawn.zig");
 const console = @import("console.zig");
 const clone = @import("clone.zig");
 const files = @import("files.zig");
+const forward = @import("forward.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 4;
+    return 5;
 }
 
 export fn config_size() u32 {
@@ -58,6 +59,13 @@ export fn release_region(region: i32) void {
 
 export fn send_signal(pidfd: i32, signal: i32) u32 {
     return sys.errno(linux.syscall4(.pidfd_send_signal, @intCast(pidfd), @intCast(signal), 0, 0));
+}
+
+/// Catches INT, TERM, HUP, QUIT, USR1 and USR2 in this process and passes them on to the
+/// next child spawn_child starts (held until then); with `terminal_reaches_child` set,
+/// the terminal's own signals are not passed on.
+export fn forward_start(terminal_reaches_child: u32) u32 {
+    return forward.start(terminal_reaches_child != 0);
 }
 
 export fn write_byte(fd: i32) u32 {
@@ -120,4 +128,5 @@ export fn fd_chown(fd: i32, uid: u32, gid: u32) u32 {
 test {
     _ = spawn;
     _ = console;
+    _ = @import("session.zig");
 }

@@ -11,6 +11,8 @@ const sys = @import("sys.zig");
 const exec = @import("exec.zig");
 const mounts = @import("mounts.zig");
 const clone = @import("clone.zig");
+const session = @import("session.zig");
+const forward = @import("forward.zig");
 
 pub const Mode = enum(u32) { pseudo = 1, contain = 2, inject = 3 };
 
@@ -93,6 +95,8 @@ pub const Step = enum(u32) {
     exec = 44,
     parent_died = 45,
     change_directory = 46,
+    leave_keyring = 60,
+    deny_terminal_injection = 61,
 };
 
 const Record = extern struct { step: u32, value: u32 };
@@ -151,6 +155,15 @@ pub fn spawn(config: *const Config, result: *Result) u32 {
     if (e != 0) {
         sys.close(report[0]);
         sys.close(go[1]);
+        clone.region_free(region);
+        return e;
+    }
+    // The forwarding handler cannot fail to know its child: it learns of it here.
+    e = forward.adopt(pidfd);
+    if (e != 0) {
+        _ = linux.syscall4(.pidfd_send_signal, @intCast(pidfd), linux.SIG.KILL, 0, 0);
+        _ = sys.wait_status(sys.value(rc));
+        for ([_]i32{ report[0], go[1], pidfd }) |fd| sys.close(fd);
         clone.region_free(region);
         return e;
     }
@@ -282,6 +295,7 @@ fn init(args: *const Start) noreturn {
     mounts.mount_proc_sys(reporter, !host_network);
     mounts.enter_root(reporter);
     if (config.flags & flag_console != 0) mounts.take_console(reporter);
+    leave_host_session(reporter);
     // Only 0, 1 and 2 reach CMD; the report pipe closes itself on exec.
     _ = linux.syscall3(.close_range, 3, std.math.maxInt(u32), sys.CLOSE_RANGE_CLOEXEC);
     const envp = [_:null]?[*:0]const u8{"container=contain"};
@@ -289,6 +303,15 @@ fn init(args: *const Start) noreturn {
     const e = exec.exec(config.argv, &envp);
     reporter.send(.exec, e);
     sys.exit(exec.exec_status(e));
+}
+
+/// Drops what CMD would otherwise share with the session that started contain or inject:
+/// its keyring, and the power to type into a terminal it shares with the host.
+fn leave_host_session(reporter: Reporter) void {
+    var e = session.leave_keyring();
+    if (e != 0) reporter.fail(.leave_keyring, e);
+    e = session.deny_terminal_injection();
+    if (e != 0) reporter.fail(.deny_terminal_injection, e);
 }
 
 /// inject's joiner: enters every namespace of the container's init, then starts CMD in
@@ -322,6 +345,7 @@ fn joiner(args: *const Start, reporter: Reporter) noreturn {
 
 fn run_command(args: *const Start) noreturn {
     const reporter = Reporter{ .fd = args.report };
+    leave_host_session(reporter);
     sys.sigmask(0, null);
     const e = exec.exec(args.config.argv, args.config.envp);
     reporter.send(.exec, e);
@@ -357,6 +381,8 @@ fn start_watched(comptime Args: type, comptime entry: fn (*const Args) noreturn,
     return sys.value(rc);
 }
 
+const SI_KERNEL = 0x80;
+
 /// Waits for `pid` with the forwarded signals blocked, passing each one on, and exits with
 /// its status. Runs in a single-threaded process, so sigwaitinfo sees every signal.
 fn supervise(pid: i32) noreturn {
@@ -368,7 +394,10 @@ fn supervise(pid: i32) noreturn {
         if (sys.errno(rc) != 0) continue;
         const signal: u32 = @intCast(rc);
         if (signal != linux.SIG.CHLD) {
-            _ = linux.kill(pid, @intCast(signal));
+            // This process shares the supervisor's process group, so the terminal's
+            // signals (SI_KERNEL) reach it directly: CMD got its own copy where it shares
+            // the group too, and the supervisor passes them on where it does not.
+            if (info.code != SI_KERNEL) _ = linux.kill(pid, @intCast(signal));
             continue;
         }
         var status: linux.siginfo_t = undefined;

@@ -33,16 +33,32 @@ pub fn sigmask(set: u64, old: ?*u64) void {
     _ = linux.syscall4(.rt_sigprocmask, linux.SIG.SETMASK, @intFromPtr(&set), old_ptr, 8);
 }
 
-/// Bun ignores SIGPIPE and SIGXFSZ, and ignored dispositions survive exec; handled ones
-/// would point into an image that is about to vanish. Every signal goes back to default.
+/// Handled signals go back to default: their handlers point into an image that exec is
+/// about to replace. Ignored ones stay ignored, as exec itself would keep them, so what
+/// the caller ignored (nohup's HUP, a background job's INT) stays ignored in CMD; except
+/// PIPE and XFSZ, which Bun ignores for itself (else `yes | head -1` in a container
+/// prints "Broken pipe"). Whether the caller ignored those too cannot be known any more.
 pub fn signals_reset() void {
     // A zeroed kernel sigaction is SIG_DFL with no flags and an empty mask on every arch.
     const action = [4]usize{ 0, 0, 0, 0 };
     var signal: usize = 1;
     while (signal <= 64) : (signal += 1) {
         if (signal == linux.SIG.KILL or signal == linux.SIG.STOP) continue;
+        var old = [4]usize{ 0, 0, 0, 0 };
+        _ = linux.syscall4(.rt_sigaction, signal, 0, @intFromPtr(&old), 8);
+        const bun_own = signal == linux.SIG.PIPE or signal == linux.SIG.XFSZ;
+        if (old[0] == SIG_IGN and !bun_own) continue;
         _ = linux.syscall4(.rt_sigaction, signal, @intFromPtr(&action), 0, 8);
     }
+}
+
+pub const SIG_IGN = 1;
+
+/// Whether `signal` is ignored in this process.
+pub fn ignored(signal: u32) bool {
+    var old = [4]usize{ 0, 0, 0, 0 };
+    _ = linux.syscall4(.rt_sigaction, signal, 0, @intFromPtr(&old), 8);
+    return old[0] == SIG_IGN;
 }
 
 /// fork(2) without libc. With CLONE_PIDFD the parent gets a pidfd, which sees the child's

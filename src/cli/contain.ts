@@ -33,6 +33,8 @@ export async function main(): Promise<never> {
       outside: options.outside as string | undefined,
       onWarning: (message) => process.stderr.write(`contain: ${message}\n`),
     }),
+    // With a console, init has a terminal and a session of its own.
+    options.console === true,
   );
 }
 

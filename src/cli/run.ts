@@ -2,7 +2,7 @@
 import { type Definition, type Split, splitArgv, UsageError, usage } from "../argv.ts";
 import { ContainError, Status } from "../errors.ts";
 import type { Child } from "../child.ts";
-import { FORWARDED, signals } from "../signals.ts";
+import { forwardSignals } from "../native.ts";
 
 /** Splits argv, printing usage for -h and for mistakes (exit 64). */
 export function parseArgs(command: Definition, name: string, check?: (split: Split) => string | null): Split {
@@ -39,32 +39,17 @@ function fail(name: string, error: unknown): never {
 /**
  * Starts the child, passes the signals of the process contract on to it, and exits with
  * its status; a failure before CMD runs is one line on stderr and its own status.
+ * `terminalReachesChild`: CMD is in our process group, so it gets the terminal's signals
+ * (^C, ^\, hangup) itself, and passing them on too would deliver them twice.
  */
-export async function supervise(name: string, start: () => Child): Promise<never> {
-  const forward = forwardSignals();
+export async function supervise(name: string, start: () => Child, terminalReachesChild = true): Promise<never> {
+  // Caught before the child starts; one that arrives meanwhile is held for it.
+  forwardSignals(terminalReachesChild);
   let child: Child;
   try {
     child = start();
   } catch (error) {
     fail(name, error);
   }
-  forward(child);
   process.exit(await child.exited);
-}
-
-/**
- * Passes the signals of the process contract on to the child. Installed before the child
- * starts, so a signal that arrives meanwhile is held and delivered once it runs.
- */
-function forwardSignals(): (child: Child) => void {
-  let target: Child | undefined;
-  const pending: number[] = [];
-  for (const name of FORWARDED) {
-    const signal = signals[name];
-    process.on(name, () => (target ? target.kill(signal) : pending.push(signal)));
-  }
-  return (child) => {
-    target = child;
-    for (const signal of pending.splice(0)) child.kill(signal);
-  };
 }
