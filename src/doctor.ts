@@ -454,6 +454,21 @@ function writableError(dir: string): string | null {
 }
 
 /** Runs every check on this host. */
+/** 7. Whether the kernel lets a process push input into its terminal (TIOCSTI). `legacy` is
+ *  /proc/sys/dev/tty/legacy_tiocsti, null on kernels before 6.2, which always allow it.
+ *  Information only: contain refuses TIOCSTI inside containers either way. */
+export function checkTiocsti(legacy: string | null): Check {
+  const name = "tiocsti";
+  const what = "containers cannot use it: a seccomp filter refuses TIOCSTI and TIOCLINUX to init, inject's CMD and all they start";
+  if (legacy === null) return { name, status: "info", detail: `the kernel allows TIOCSTI (before Linux 6.2); ${what}` };
+  if (legacy.trim() === "0") return { name, status: "info", detail: `dev.tty.legacy_tiocsti = 0: the kernel refuses TIOCSTI too` };
+  return {
+    name,
+    status: "info",
+    detail: `dev.tty.legacy_tiocsti = ${legacy.trim()}: other programs may still type into terminals they share; ${what}`,
+  };
+}
+
 export function runDoctor(options: DoctorOptions = {}): Check[] {
   const uid = options.identity?.uid ?? process.getuid!();
   const root = uid === 0;
@@ -526,6 +541,8 @@ export function runDoctor(options: DoctorOptions = {}): Check[] {
       return checkDevpts({ probe: tested, ptmx, ptmxDenied });
     }),
   );
+
+  checks.push(guard("tiocsti", () => checkTiocsti(read("/proc/sys/dev/tty/legacy_tiocsti"))));
 
   checks.push(
     guard("cgroup2", () => {

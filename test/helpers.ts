@@ -91,6 +91,16 @@ export function delegationReason(runner: Runner): string | null {
   return check.exitCode === 0 ? null : "the test user has no /etc/subuid and /etc/subgid ranges";
 }
 
+/** The static probe (test/probe/probe.zig) that tries attacks from inside a container. */
+export const PROBE = join(repo, "zig-out", "bin", "contain-probe");
+const zig = join(repo, "node_modules", "@ryoppippi", "zig-linux-x64", "zig");
+const probeBuild = existsSync(zig)
+  ? Bun.spawnSync([zig, "build", "probe", "-Dcpu=baseline"], { cwd: repo, stdout: "ignore", stderr: "pipe" })
+  : null;
+export const probeReason = existsSync(PROBE)
+  ? null
+  : `the probe could not be built (${probeBuild?.stderr.toString().trim().split("\n")[0] ?? `no ${zig}`})`;
+
 export const BUSYBOX = "/bin/busybox";
 export const busyboxReason = existsSync(BUSYBOX) ? null : `${BUSYBOX} is missing (package busybox-static)`;
 const applets = "sh echo id hostname ls cat ps tty stty sleep head true readlink kill".split(" ");
@@ -99,7 +109,8 @@ const applets = "sh echo id hostname ls cat ps tty stty sleep head true readlink
 export function busyboxRoot(runner: Runner): [string, () => void] {
   const [dir, done] = scratch(runner);
   if (runner.name === "root") chownSync(dir, 4294967294, 4294967294);
-  const script = `mkdir bin etc && cp ${BUSYBOX} bin/ && for a in ${applets.join(" ")}; do ln -s busybox bin/$a; done`;
+  const probe = existsSync(PROBE) ? ` && cp ${PROBE} bin/probe` : "";
+  const script = `mkdir bin etc && cp ${BUSYBOX} bin/${probe} && for a in ${applets.join(" ")}; do ln -s busybox bin/$a; done`;
   const result = run(runner, "pseudo", ["sh", "-c", script], { cwd: dir });
   if (result.status !== 0) throw new Error(`building the root failed: ${result.stderr}`);
   return [dir, () => (run(runner, "pseudo", ["rm", "-rf", dir]), done())];

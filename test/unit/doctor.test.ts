@@ -9,6 +9,7 @@ import {
   checkNamespaceKinds,
   checkSeccomp,
   checkSubordinate,
+  checkTiocsti,
   checkUserNamespaces,
   describePtmx,
   doctorStatus,
@@ -234,5 +235,18 @@ describe("output", () => {
   test("status 1 only when a check fails", () => {
     expect(doctorStatus(checks)).toBe(1);
     expect(doctorStatus([checks[0]!, { name: "x", status: "warn", detail: "" }])).toBe(0);
+  });
+});
+
+describe("tiocsti", () => {
+  test("only information, whatever the kernel allows, and says what contain does", () => {
+    for (const legacy of [null, "1", "0\n"]) {
+      const check = checkTiocsti(legacy);
+      expect(check.status).toBe("info");
+      expect(check.fix).toBeUndefined();
+    }
+    expect(checkTiocsti("1").detail).toMatch(/^dev\.tty\.legacy_tiocsti = 1: .*seccomp filter refuses TIOCSTI/);
+    expect(checkTiocsti("0").detail).toMatch(/refuses TIOCSTI too/);
+    expect(checkTiocsti(null).detail).toMatch(/before Linux 6\.2/);
   });
 });
