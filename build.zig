@@ -38,5 +38,8 @@ pub fn build(b: *std.Build) void {
         .optimize = optimize,
     });
     const test_step = b.step("test", "Run the shim's unit tests");
-    test_step.dependOn(&b.addRunArtifact(tests).step);
+    const run_tests = b.addRunArtifact(tests);
+    // Run them every time, not only when they change: a cached pass shows no tests at all.
+    run_tests.has_side_effects = true;
+    test_step.dependOn(&run_tests.step);
 }

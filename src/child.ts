@@ -2,6 +2,7 @@
 // failure reports, and exit statuses collected through pidfds.
 import {
   closeFd,
+  strerror,
   readReport,
   releaseRegion,
   sendSignal,
@@ -10,7 +11,7 @@ import {
   waitChild,
   writeByte,
 } from "./native.ts";
-import { ContainError, reportError, Step } from "./errors.ts";
+import { ContainError, Status, Step, stepText } from "./errors.ts";
 import { type MapPlan, writeMaps } from "./userns.ts";
 
 export interface Child {
@@ -126,4 +127,20 @@ export function watchExit(started: Started): Promise<number> {
     waiting.set(started, resolve);
     collect();
   });
+}
+
+/** Turns a (step, value) report from the shim into the error the user sees. */
+export function reportError(step: number, value: number, command: string): ContainError {
+  const what = stepText(step);
+  if (step === Step.exec) {
+    const status = value === 2 ? Status.notFound : Status.cannotExecute;
+    return new ContainError(`Failed to execute ${command}: ${strerror(value)}`, what, value, status);
+  }
+  if (step === Step.helperOutside || step === Step.helperInside) {
+    const how = value > 128 ? `was killed by signal ${value - 128}` : `exited with status ${value}`;
+    return new ContainError(`The ${step === Step.helperOutside ? "-o" : "-i"} helper ${how}`, what, 0);
+  }
+  // EPERM and EINVAL while setting up come from the kernel's rules, which doctor checks.
+  const hint = value === 1 || value === 22 ? " (run contain --doctor)" : "";
+  return new ContainError(`Failed to ${what}: ${strerror(value)}${hint}`, what, value);
 }

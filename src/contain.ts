@@ -1,7 +1,7 @@
 // contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
 import { resolve } from "node:path";
 import { type Child, follow, type Started, startRaw, watchExit } from "./child.ts";
-import { ContainError } from "./errors.ts";
+import { ContainError, Status } from "./errors.ts";
 import {
   chownFd,
   closeFd,
@@ -22,7 +22,7 @@ import { signals } from "./signals.ts";
 const EPIPE = 32;
 const SIGPIPE = 13;
 import { environment } from "./stdio.ts";
-import { type MapPlan, planMaps } from "./userns.ts";
+import { delegatedRanges, hostRoot, type MapPlan, ownerWarning, planMaps } from "./userns.ts";
 
 export interface ContainOptions {
   /** The root filesystem. */
@@ -46,12 +46,12 @@ export interface ContainOptions {
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 
-function checkRoot(root: string): string {
+function checkRoot(root: string): { path: string; uid: number; gid: number } {
   const path = resolve(root);
   const stat = statPath(path);
   if (typeof stat === "number") throw new ContainError(`Cannot use ${root} as root filesystem: ${strerror(stat)}`, "", stat);
-  if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${root} as root filesystem: Not a directory`);
-  return path;
+  if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${root} as root filesystem: Not a directory`, "", 20);
+  return { path, uid: stat.uid, gid: stat.gid };
 }
 
 /** EACCES while entering DIR or creating /dev, /proc or /sys in it means container root
@@ -59,8 +59,8 @@ function checkRoot(root: string): string {
 function explain(error: unknown, root: string, uid: MapPlan): unknown {
   if (!(error instanceof ContainError) || error.errno !== 13) return error;
   const entering = /enter new root/.test(error.step);
-  if (!entering && !/create \/dev|mount \/proc|mount \/sys/.test(error.step)) return error;
-  const host = uid.items.find((item) => item.inside === 0)?.outside;
+  if (!entering && !/^create \/(dev|proc|sys) in new root/.test(error.step)) return error;
+  const host = hostRoot(uid);
   const what = entering ? "enter" : "write";
   const fix = entering ? "let that ID search it (chmod o+x), or build it with pseudo" : "build it with pseudo, or create dev, proc and sys in it";
   return new ContainError(
@@ -86,15 +86,19 @@ export function startContain(
   fds: [number, number, number] = [-1, -1, -1],
   relayed: () => void = () => {},
 ): Contained {
-  const root = checkRoot(options.root);
+  const { path: root, ...owner } = checkRoot(options.root);
   const argv = options.cmd?.length ? options.cmd : ["/bin/sh"];
   const maps = planMaps(options.uidMap, options.gidMap);
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
+  // /etc/subuid is read only for a DIR that container root does not own.
+  if (owner.uid !== hostRoot(maps[0])) {
+    const warning = ownerWarning(options.root, owner, maps, delegatedRanges());
+    if (warning) options.onWarning?.(warning);
+  }
   const pty = options.console ? openConsole() : null;
   if (pty && process.geteuid!() === 0) {
     // The pty belongs to host root; the console is container root's, whatever host ID that is.
-    const owner = maps[0].items.find((item) => item.inside === 0)?.outside ?? 0;
-    chownFd(pty.slave, owner, 0xffffffff);
+    chownFd(pty.slave, hostRoot(maps[0]) ?? 0, 0xffffffff);
   }
   let flags = options.hostNetwork ? Flag.hostNetwork : 0;
   if (pty) flags |= Flag.console;
@@ -122,7 +126,7 @@ export function startContain(
   if (!pty) return follow(started, watchExit(started));
   const input = fds[0] >= 0 ? fds[0] : 0;
   const output = fds[1] >= 0 ? fds[1] : 1;
-  return relayConsole(started, pty, input, output, relayed);
+  return relayConsole(started, pty, input, output, relayed, options.onWarning);
 }
 
 function closeConsole(pty: Console): void {
@@ -138,6 +142,7 @@ function relayConsole(
   input: number,
   output: number,
   relayed: () => void,
+  onWarning?: (message: string) => void,
 ): Contained {
   const saved = rawTerminal(input);
   const resize = () => copyTerminalSize(input, pty.master);
@@ -165,12 +170,16 @@ function relayConsole(
       // The relay stops early only when our stdout is gone (EPIPE). Then the container
       // goes the way of a writer into a closed pipe: killed, and contain reports SIGPIPE.
       const stdoutGone = event.data === EPIPE;
-      if (stdoutGone) sendSignal(started.pidfd, signals.SIGKILL);
+      // Any other error is the relay's own (its poll failed): the container cannot be
+      // heard or fed any more, so it ends, and so does contain, as an own failure.
+      const broken = event.data !== 0 && !stdoutGone;
+      if (stdoutGone || broken) sendSignal(started.pidfd, signals.SIGKILL);
+      if (broken) onWarning?.(`Failed to relay the console: ${strerror(event.data)}`);
       closeConsole(pty);
       const closed = new Promise((done) => worker.addEventListener("close", done, { once: true }));
       worker.terminate();
       const status = await watchExit(started);
-      const code = stdoutGone ? 128 + SIGPIPE : status;
+      const code = stdoutGone ? 128 + SIGPIPE : broken ? Status.failure : status;
       relayed();
       // The Worker's own event loop fds go only when its thread has ended.
       await closed;

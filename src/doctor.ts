@@ -5,7 +5,7 @@
 // This module imports neither native.ts nor userns.ts (which loads the shim on import):
 // the doctor must still run on a host where the native library cannot be built or loaded.
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
-import { type IdKind, type IdRange, parseSubordinate, parseSubordinateAll } from "./maps.ts";
+import { type IdKind, type IdRange, parseProcMap, parseSubordinate, parseSubordinateAll } from "./maps.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "info";
 
@@ -271,6 +271,29 @@ export function checkSubordinate(input: {
   const free = showRange(freeRange(used));
   const fix = `give each range to one user only, once: usermod --del-${option} START-END ${user}, then --add-${option} ${free} ${user}`;
   return { name, status: "fail", detail: `${detail}: ${problems.join("; ")}`, fix };
+}
+
+/** 8. Whose files container root can write. As root, pseudo's container root is the top ID of
+ *  root's own map (4294967294 on a host), so a tree owned by host root (a package's source,
+ *  for dpkg-buildpackage -rpseudo) is not writable under the default map. `uidMap` and
+ *  `gidMap` are /proc/self/uid_map and gid_map contents. */
+export function checkPseudoRoot(input: { root: boolean; uidMap: string; gidMap: string }): Check {
+  const name = "pseudo";
+  if (!input.root) {
+    const detail = "container root is your own UID: pseudo writes where you can, and chowns into your subordinate IDs";
+    return { name, status: "info", detail };
+  }
+  const top = (text: string, kind: string) => {
+    const items = parseProcMap(text, `/proc/self/${kind}_map`);
+    return Math.max(...items.map((item) => item.inside + item.count - 1));
+  };
+  const uid = top(input.uidMap, "uid");
+  const gid = top(input.gidMap, "gid");
+  const detail =
+    `as root, container root is UID ${uid} (the top of root's own map), not root: files owned by root that others may not ` +
+    "write (a source tree for dpkg-buildpackage -rpseudo) give Permission denied under pseudo";
+  const fix = `to act as host root on them, map container root onto it: pseudo -u 0:0:${uid + 1} -g 0:0:${gid + 1} CMD`;
+  return { name, status: "info", detail, fix };
 }
 
 /** What lstat of /dev/ptmx says, as a Ptmx. */
@@ -549,6 +572,11 @@ export function runDoctor(options: DoctorOptions = {}): Check[] {
       const place = cgroupPlace(read("/proc/self/mountinfo") ?? "", read("/proc/self/cgroup") ?? "");
       return checkCgroup({ ...place, denied: place.dir === null ? null : writableError(place.dir) });
     }),
+  );
+  checks.push(
+    guard("pseudo", () =>
+      checkPseudoRoot({ root, uidMap: read("/proc/self/uid_map") ?? "", gidMap: read("/proc/self/gid_map") ?? "" }),
+    ),
   );
   return checks;
 }

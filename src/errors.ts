@@ -1,10 +1,36 @@
-// The one error type the library throws for a failure before the command runs.
-import { strerror } from "./native.ts";
+// The one error type the library throws for a failure before the command runs, and the
+// words for the shim's steps. Pure: the doctor and the map parser use it without the shim.
 
 /** Exit statuses of the process contract (DESIGN.md). */
 export const Status = { usage: 64, failure: 125, cannotExecute: 126, notFound: 127 } as const;
 
+/** Linux's errno names, index = value - 1 (the generic numbering, which x86_64 and aarch64
+ *  share; "-" for the numbers that are aliases). */
+const ERRNO_NAMES = (
+  "EPERM ENOENT ESRCH EINTR EIO ENXIO E2BIG ENOEXEC EBADF ECHILD EAGAIN ENOMEM EACCES EFAULT ENOTBLK " +
+  "EBUSY EEXIST EXDEV ENODEV ENOTDIR EISDIR EINVAL ENFILE EMFILE ENOTTY ETXTBSY EFBIG ENOSPC ESPIPE " +
+  "EROFS EMLINK EPIPE EDOM ERANGE EDEADLK ENAMETOOLONG ENOLCK ENOSYS ENOTEMPTY ELOOP - ENOMSG EIDRM " +
+  "ECHRNG EL2NSYNC EL3HLT EL3RST ELNRNG EUNATCH ENOCSI EL2HLT EBADE EBADR EXFULL ENOANO EBADRQC " +
+  "EBADSLT - EBFONT ENOSTR ENODATA ETIME ENOSR ENONET ENOPKG EREMOTE ENOLINK EADV ESRMNT ECOMM EPROTO " +
+  "EMULTIHOP EDOTDOT EBADMSG EOVERFLOW ENOTUNIQ EBADFD EREMCHG ELIBACC ELIBBAD ELIBSCN ELIBMAX " +
+  "ELIBEXEC EILSEQ ERESTART ESTRPIPE EUSERS ENOTSOCK EDESTADDRREQ EMSGSIZE EPROTOTYPE ENOPROTOOPT " +
+  "EPROTONOSUPPORT ESOCKTNOSUPPORT EOPNOTSUPP EPFNOSUPPORT EAFNOSUPPORT EADDRINUSE EADDRNOTAVAIL " +
+  "ENETDOWN ENETUNREACH ENETRESET ECONNABORTED ECONNRESET ENOBUFS EISCONN ENOTCONN ESHUTDOWN " +
+  "ETOOMANYREFS ETIMEDOUT ECONNREFUSED EHOSTDOWN EHOSTUNREACH EALREADY EINPROGRESS ESTALE EUCLEAN " +
+  "ENOTNAM ENAVAIL EISNAM EREMOTEIO EDQUOT ENOMEDIUM EMEDIUMTYPE ECANCELED ENOKEY EKEYEXPIRED " +
+  "EKEYREVOKED EKEYREJECTED EOWNERDEAD ENOTRECOVERABLE ERFKILL EHWPOISON"
+).split(" ");
+
+/** The symbolic name of an errno ("EACCES"), as Node's `code`; undefined for 0 or unknown. */
+export function errnoName(errno: number): string | undefined {
+  const name = ERRNO_NAMES[errno - 1];
+  return name === undefined || name === "-" ? undefined : name;
+}
+
 export class ContainError extends Error {
+  /** The errno's name ("EACCES", "ENOENT"), as Node's errors carry it; undefined without one. */
+  readonly code: string | undefined;
+
   constructor(
     message: string,
     /** What failed, in the words of the message: "unshare user namespace", "set container UID map". */
@@ -16,6 +42,7 @@ export class ContainError extends Error {
   ) {
     super(message);
     this.name = "ContainError";
+    this.code = errnoName(errno);
   }
 }
 
@@ -66,28 +93,26 @@ const steps: Record<number, string> = {
   44: "execute",
   45: "start: its parent died",
   46: "change directory",
+  47: "create /dev/pts in new root filesystem",
+  48: "create /dev/shm in new root filesystem",
+  49: "create /dev/tmp for the old root filesystem",
+  50: "link /dev/ptmx, fd, stdin, stdout and stderr in new /dev filesystem",
+  51: "create a device node in new /dev filesystem",
+  52: "create /proc in new root filesystem",
+  53: "create /sys in new root filesystem",
+  54: "change directory to new root filesystem",
+  55: "create a pipe",
+  56: "allocate stacks for the child",
+  57: "close file descriptors above 2",
+  58: "start a new session for the console",
+  59: "make the console the controlling terminal",
   60: "join a new session keyring",
   61: "refuse terminal input injection (seccomp)",
+  62: "pass signals on to the child",
 };
 
 export const Step = { ready: 1, helperOutside: 13, helperInside: 14, exec: 44 } as const;
 
 export function stepText(step: number): string {
   return steps[step] ?? `complete step ${step}`;
-}
-
-/** Turns a (step, value) report from the shim into the error the user sees. */
-export function reportError(step: number, value: number, command: string): ContainError {
-  const what = stepText(step);
-  if (step === Step.exec) {
-    const status = value === 2 ? Status.notFound : Status.cannotExecute;
-    return new ContainError(`Failed to execute ${command}: ${strerror(value)}`, what, value, status);
-  }
-  if (step === Step.helperOutside || step === Step.helperInside) {
-    const how = value > 128 ? `was killed by signal ${value - 128}` : `exited with status ${value}`;
-    return new ContainError(`The ${step === Step.helperOutside ? "-o" : "-i"} helper ${how}`, what, 0);
-  }
-  // EPERM and EINVAL while setting up come from the kernel's rules, which doctor checks.
-  const hint = value === 1 || value === 22 ? " (run contain --doctor)" : "";
-  return new ContainError(`Failed to ${what}: ${strerror(value)}${hint}`, what, value);
 }

@@ -9,6 +9,7 @@ import type { Child } from "./child.ts";
 import { type ContainOptions as ContainBase, startContain } from "./contain.ts";
 import { type InjectOptions as InjectBase, startInject } from "./inject.ts";
 import { type PseudoOptions as PseudoBase, startPseudo } from "./pseudo.ts";
+import { ContainError } from "./errors.ts";
 import { signals } from "./signals.ts";
 import { prepareStreams, readable, type StdioOptions, type Streams, writable } from "./stdio.ts";
 
@@ -61,7 +62,8 @@ function wrap(start: (streams: Streams) => Child, options: Common, fallback: Std
     child = start(streams);
   } catch (error) {
     streams.failed();
-    throw error;
+    // The one error type before CMD runs; anything else here is a bug's, kept as text.
+    throw error instanceof ContainError ? error : new ContainError(String((error as Error)?.message ?? error));
   }
   let exitCode: number | null = null;
   const exited = child.exited.then((status) => {

@@ -1,5 +1,6 @@
 // User and group ID maps: parsing, validation, defaults and the delegation check.
 // Pure functions over file contents, so unit tests need no privileges.
+import { ContainError } from "./errors.ts";
 
 export type IdKind = "UID" | "GID";
 
@@ -21,16 +22,20 @@ export const MAX_ITEMS = 340;
 /** IDs are 32 bits and (uid_t) -1 is not an ID, so a range must end at or below 2^32 - 2. */
 const ID_LIMIT = 2 ** 32 - 1;
 
-export class MapError extends Error {}
+/** A map that cannot be used: bad text, or IDs the user may not map. */
+export class MapError extends ContainError {}
 
 const NUMBER = /^\d+$/;
 
+/** An ID (START, LOWER: at most 2^32 - 2) or a count (COUNT: at most 2^32 - 1, which maps
+ *  every ID from 0, as the initial namespace's own map does). */
 function parseId(text: string, what: string, item: string, kind: IdKind): number {
   if (!NUMBER.test(text)) {
     throw new MapError(`Invalid ${kind} map item '${item}': ${what} is not a number`);
   }
   const value = Number(text);
-  if (value >= ID_LIMIT) throw new MapError(`Invalid ${kind} map item '${item}': ${what} is too large`);
+  const limit = what === "COUNT" ? ID_LIMIT : ID_LIMIT - 1;
+  if (value > limit) throw new MapError(`Invalid ${kind} map item '${item}': ${what} is too large`);
   return value;
 }
 

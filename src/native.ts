@@ -1,11 +1,12 @@
 // The only module that imports bun:ffi: one dlopen table for the Zig shim (zig/root.zig)
 // and typed wrappers that return values or throw.
 import { dlopen, FFIType, ptr } from "bun:ffi";
+import { ContainError, stepText } from "./errors.ts";
 
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 /** Byte size of spawn.Config in zig/spawn.zig; the layout is written in encodeConfig. */
 export const CONFIG_SIZE = 80;
 
@@ -61,13 +62,13 @@ function load() {
 
 export const native = load();
 
-/** An errno from a system call, with the step that made it. */
-export class NativeError extends Error {
+/** An errno from a system call made in this process, with the step that made it. */
+export class NativeError extends ContainError {
   constructor(
     readonly call: string,
-    readonly errno: number,
+    errno: number,
   ) {
-    super(`Failed to ${call}: ${strerror(errno)}`);
+    super(`Failed to ${call}: ${strerror(errno)}`, call, errno);
   }
 }
 
@@ -171,13 +172,14 @@ function encodeConfig(config: SpawnConfig, keep: unknown[]): DataView {
   keep.push(strings, pointers, view);
   return view;
 }
-/** Forks the first child (see zig/spawn.zig). Throws NativeError on failure. */
+/** Forks the first child (see zig/spawn.zig). Throws NativeError, naming the step that
+ *  failed (allocating stacks, creating a pipe, the fork itself), on failure. */
 export function spawnChild(config: SpawnConfig): Spawned {
   const keep: unknown[] = [];
   const view = encodeConfig(config, keep);
   const result = new Int32Array(5);
-  const e = native.spawn_child(ptr(view), ptr(result));
-  if (e !== 0) throw new NativeError("fork", e);
+  const failed = native.spawn_child(ptr(view), ptr(result));
+  if (failed !== 0) throw new NativeError(stepText(failed >>> 16), failed & 0xffff);
   return { pid: result[0]!, pidfd: result[1]!, reportFd: result[2]!, goFd: result[3]!, region: result[4]!, keep };
 }
 

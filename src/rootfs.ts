@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { ContainError } from "./errors.ts";
 import { pseudo } from "./index.ts";
+import { statPath, strerror } from "./native.ts";
 
 export interface RootFilesystem {
   /** The root directory. */
@@ -41,6 +42,8 @@ async function makeRoot(maps: MapOptions, parent = tmpdir()): Promise<RootFilesy
 
 /** A root filesystem from a tarball, extracted under pseudo so that every owner is kept. */
 export async function fromTarball(tarball: string, maps: MapOptions = {}): Promise<RootFilesystem> {
+  const stat = statPath(tarball);
+  if (typeof stat === "number") throw new ContainError(`Cannot read ${tarball}: ${strerror(stat)}`, "read tarball", stat);
   const root = await makeRoot(maps);
   try {
     // Device nodes cannot be made in a user namespace, and a container mounts its own /dev.

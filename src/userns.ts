@@ -80,6 +80,50 @@ export function planMap(input: PlanInput): MapPlan {
   return { kind, items, method: "helper" };
 }
 
+/** The first host ID that the map gives container ID 0, or undefined when it gives none. */
+export function hostRoot(plan: MapPlan): number | undefined {
+  return plan.items.find((item) => item.inside === 0)?.outside;
+}
+
+/**
+ * Why DIR, owned by host `owner`, does not suit these maps, when its owner is one of the
+ * caller's subordinate IDs rather than container root: a root filesystem made in a user
+ * namespace of those IDs (mmdebstrap --mode=unshare). The warning names the map under which
+ * that owner is container root again. Null when there is nothing to say.
+ */
+export function ownerWarning(
+  dir: string,
+  owner: { uid: number; gid: number },
+  maps: [MapPlan, MapPlan],
+  delegated: { uid: IdRange[]; gid: IdRange[] },
+): string | null {
+  const root = hostRoot(maps[0]);
+  if (owner.uid === root) return null;
+  const option = (flag: string, id: number, ranges: IdRange[]) => {
+    const range = ranges.find((item) => item.start <= id && id < item.start + item.count);
+    return range === undefined ? null : `${flag} 0:${id}:${range.start + range.count - id}`;
+  };
+  const uid = option("-u", owner.uid, delegated.uid);
+  if (uid === null) return null;
+  const gid = option("-g", owner.gid, delegated.gid);
+  const map = gid === null ? uid : `${uid} ${gid}`;
+  const rootText = root === undefined ? "no host UID" : `host UID ${root}`;
+  return (
+    `${dir} is owned by host UID ${owner.uid}, one of your subordinate IDs, not by container root (${rootText}); ` +
+    `for a root filesystem made in a user namespace (mmdebstrap --mode=unshare), use ${map}`
+  );
+}
+
+/** The ranges of /etc/subuid and /etc/subgid delegated to this process's user. */
+export function delegatedRanges(): { uid: IdRange[]; gid: IdRange[] } {
+  const uid = process.geteuid!();
+  const name = uid === 0 ? "root" : userName(readOr("/etc/passwd", ""), uid);
+  return {
+    uid: parseSubordinate(readOr("/etc/subuid", ""), name, uid),
+    gid: parseSubordinate(readOr("/etc/subgid", ""), name, uid),
+  };
+}
+
 function readOr(path: string, fallback: string): string {
   try {
     return readText(path) ?? fallback;

@@ -2,7 +2,7 @@
 import { describe, expect } from "bun:test";
 import { chmodSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import { bun, busyboxFixture, cli, run, runners, scratch, testIf } from "./helpers.ts";
+import { BUSYBOX, bun, busyboxFixture, cli, delegationReason, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
 
 for (const runner of runners) {
   describe(`contain as ${runner.name}`, () => {
@@ -19,6 +19,8 @@ for (const runner of runners) {
       const script = "ls /proc | grep -c '^[0-9]'; ls /sys/class/net; ls /dev | tr '\\n' ' '; echo; env";
       const result = run(runner, "contain", ["-c", root, "/bin/sh", "-c", script]);
       const [processes, net, dev, ...env] = result.stdout.trim().split("\n");
+      // sh, ls and grep: no host process shows, and with no /proc the count would be 0.
+      expect(Number(processes)).toBeGreaterThanOrEqual(2);
       expect(Number(processes)).toBeLessThanOrEqual(3);
       expect(net).toBe("lo");
       expect(dev!.trim().split(" ").sort()).toEqual(
@@ -108,6 +110,30 @@ for (const runner of runners) {
       });
     }
 
+    // A root filesystem that mmdebstrap --mode=unshare wrote is owned by the first
+    // subordinate ID: contain names the map under which that is container root.
+    if (runner.name === "user") {
+      testIf(reason ?? delegationReason(runner), "a DIR owned by a subordinate ID gets a warning with the map that fits", () => {
+        const [dir, done] = scratch(runner);
+        const setup = `mkdir bin dev proc sys && cp ${BUSYBOX} bin/ && ln -s busybox bin/sh && chown -R 1:1 .`;
+        expect(run(runner, "pseudo", ["sh", "-c", setup], { cwd: dir }).status).toBe(0);
+        const owner = subordinate(runner, "/etc/subuid");
+        const group = subordinate(runner, "/etc/subgid");
+        const fits = `-u 0:${owner.start}:${owner.count} -g 0:${group.start}:${group.count}`;
+        const plain = run(runner, "contain", ["-c", dir, "/bin/busybox", "stat", "-c", "%u:%g", "/bin/busybox"]);
+        const mapped = run(runner, "contain", ["-c", ...fits.split(" "), dir, "/bin/busybox", "stat", "-c", "%u:%g", "/bin/busybox"]);
+        run(runner, "pseudo", ["rm", "-rf", dir]);
+        done();
+        expect(plain.stderr).toBe(
+          `contain: ${dir} is owned by host UID ${owner.start}, one of your subordinate IDs, not by container root (host UID ${runner.uid}); ` +
+            `for a root filesystem made in a user namespace (mmdebstrap --mode=unshare), use ${fits}\n`,
+        );
+        expect(plain.stdout).toBe("1:1\n");
+        expect(mapped.stderr).toBe("");
+        expect(mapped.stdout).toBe("0:0\n");
+      });
+    }
+
     testIf(reason, "SIGTERM reaches an init that traps it; SIGKILL of contain leaves nothing", async () => {
       const trap = Bun.spawn([...runner.prefix, bun, cli("contain"), "-c", root, "/bin/sh", "-c", 'trap "exit 5" TERM; echo ready; while :; do sleep 0.05; done'], { stdout: "pipe" });
       await trap.stdout.getReader().read();
@@ -139,4 +165,13 @@ function sleepers(): number[] {
       }
     })
     .map(Number);
+}
+
+/** The runner's first range in /etc/subuid or /etc/subgid. */
+function subordinate(runner: Runner, file: string): { start: number; count: number } {
+  const name = Bun.spawnSync([...runner.prefix, "id", "-un"]).stdout.toString().trim();
+  const line = readFileSync(file, "utf8").split("\n").find((entry) => entry.startsWith(`${name}:`) || entry.startsWith(`${runner.uid}:`));
+  if (line === undefined) throw new Error(`no range for ${name} in ${file}`);
+  const [, start, count] = line.split(":");
+  return { start: Number(start), count: Number(count) };
 }

@@ -2,7 +2,7 @@
 // why. With MUST_WORK=1 (set by CI) such a test fails instead of skipping.
 import { afterAll, test } from "bun:test";
 import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export const MUST_WORK = process.env.MUST_WORK === "1";
@@ -66,14 +66,30 @@ export interface Result {
   stderr: string;
 }
 
-/** Runs a CLI as `runner` and collects its output. */
-export function run(runner: Runner, tool: "contain" | "inject" | "pseudo", args: string[], options: { cwd?: string; stdin?: string } = {}): Result {
+/** A process's status as a shell shows it: its exit code, or 128 + N for signal N. */
+export function shellStatus(exitCode: number | null, signalCode: string | number | null | undefined): number {
+  if (exitCode !== null) return exitCode;
+  const signal =
+    typeof signalCode === "number" ? signalCode : signalCode ? (constants.signals as Record<string, number | undefined>)[signalCode] : undefined;
+  if (signal === undefined) throw new Error(`no exit code and no known signal (${signalCode})`);
+  return 128 + signal;
+}
+
+/** Runs a CLI as `runner` and collects its output. `env` adds to the environment. */
+export function run(
+  runner: Runner,
+  tool: "contain" | "inject" | "pseudo",
+  args: string[],
+  options: { cwd?: string; stdin?: string; env?: Record<string, string> } = {},
+): Result {
+  // setpriv passes the environment on, so the test user's CLI sees `env` too.
   const result = Bun.spawnSync([...runner.prefix, bun, cli(tool), ...args], {
     cwd: options.cwd ?? "/tmp",
     stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
-    env: { ...process.env, PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" },
+    env: { ...process.env, PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", ...options.env },
   });
-  return { status: result.exitCode ?? 128 + 9, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+  const status = shellStatus(result.exitCode, result.signalCode);
+  return { status, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
 }
 
 /** A temporary directory owned by the runner, removed by the returned function. */

@@ -24,9 +24,10 @@ for (const runner of runners) {
   describe(`pseudo as ${runner.name}`, () => {
     testIf(runner.reason, "runs CMD as uid 0 and gid 0, keeping cwd and environment", () => {
       const [dir, done] = scratch(runner);
-      const result = run(runner, "pseudo", ["sh", "-c", 'id -u; id -g; pwd; echo "$PSEUDO_MARK"'], { cwd: dir });
+      const env = { PSEUDO_MARK: "kept through pseudo" };
+      const result = run(runner, "pseudo", ["sh", "-c", 'id -u; id -g; pwd; echo "$PSEUDO_MARK"'], { cwd: dir, env });
       done();
-      expect(result.stdout).toBe(`0\n0\n${dir}\n\n`);
+      expect(result.stdout).toBe(`0\n0\n${dir}\nkept through pseudo\n`);
       expect(result.status).toBe(0);
     });
 
@@ -52,9 +53,34 @@ for (const runner of runners) {
       expect(result.stdout.trim().split(/\s+/)).toEqual(["0", String(id), "1", "0"]);
     });
 
+    testIf(runner.reason, "a map that gives container root no ID runs CMD as the ID it maps", () => {
+      const result = run(runner, "pseudo", ["-u", `5:${runner.uid}:1`, "-g", `5:${runner.gid}:1`, "sh", "-c", "id -u; id -g"]);
+      expect(result.stderr).toBe("");
+      expect(result.stdout).toBe("5\n5\n");
+      expect(result.status).toBe(0);
+    });
+
+    // As host root, container root is host 4294967294 by default: a tree that host root
+    // owns is not container root's. The map of every ID onto itself makes it so.
+    if (runner.name === "root") {
+      testIf(runner.reason, "as root, -u 0:0:4294967295 -g 0:0:4294967295 writes where host root can", () => {
+        const [dir, done] = scratch(runner);
+        const plain = run(runner, "pseudo", ["mkdir", "debian"], { cwd: dir });
+        const full = ["-u", "0:0:4294967295", "-g", "0:0:4294967295"];
+        const mapped = run(runner, "pseudo", [...full, "sh", "-c", "mkdir debian && stat -c %u:%g debian && cat /proc/self/uid_map"], { cwd: dir });
+        done();
+        // mkdir's quotes follow the locale.
+        expect(plain.stderr).toMatch(/^mkdir: cannot create directory .debian.: Permission denied\n$/);
+        expect(plain.status).toBe(1);
+        expect(mapped.stdout.split(/\s+/).filter(Boolean)).toEqual(["0:0", "0", "0", "4294967295"]);
+        expect(mapped.status).toBe(0);
+      });
+    }
+
     testIf(runner.reason, "exit statuses: CMD's own, 128+N, 127, 126", () => {
       expect(run(runner, "pseudo", ["sh", "-c", "exit 42"]).status).toBe(42);
       expect(run(runner, "pseudo", ["sh", "-c", "kill -9 $$"]).status).toBe(137);
+      expect(run(runner, "pseudo", ["sh", "-c", "kill -SEGV $$"]).status).toBe(139);
       const missing = run(runner, "pseudo", ["no-such-command-here"]);
       expect(missing.status).toBe(127);
       expect(missing.stderr).toBe("pseudo: Failed to execute no-such-command-here: No such file or directory\n");

@@ -76,6 +76,7 @@ const buffer_size = 64 * 1024;
 /// the holder has exited, then drains what the container wrote. Blocks: run it in a Worker.
 /// When `input` ends, the console's end-of-file character follows, so a reader inside sees
 /// EOF. When `output` is gone (EPIPE), the console hangs up as a closed terminal would.
+/// Any other errno returned is poll's own, and the caller ends the container over it.
 pub fn relay(master: i32, input: i32, output: i32, pidfd: i32) u32 {
     var buffer: [buffer_size]u8 = undefined;
     var fds = [3]linux.pollfd{
@@ -150,6 +151,8 @@ fn read_some(fd: i32, buffer: []u8) usize {
 fn drain(master: i32, output: i32, buffer: []u8) void {
     var fds = [1]linux.pollfd{.{ .fd = master, .events = linux.POLL.IN, .revents = 0 }};
     while (true) {
+        // Without a timeout poll cannot be interrupted, and one fd on the stack leaves it
+        // nothing else to fail on: an error here would only end a drain with nothing left.
         const rc = linux.poll(&fds, 1, 0);
         if (sys.errno(rc) != 0 or rc == 0 or fds[0].revents & linux.POLL.IN == 0) return;
         const n = read_some(master, buffer);

@@ -20,12 +20,12 @@ pub fn build_root(config: *const spawn.Config, reporter: Reporter) void {
     const mask = linux.syscall1(.umask, 0);
     make_dir(reporter, .create_dev, "dev", 0o755);
     reporter.check(.mount_dev, linux.mount("tmpfs", "dev", "tmpfs", linux.MS.NOSUID, @intFromPtr("mode=0755")));
-    make_dir(reporter, .mount_pts, "dev/pts", 0o755);
+    make_dir(reporter, .create_pts, "dev/pts", 0o755);
     reporter.check(.mount_pts, linux.mount("devpts", "dev/pts", "devpts", linux.MS.NOSUID | linux.MS.NOEXEC, @intFromPtr("newinstance,ptmxmode=666")));
-    make_dir(reporter, .mount_shm, "dev/shm", 0o1777);
+    make_dir(reporter, .create_shm, "dev/shm", 0o1777);
     reporter.check(.mount_shm, linux.mount("tmpfs", "dev/shm", "tmpfs", linux.MS.NOSUID | linux.MS.NODEV, @intFromPtr("mode=1777")));
     // The old root is parked here by pivot_root and detached by init.
-    make_dir(reporter, .mount_dev, "dev/tmp", 0o755);
+    make_dir(reporter, .create_old_root, "dev/tmp", 0o755);
     _ = linux.syscall1(.umask, mask);
 
     if (config.console) |console| bind_node(reporter, .bind_console, console, "dev/console");
@@ -43,7 +43,7 @@ pub fn build_root(config: *const spawn.Config, reporter: Reporter) void {
         .{ "/proc/self/fd/1", "dev/stdout" },
         .{ "/proc/self/fd/2", "dev/stderr" },
     };
-    for (links) |link| reporter.check(.mount_dev, linux.symlinkat(link[0], cwd, link[1]));
+    for (links) |link| reporter.check(.link_dev, linux.symlinkat(link[0], cwd, link[1]));
 }
 
 fn make_dir(reporter: Reporter, step: spawn.Step, path: [*:0]const u8, mode: u32) void {
@@ -53,7 +53,7 @@ fn make_dir(reporter: Reporter, step: spawn.Step, path: [*:0]const u8, mode: u32
 
 fn bind_node(reporter: Reporter, step: spawn.Step, source: [*:0]const u8, target: [*:0]const u8) void {
     const rc = linux.openat(cwd, target, linux.O.WRONLY | linux.O.CREAT | linux.O.CLOEXEC, 0o600);
-    reporter.check(step, rc);
+    reporter.check(.create_node, rc);
     sys.close(sys.value(rc));
     reporter.check(step, linux.mount(source, target, null, linux.MS.BIND, 0));
 }
@@ -64,10 +64,10 @@ pub fn mount_proc_sys(reporter: Reporter, with_sys: bool) void {
     const mask = linux.syscall1(.umask, 0);
     defer _ = linux.syscall1(.umask, mask);
     const hardened = linux.MS.NOSUID | linux.MS.NODEV | linux.MS.NOEXEC;
-    make_dir(reporter, .mount_proc, "proc", 0o755);
+    make_dir(reporter, .create_proc, "proc", 0o755);
     reporter.check(.mount_proc, linux.mount("proc", "proc", "proc", hardened, 0));
     if (!with_sys) return;
-    make_dir(reporter, .mount_sys, "sys", 0o755);
+    make_dir(reporter, .create_sys, "sys", 0o755);
     reporter.check(.mount_sys, linux.mount("sysfs", "sys", "sysfs", hardened, 0));
     // cgroup2 is a bonus: hosts without it still run containers.
     _ = linux.mount("cgroup2", "sys/fs/cgroup", "cgroup2", hardened, 0);
@@ -75,23 +75,27 @@ pub fn mount_proc_sys(reporter: Reporter, with_sys: bool) void {
 
 pub fn enter_root(reporter: Reporter) void {
     reporter.check(.pivot_root, linux.syscall2(.pivot_root, @intFromPtr("."), @intFromPtr("dev/tmp")));
-    reporter.check(.detach_root, linux.chdir("/"));
+    reporter.check(.enter_new_root, linux.chdir("/"));
     reporter.check(.detach_root, linux.umount2("/dev/tmp", linux.MNT.DETACH));
+    // What could stop this (the directory busy or gone) would leave at most an empty
+    // directory in the container's own /dev tmpfs: not worth failing the start over.
     _ = linux.unlinkat(cwd, "/dev/tmp", linux.AT.REMOVEDIR);
 }
 
 /// Makes /dev/console the controlling terminal and stdio of a new session.
 pub fn take_console(reporter: Reporter) void {
-    _ = linux.syscall0(.setsid);
+    reporter.check(.new_session, linux.syscall0(.setsid));
     const rc = linux.openat(cwd, "/dev/console", linux.O.RDWR, 0);
     reporter.check(.open_console, rc);
     const console = sys.value(rc);
-    reporter.check(.open_console, linux.ioctl(console, linux.T.IOCSCTTY, 0));
+    reporter.check(.take_console, linux.ioctl(console, linux.T.IOCSCTTY, 0));
+    // Flags the console is better with, not ones CMD needs: a pty answers both requests,
+    // and if it did not, CMD would still have a working terminal.
     var termios: linux.termios = undefined;
     if (sys.errno(linux.ioctl(console, linux.T.CGETS, @intFromPtr(&termios))) == 0) {
         termios.iflag |= linux.IGNBRK | linux.IUTF8;
         _ = linux.ioctl(console, linux.T.CSETS, @intFromPtr(&termios));
     }
-    for (0..3) |fd| reporter.check(.open_console, linux.dup3(console, @intCast(fd), 0));
+    for (0..3) |fd| reporter.check(.stdio, linux.dup3(console, @intCast(fd), 0));
     if (console > 2) sys.close(console);
 }

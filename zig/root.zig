@@ -12,7 +12,7 @@ const forward = @import("forward.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 5;
+    return 6;
 }
 
 export fn config_size() u32 {
@@ -24,6 +24,7 @@ export fn termios_size() u32 {
 }
 
 /// Forks the first child of pseudo, contain or inject (see spawn.zig). Fills `result`.
+/// Returns 0, or the failed step in the high 16 bits and its errno in the low 16.
 export fn spawn_child(config: *const spawn.Config, result: *spawn.Result) u32 {
     std.debug.assert(config.mode >= 1 and config.mode <= 3);
     return spawn.spawn(config, result);
@@ -128,5 +129,10 @@ export fn fd_chown(fd: i32, uid: u32, gid: u32) u32 {
 test {
     _ = spawn;
     _ = console;
+    _ = sys;
+    _ = @import("exec.zig");
+    _ = @import("mounts.zig");
+    _ = clone;
+    _ = files;
     _ = @import("session.zig");
 }

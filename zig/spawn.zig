@@ -95,9 +95,29 @@ pub const Step = enum(u32) {
     exec = 44,
     parent_died = 45,
     change_directory = 46,
+    create_pts = 47,
+    create_shm = 48,
+    create_old_root = 49,
+    link_dev = 50,
+    create_node = 51,
+    create_proc = 52,
+    create_sys = 53,
+    enter_new_root = 54,
+    pipe = 55,
+    allocate_stacks = 56,
+    close_fds = 57,
+    new_session = 58,
+    take_console = 59,
     leave_keyring = 60,
     deny_terminal_injection = 61,
+    forward_signals = 62,
 };
+
+/// What spawn_child returns on failure: the step in the high half, the errno in the low.
+pub fn failure(step: Step, e: u32) u32 {
+    std.debug.assert(e != 0 and e < 0x10000);
+    return @intFromEnum(step) << 16 | e;
+}
 
 const Record = extern struct { step: u32, value: u32 };
 
@@ -116,15 +136,21 @@ pub const Reporter = struct {
         sys.exit(125);
     }
 
+    /// Fails `step` if the raw system call result `rc` is an error.
     pub fn check(self: Reporter, step: Step, rc: usize) void {
-        const e = sys.errno(rc);
+        self.check_errno(step, sys.errno(rc));
+    }
+
+    /// Fails `step` if `e` is an errno rather than 0.
+    pub fn check_errno(self: Reporter, step: Step, e: u32) void {
         if (e != 0) self.fail(step, e);
     }
 };
 
 /// Starts the first child. Runs on the calling (main JS) thread, so PDEATHSIG follows it.
+/// Returns 0, or failure(step, errno).
 pub fn spawn(config: *const Config, result: *Result) u32 {
-    const region = clone.region_alloc() orelse return @intFromEnum(linux.E.AGAIN);
+    const region = clone.region_alloc() orelse return failure(.allocate_stacks, @intFromEnum(linux.E.AGAIN));
     var report: [2]i32 = .{ -1, -1 };
     var go: [2]i32 = .{ -1, -1 };
     var e = sys.errno(linux.pipe2(&report, linux.O.CLOEXEC));
@@ -132,7 +158,7 @@ pub fn spawn(config: *const Config, result: *Result) u32 {
     if (e != 0) {
         for ([_]i32{ report[0], report[1], go[0], go[1] }) |fd| sys.close(fd);
         clone.region_free(region);
-        return e;
+        return failure(.pipe, e);
     }
 
     const args = Start{ .config = config, .parent = linux.getpid(), .report = report[1], .go = go[0], .region = region };
@@ -156,7 +182,7 @@ pub fn spawn(config: *const Config, result: *Result) u32 {
         sys.close(report[0]);
         sys.close(go[1]);
         clone.region_free(region);
-        return e;
+        return failure(.fork, e);
     }
     // The forwarding handler cannot fail to know its child: it learns of it here.
     e = forward.adopt(pidfd);
@@ -165,7 +191,7 @@ pub fn spawn(config: *const Config, result: *Result) u32 {
         _ = sys.wait_status(sys.value(rc));
         for ([_]i32{ report[0], go[1], pidfd }) |fd| sys.close(fd);
         clone.region_free(region);
-        return e;
+        return failure(.forward_signals, e);
     }
     result.* = .{ .pid = sys.value(rc), .pidfd = pidfd, .report_fd = report[0], .go_fd = go[1], .region = @intCast(region) };
     return 0;
@@ -200,7 +226,7 @@ fn child(args: *const Start) noreturn {
     setup_stdio(config, reporter);
     if (config.cwd) |cwd| reporter.check(.change_directory, linux.chdir(cwd));
     const keep = if (args.report < args.go) [2]i32{ args.report, args.go } else [2]i32{ args.go, args.report };
-    sys.close_others(&keep);
+    reporter.check_errno(.close_fds, sys.close_others(&keep));
 
     switch (@as(Mode, @enumFromInt(config.mode))) {
         .pseudo => pseudo(args, reporter),
@@ -297,7 +323,7 @@ fn init(args: *const Start) noreturn {
     if (config.flags & flag_console != 0) mounts.take_console(reporter);
     leave_host_session(reporter);
     // Only 0, 1 and 2 reach CMD; the report pipe closes itself on exec.
-    _ = linux.syscall3(.close_range, 3, std.math.maxInt(u32), sys.CLOSE_RANGE_CLOEXEC);
+    reporter.check_errno(.close_fds, sys.cloexec_above_stdio());
     const envp = [_:null]?[*:0]const u8{"container=contain"};
     sys.sigmask(0, null);
     const e = exec.exec(config.argv, &envp);
@@ -308,10 +334,8 @@ fn init(args: *const Start) noreturn {
 /// Drops what CMD would otherwise share with the session that started contain or inject:
 /// its keyring, and the power to type into a terminal it shares with the host.
 fn leave_host_session(reporter: Reporter) void {
-    var e = session.leave_keyring();
-    if (e != 0) reporter.fail(.leave_keyring, e);
-    e = session.deny_terminal_injection();
-    if (e != 0) reporter.fail(.deny_terminal_injection, e);
+    reporter.check_errno(.leave_keyring, session.leave_keyring());
+    reporter.check_errno(.deny_terminal_injection, session.deny_terminal_injection());
 }
 
 /// inject's joiner: enters every namespace of the container's init, then starts CMD in
@@ -365,6 +389,8 @@ fn start_watched(comptime Args: type, comptime entry: fn (*const Args) noreturn,
             sys.close(watched.lifeline[1]);
             sys.set_pdeathsig();
             var poll_fd = [1]linux.pollfd{.{ .fd = watched.lifeline[0], .events = linux.POLL.IN, .revents = 0 }};
+            // One fd on the stack and no timeout: no EFAULT, EINVAL, ENOMEM (the kernel
+            // copies a few fds onto its own stack) or EINTR (it never sleeps) to miss.
             _ = linux.poll(&poll_fd, 1, 0);
             if (poll_fd[0].revents != 0) sys.exit(125);
             sys.close(watched.lifeline[0]);
@@ -372,7 +398,7 @@ fn start_watched(comptime Args: type, comptime entry: fn (*const Args) noreturn,
         }
     };
     var lifeline: [2]i32 = undefined;
-    reporter.check(.fork, linux.pipe2(&lifeline, linux.O.CLOEXEC));
+    reporter.check(.pipe, linux.pipe2(&lifeline, linux.O.CLOEXEC));
     const watched = Watched{ .inner = args, .lifeline = lifeline };
     const rc = clone.start(Watched, Watched.run, clone.stack(region, which), 0, null, watched);
     reporter.check(.fork, rc);
@@ -422,7 +448,7 @@ const Helper = struct {
     /// Starts the -o helper, which waits until finish() before it runs.
     fn start_outside(start: *const Start, command: [*:0]const u8, reporter: Reporter) Helper {
         var gate: [2]i32 = undefined;
-        reporter.check(.fork, linux.pipe2(&gate, linux.O.CLOEXEC));
+        reporter.check(.pipe, linux.pipe2(&gate, linux.O.CLOEXEC));
         const args = Args{ .command = command, .envp = start.config.envp, .gate = gate };
         const pid = start_watched(Args, run_gated, start.region, 2, reporter, args);
         sys.close(gate[0]);

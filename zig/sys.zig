@@ -30,6 +30,7 @@ pub fn bit(signal: u32) u64 {
 
 pub fn sigmask(set: u64, old: ?*u64) void {
     const old_ptr: usize = if (old) |o| @intFromPtr(o) else 0;
+    // Fails only for a bad `how` (EINVAL) or pointer (EFAULT): neither can happen here.
     _ = linux.syscall4(.rt_sigprocmask, linux.SIG.SETMASK, @intFromPtr(&set), old_ptr, 8);
 }
 
@@ -48,6 +49,8 @@ pub fn signals_reset() void {
         _ = linux.syscall4(.rt_sigaction, signal, 0, @intFromPtr(&old), 8);
         const bun_own = signal == linux.SIG.PIPE or signal == linux.SIG.XFSZ;
         if (old[0] == SIG_IGN and !bun_own) continue;
+        // Every other number from 1 to 64 takes a default action (EINVAL is only for
+        // KILL, STOP and numbers out of range), so this cannot fail.
         _ = linux.syscall4(.rt_sigaction, signal, @intFromPtr(&action), 0, 8);
     }
 }
@@ -78,16 +81,63 @@ pub fn close(fd: fd_t) void {
     if (fd >= 0) _ = linux.close(fd);
 }
 
-/// Closes every fd above 2 except the ones in `keep` (sorted ascending).
-pub fn close_others(keep: []const fd_t) void {
+/// Closes every fd above 2 except the ones in `keep` (sorted ascending). Returns 0 or the
+/// errno: only 0, 1 and 2 may reach CMD, so a failure must stop the start.
+pub fn close_others(keep: []const fd_t) u32 {
     var first: u32 = 3;
     for (keep) |fd| {
         if (fd < first) continue;
         const fd_u: u32 = @intCast(fd);
-        if (fd_u > first) _ = linux.syscall3(.close_range, first, fd_u - 1, 0);
+        if (fd_u > first) {
+            const e = close_range(first, fd_u - 1, 0);
+            if (e != 0) return e;
+        }
         first = fd_u + 1;
     }
-    _ = linux.syscall3(.close_range, first, std.math.maxInt(u32), 0);
+    return close_range(first, std.math.maxInt(u32), 0);
+}
+
+/// Marks every fd above 2 close-on-exec, so that only 0, 1 and 2 reach an exec while the
+/// report pipe stays open until it. Returns 0 or the errno.
+pub fn cloexec_above_stdio() u32 {
+    return close_range(3, std.math.maxInt(u32), CLOSE_RANGE_CLOEXEC);
+}
+
+/// close_range(2), or the same done one fd at a time from the list in /proc/self/fd where
+/// the kernel lacks it (Linux 5.9 added the call, 5.11 the CLOEXEC flag: the time namespace
+/// needs only 5.6). `flags` is 0 (close) or CLOSE_RANGE_CLOEXEC.
+pub fn close_range(first: u32, last: u32, flags: u32) u32 {
+    const e = errno(linux.syscall3(.close_range, first, last, flags));
+    if (e != @intFromEnum(linux.E.NOSYS) and e != @intFromEnum(linux.E.INVAL)) return e;
+    return each_open_fd(first, last, flags);
+}
+
+/// close_range by hand: reads /proc/self/fd on the stack (no allocation after fork).
+pub fn each_open_fd(first: u32, last: u32, flags: u32) u32 {
+    const rc = linux.openat(linux.AT.FDCWD, "/proc/self/fd", linux.O.RDONLY | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
+    if (errno(rc) != 0) return errno(rc);
+    const dir = value(rc);
+    defer close(dir);
+    var buffer: [1024]u8 align(8) = undefined;
+    while (true) {
+        const n = linux.getdents64(dir, &buffer, buffer.len);
+        if (errno(n) != 0) return errno(n);
+        if (n == 0) return 0;
+        var at: usize = 0;
+        while (at < n) {
+            const entry: *align(1) const linux.dirent64 = @ptrCast(&buffer[at]);
+            at += entry.d_reclen;
+            const name = std.mem.sliceTo(@as([*:0]const u8, @ptrCast(&entry.d_name)), 0);
+            const fd = std.fmt.parseInt(u32, name, 10) catch continue;
+            if (fd < first or fd > last or fd == dir) continue;
+            // Closing an entry already read does not disturb the listing.
+            const result = if (flags & CLOSE_RANGE_CLOEXEC != 0)
+                linux.fcntl(@intCast(fd), linux.F.SETFD, linux.FD_CLOEXEC)
+            else
+                linux.close(@intCast(fd));
+            if (errno(result) != 0) return errno(result);
+        }
+    }
 }
 
 pub fn write_all(fd: fd_t, bytes: []const u8) u32 {
@@ -127,21 +177,28 @@ pub fn read_byte(fd: fd_t) bool {
 }
 
 pub fn set_pdeathsig() void {
+    // prctl(PR_SET_PDEATHSIG) fails only for a number that is not a signal (EINVAL);
+    // SIGKILL is one, so nothing outlives its parent and there is no error to report.
     _ = linux.prctl(@intFromEnum(linux.PR.SET_PDEATHSIG), linux.SIG.KILL, 0, 0, 0);
 }
 
 pub fn set_dumpable(dumpable: bool) void {
+    // EINVAL is only for values other than 0 and 1.
     _ = linux.prctl(@intFromEnum(linux.PR.SET_DUMPABLE), @intFromBool(dumpable), 0, 0, 0);
 }
 
 /// Becomes uid and gid 0 of the current user namespace. setgroups may be denied (a user
-/// mapping only their own ID must deny it), which leaves no groups to drop anyway.
+/// mapping only their own ID must deny it), which leaves no groups to drop anyway. A map
+/// may give container root no ID (`-u 5:1000:1`): then setresuid and setresgid answer
+/// EINVAL and the process stays the ID it is, as the original's ignored setuid does.
 pub fn become_root() u32 {
+    const unmapped = @intFromEnum(linux.E.INVAL);
     var e = errno(linux.setresgid(0, 0, 0));
-    if (e != 0) return e;
+    if (e != 0 and e != unmapped) return e;
     e = errno(linux.syscall2(.setgroups, 0, 0));
     if (e != 0 and e != @intFromEnum(linux.E.PERM)) return e;
-    return errno(linux.setresuid(0, 0, 0));
+    e = errno(linux.setresuid(0, 0, 0));
+    return if (e == unmapped) 0 else e;
 }
 
 /// Waits for `pid` to exit and returns its status in shell terms: the exit code, or
@@ -167,3 +224,65 @@ pub fn shell_status(info: *const linux.siginfo_t) u8 {
 /// Constants that Zig 0.11's std.os.linux lacks (values from the kernel's uapi headers).
 pub const F_DUPFD_CLOEXEC = 1030;
 pub const CLOSE_RANGE_CLOEXEC = 4;
+
+const testing = std.testing;
+
+/// si_code values of SIGCHLD, which Zig 0.11 does not name.
+const CLD = enum(i32) { EXITED = 1, KILLED = 2, DUMPED = 3 };
+
+fn exited(code: CLD, status: i32) linux.siginfo_t {
+    var info = std.mem.zeroes(linux.siginfo_t);
+    info.code = @intFromEnum(code);
+    info.fields.common.second.sigchld.status = status;
+    return info;
+}
+
+test "shell_status: the exit code, or 128 + the signal" {
+    try testing.expectEqual(@as(u8, 0), shell_status(&exited(.EXITED, 0)));
+    try testing.expectEqual(@as(u8, 42), shell_status(&exited(.EXITED, 42)));
+    try testing.expectEqual(@as(u8, 255), shell_status(&exited(.EXITED, 255)));
+    try testing.expectEqual(@as(u8, 137), shell_status(&exited(.KILLED, linux.SIG.KILL)));
+    try testing.expectEqual(@as(u8, 139), shell_status(&exited(.DUMPED, linux.SIG.SEGV)));
+}
+
+test "errno and value split a raw system call result" {
+    const failed: usize = @bitCast(@as(isize, -@as(isize, @intFromEnum(linux.E.ACCES))));
+    try testing.expectEqual(@as(u32, @intFromEnum(linux.E.ACCES)), errno(failed));
+    try testing.expectEqual(@as(u32, 0), errno(7));
+    try testing.expectEqual(@as(i32, 7), value(7));
+}
+
+test "the forwarded signals are the process contract's six" {
+    try testing.expectEqual(@as(u64, 1), bit(1));
+    try testing.expectEqual(@as(u32, 6), @popCount(sigset_forward));
+    try testing.expect(sigset_forward & bit(linux.SIG.CHLD) == 0);
+}
+
+fn open_null() !fd_t {
+    const rc = linux.openat(linux.AT.FDCWD, "/dev/null", linux.O.RDONLY, 0);
+    try testing.expectEqual(@as(u32, 0), errno(rc));
+    return value(rc);
+}
+
+fn is_cloexec(fd: fd_t) bool {
+    return linux.fcntl(fd, linux.F.GETFD, 0) & linux.FD_CLOEXEC != 0;
+}
+
+test "each_open_fd marks or closes what close_range would, on kernels without it" {
+    const a = try open_null();
+    const b = try open_null();
+    defer close(b);
+    try testing.expect(!is_cloexec(a) and !is_cloexec(b));
+    try testing.expectEqual(@as(u32, 0), each_open_fd(@intCast(a), @intCast(a), CLOSE_RANGE_CLOEXEC));
+    try testing.expect(is_cloexec(a) and !is_cloexec(b));
+    try testing.expectEqual(@as(u32, 0), each_open_fd(@intCast(a), @intCast(a), 0));
+    try testing.expectEqual(@as(u32, @intFromEnum(linux.E.BADF)), errno(linux.fcntl(a, linux.F.GETFD, 0)));
+    try testing.expect(!is_cloexec(b));
+}
+
+test "close_range marks a range close-on-exec" {
+    const a = try open_null();
+    defer close(a);
+    try testing.expectEqual(@as(u32, 0), close_range(@intCast(a), @intCast(a), CLOSE_RANGE_CLOEXEC));
+    try testing.expect(is_cloexec(a));
+}

@@ -7,6 +7,7 @@ import {
   checkDevpts,
   checkHelper,
   checkNamespaceKinds,
+  checkPseudoRoot,
   checkSeccomp,
   checkSubordinate,
   checkTiocsti,
@@ -219,6 +220,26 @@ describe("cgroup2", () => {
     const check = checkCgroup({ ...place, denied: "EACCES: permission denied" });
     expect(check.status).toBe("info");
     expect(check.fix).toContain("systemd-run --user --scope -p Delegate=yes");
+  });
+});
+
+describe("pseudo", () => {
+  test("as root on a host, container root is 4294967294 and the full map is the fix", () => {
+    const check = checkPseudoRoot({ root: true, uidMap: "0 0 4294967295\n", gidMap: "0 0 4294967295\n" });
+    expect(check.status).toBe("info");
+    expect(check.detail).toContain("container root is UID 4294967294 (the top of root's own map)");
+    expect(check.detail).toContain("dpkg-buildpackage -rpseudo");
+    expect(check.fix).toBe("to act as host root on them, map container root onto it: pseudo -u 0:0:4294967295 -g 0:0:4294967295 CMD");
+  });
+  test("as root of a nested namespace, the map follows root's own", () => {
+    const check = checkPseudoRoot({ root: true, uidMap: "0 100000 65536\n", gidMap: "0 100000 1000\n" });
+    expect(check.detail).toContain("container root is UID 65535");
+    expect(check.fix).toContain("pseudo -u 0:0:65536 -g 0:0:1000 CMD");
+  });
+  test("as a user, nothing to fix", () => {
+    const check = checkPseudoRoot({ root: false, uidMap: "", gidMap: "" });
+    expect(check).toMatchObject({ status: "info" });
+    expect(check.fix).toBeUndefined();
   });
 });
 

@@ -10,6 +10,7 @@ import {
   rootDefault,
   userDefault,
 } from "../../src/maps.ts";
+import { ContainError } from "../../src/errors.ts";
 
 describe("parseMap", () => {
   test("the original's example", () => {
@@ -35,6 +36,9 @@ describe("parseMap", () => {
     ["0:4294967294:2", "runs past 4294967294"],
     ["4294967290:0:10", "runs past"],
     ["0:0:99999999999999999999", "COUNT is too large"],
+    ["0:0:4294967296", "COUNT is too large"],
+    ["1:0:4294967295", "runs past 4294967294"],
+    ["4294967295:0:1", "START is too large"],
     ["0:1000:1,0:2000:1", "container UID 0 is listed twice"],
     ["0:1000:10,5:2000:1", "container UID 5 is listed twice"],
     ["0:1000:1,1:1000:1", "host UID 1000 is mapped twice"],
@@ -45,6 +49,20 @@ describe("parseMap", () => {
   });
   test("the highest ID is allowed, one past it is not", () => {
     expect(parseMap("0:4294967294:1", "UID")).toHaveLength(1);
+  });
+  test("COUNT 2^32 - 1 maps every ID, as the kernel and the original allow", () => {
+    expect(parseMap("0:0:4294967295", "UID")).toEqual([{ inside: 0, outside: 0, count: 4294967295 }]);
+  });
+  test("a MapError is a ContainError, with no errno", () => {
+    const error = (() => {
+      try {
+        parseMap("x", "UID");
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(ContainError);
+    expect(error).toMatchObject({ status: 125, errno: 0, code: undefined });
   });
   test("at most 340 items", () => {
     const items = (n: number) => Array.from({ length: n }, (_, i) => `${i}:${i + 100}:1`).join(",");
