@@ -109,6 +109,7 @@ const steps: Record<number, string> = {
   60: "join a new session keyring",
   61: "refuse terminal input injection (seccomp)",
   62: "pass signals on to the child",
+  63: "open the holder's /proc directory",
 };
 
 export const Step = { ready: 1, helperOutside: 13, helperInside: 14, exec: 44 } as const;

@@ -111,6 +111,7 @@ pub const Step = enum(u32) {
     leave_keyring = 60,
     deny_terminal_injection = 61,
     forward_signals = 62,
+    open_task_dir = 63,
 };
 
 /// What spawn_child returns on failure: the step in the high half, the errno in the low.
@@ -282,6 +283,9 @@ fn pseudo(args: *const Start, reporter: Reporter) noreturn {
 /// root, starts init in the new PID namespace and passes signals on to it.
 fn holder(args: *const Start, reporter: Reporter) noreturn {
     const config = args.config;
+    // What the helpers leave running (their background children) reparents here rather
+    // than to the host's init, so that it ends with the container (see `end`).
+    _ = linux.prctl(@intFromEnum(linux.PR.SET_CHILD_SUBREAPER), 1, 0, 0, 0);
     // The -o helper starts before the user namespace so that it stays in the host's.
     var outside = Helper{};
     if (config.outside) |command| outside = Helper.start_outside(args, command, reporter);
@@ -307,10 +311,12 @@ fn holder(args: *const Start, reporter: Reporter) noreturn {
         inside.finish(reporter, .helper_inside);
     }
 
+    const task_dir = sys.open_task_dir();
+    reporter.check(.open_task_dir, @bitCast(@as(isize, task_dir)));
     reporter.check(.unshare_pid, linux.unshare(linux.CLONE.NEWPID));
     const init_pid = start_watched(Start, init, args.region, 1, reporter, args.*);
     sys.close(reporter.fd);
-    supervise(init_pid);
+    supervise(init_pid, args.parent, task_dir);
 }
 
 /// The container's PID 1: mounts proc and sys, pivots, takes the console and execs CMD.
@@ -364,7 +370,7 @@ fn joiner(args: *const Start, reporter: Reporter) noreturn {
     reporter.check(.enter_container_root, linux.chdir("/"));
     const pid = start_watched(Start, run_command, args.region, 1, reporter, args.*);
     sys.close(reporter.fd);
-    supervise(pid);
+    supervise(pid, args.parent, -1);
 }
 
 fn run_command(args: *const Start) noreturn {
@@ -409,16 +415,30 @@ fn start_watched(comptime Args: type, comptime entry: fn (*const Args) noreturn,
 
 const SI_KERNEL = 0x80;
 
+/// What the kernel sends this process when the supervisor dies, instead of SIGKILL: a
+/// signal it can wait for, so that it can take everything it started down with it. CMD's
+/// own PR_SET_PDEATHSIG is no such guarantee: the kernel clears it whenever CMD changes
+/// its credentials (su, setpriv), and helpers' children never had one. This process never
+/// changes its credentials again once supervising. SIGRTMIN: no libc here reserves it.
+const SIG_PARENT_DIED = 34;
+
 /// Waits for `pid` with the forwarded signals blocked, passing each one on, and exits with
-/// its status. Runs in a single-threaded process, so sigwaitinfo sees every signal.
-fn supervise(pid: i32) noreturn {
-    const set = sys.sigset_forward | sys.bit(linux.SIG.CHLD);
+/// its status once it has ended what else it started (the orphans of the helpers, which
+/// reparent here, listed through `task_dir`, or -1 for none). If the supervisor dies first, SIGKILLs `pid` (for contain's init,
+/// that ends its whole PID namespace) and the rest. Runs in a single-threaded process, so
+/// sigwaitinfo sees every signal.
+fn supervise(pid: i32, parent: i32, task_dir: i32) noreturn {
+    const set = sys.sigset_forward | sys.bit(linux.SIG.CHLD) | sys.bit(SIG_PARENT_DIED);
     sys.sigmask(set, null);
+    // Same as set_pdeathsig: a valid signal number, so prctl cannot fail.
+    _ = linux.prctl(@intFromEnum(linux.PR.SET_PDEATHSIG), SIG_PARENT_DIED, 0, 0, 0);
+    if (sys.value(linux.syscall0(.getppid)) != parent) end(pid, task_dir, 125);
     while (true) {
         var info: linux.siginfo_t = undefined;
         const rc = linux.syscall4(.rt_sigtimedwait, @intFromPtr(&set), @intFromPtr(&info), 0, 8);
         if (sys.errno(rc) != 0) continue;
         const signal: u32 = @intCast(rc);
+        if (signal == SIG_PARENT_DIED) end(pid, task_dir, 125);
         if (signal != linux.SIG.CHLD) {
             // This process shares the supervisor's process group, so the terminal's
             // signals (SI_KERNEL) reach it directly: CMD got its own copy where it shares
@@ -426,33 +446,56 @@ fn supervise(pid: i32) noreturn {
             if (info.code != SI_KERNEL) _ = linux.kill(pid, @intCast(signal));
             continue;
         }
-        var status: linux.siginfo_t = undefined;
-        status.fields.common.first.piduid.pid = 0;
-        const wrc = linux.waitid(.PID, pid, &status, linux.W.EXITED | linux.W.NOHANG);
-        if (sys.errno(wrc) != 0) sys.exit(125);
-        if (status.fields.common.first.piduid.pid == pid) sys.exit(sys.shell_status(&status));
+        // Reap every child that has exited (orphans included), noting `pid`'s status.
+        while (true) {
+            var status: linux.siginfo_t = undefined;
+            status.fields.common.first.piduid.pid = 0;
+            const wrc = linux.waitid(.ALL, 0, &status, linux.W.EXITED | linux.W.NOHANG);
+            const reaped = status.fields.common.first.piduid.pid;
+            if (sys.errno(wrc) != 0 or reaped == 0) break;
+            if (reaped == pid) end(pid, task_dir, sys.shell_status(&status));
+        }
     }
+}
+
+/// Kills `pid` and every other child of this process listed in `task_dir`, until none is
+/// left (a dying child's orphans reparent here first), then exits with `status`.
+fn end(pid: i32, task_dir: i32, status: u8) noreturn {
+    _ = linux.kill(pid, linux.SIG.KILL);
+    if (task_dir >= 0) {
+        var rounds: u32 = 0;
+        while (rounds < 64 and sys.kill_children(task_dir) > 0) : (rounds += 1) {}
+    }
+    sys.exit(status);
 }
 
 /// A `/bin/sh -c COMMAND` helper of contain's holder.
 const Helper = struct {
     pid: i32 = 0,
     release: sys.fd_t = -1,
+    /// The -o helper's status comes through this pipe: its keeper outlives it.
+    status: sys.fd_t = -1,
 
     const Args = struct {
         command: [*:0]const u8,
         envp: exec.Argv,
         gate: [2]i32 = .{ -1, -1 },
+        status: [2]i32 = .{ -1, -1 },
+        holder: i32 = 0,
     };
 
-    /// Starts the -o helper, which waits until finish() before it runs.
+    /// Starts the -o helper's keeper, which runs the helper once finish() releases it.
     fn start_outside(start: *const Start, command: [*:0]const u8, reporter: Reporter) Helper {
         var gate: [2]i32 = undefined;
         reporter.check(.pipe, linux.pipe2(&gate, linux.O.CLOEXEC));
-        const args = Args{ .command = command, .envp = start.config.envp, .gate = gate };
-        const pid = start_watched(Args, run_gated, start.region, 2, reporter, args);
+        var status: [2]i32 = undefined;
+        reporter.check(.pipe, linux.pipe2(&status, linux.O.CLOEXEC));
+        const holder_pid = sys.value(linux.syscall0(.getpid));
+        const args = Args{ .command = command, .envp = start.config.envp, .gate = gate, .status = status, .holder = holder_pid };
+        const pid = start_watched(Args, keep_outside, start.region, 2, reporter, args);
         sys.close(gate[0]);
-        return .{ .pid = pid, .release = gate[1] };
+        sys.close(status[1]);
+        return .{ .pid = pid, .release = gate[1], .status = status[0] };
     }
 
     fn start_inside(start: *const Start, command: [*:0]const u8, reporter: Reporter) Helper {
@@ -466,14 +509,67 @@ const Helper = struct {
             _ = sys.write_all(self.release, "x");
             sys.close(self.release);
         }
-        const status = sys.wait_status(self.pid);
+        var status: u8 = 125;
+        if (self.status >= 0) {
+            // EOF instead of a status: the keeper died, and 125 says so.
+            _ = sys.read_full(self.status, std.mem.asBytes(&status));
+            sys.close(self.status);
+        } else {
+            status = sys.wait_status(self.pid);
+        }
         if (status != 0) reporter.fail(step, status);
     }
 
-    fn run_gated(args: *const Args) noreturn {
+    /// The -o helper's keeper: runs the helper and then stays, in the host's namespaces
+    /// with the caller's credentials, as the subreaper of whatever the helper left
+    /// running, until the holder exits; then it kills all of it. The holder cannot: once in
+    /// its user namespace it may not signal processes of host root. Nor can the kernel's
+    /// parent-death signal reach this process from the holder then: it is sent with the
+    /// dying parent's credentials and dropped for lack of permission. So the keeper watches
+    /// a pidfd of the holder instead, which needs no permission.
+    fn keep_outside(args: *const Args) noreturn {
         sys.close(args.gate[1]);
+        sys.close(args.status[0]);
+        const holder_fd = linux.syscall2(.pidfd_open, @intCast(args.holder), 0);
+        // The pidfd is the holder's only if the holder is still our parent now.
+        if (sys.errno(holder_fd) != 0 or sys.value(linux.syscall0(.getppid)) != args.holder) sys.exit(125);
         if (!sys.read_byte(args.gate[0])) sys.exit(125);
-        run_shell(args);
+        sys.close(args.gate[0]);
+        _ = linux.prctl(@intFromEnum(linux.PR.SET_CHILD_SUBREAPER), 1, 0, 0, 0);
+        const chld = sys.bit(linux.SIG.CHLD);
+        sys.sigmask(chld, null);
+        const children = linux.syscall4(.signalfd4, @bitCast(@as(isize, -1)), @intFromPtr(&chld), 8, linux.O.CLOEXEC);
+        const task_dir = sys.open_task_dir();
+
+        // A copy of this memory, not a share: it execs at once, and this stack stays ours.
+        const rc = sys.fork(null);
+        if (rc == 0) run_shell(args);
+        const status = if (sys.errno(rc) == 0) sys.wait_status(sys.value(rc)) else 125;
+        _ = sys.write_all(args.status[1], std.mem.asBytes(&status));
+        sys.close(args.status[1]);
+
+        var fds = [2]linux.pollfd{
+            .{ .fd = sys.value(holder_fd), .events = linux.POLL.IN, .revents = 0 },
+            .{ .fd = if (sys.errno(children) == 0) sys.value(children) else -1, .events = linux.POLL.IN, .revents = 0 },
+        };
+        while (true) {
+            const ready = linux.poll(&fds, fds.len, -1);
+            if (sys.errno(ready) != 0 and sys.errno(ready) != @intFromEnum(linux.E.INTR)) break;
+            if (fds[0].revents != 0) break;
+            if (fds[1].revents == 0) continue;
+            var info: [128]u8 = undefined;
+            _ = linux.read(fds[1].fd, &info, info.len);
+            // Reap what has exited, so nothing lingers as a zombie meanwhile.
+            while (true) {
+                var reaped: linux.siginfo_t = undefined;
+                reaped.fields.common.first.piduid.pid = 0;
+                const wrc = linux.waitid(.ALL, 0, &reaped, linux.W.EXITED | linux.W.NOHANG);
+                if (sys.errno(wrc) != 0 or reaped.fields.common.first.piduid.pid == 0) break;
+            }
+        }
+        var rounds: u32 = 0;
+        while (task_dir >= 0 and rounds < 64 and sys.kill_children(task_dir) > 0) : (rounds += 1) {}
+        sys.exit(0);
     }
 
     fn run_shell(args: *const Args) noreturn {

@@ -182,6 +182,41 @@ pub fn set_pdeathsig() void {
     _ = linux.prctl(@intFromEnum(linux.PR.SET_PDEATHSIG), linux.SIG.KILL, 0, 0, 0);
 }
 
+/// The directory of this thread in the host's /proc, whose `children` file kill_children
+/// reads. Opened while /proc is still the host's: init's pivot_root moves the root of
+/// every process in the mount namespace, the holder's too. Returns an fd or -errno.
+pub fn open_task_dir() i32 {
+    var path_buffer: [64]u8 = undefined;
+    const path = std.fmt.bufPrintZ(&path_buffer, "/proc/self/task/{d}", .{linux.gettid()}) catch unreachable;
+    const rc = linux.openat(linux.AT.FDCWD, path, linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
+    if (errno(rc) != 0) return -@as(i32, @intCast(errno(rc)));
+    return value(rc);
+}
+
+/// SIGKILLs every child of this process listed in `task_dir`'s children file (Linux 4.2)
+/// and reaps them. Returns how many there were: 0 when none are left.
+pub fn kill_children(task_dir: fd_t) u32 {
+    const rc = linux.openat(task_dir, "children", linux.O.RDONLY | linux.O.CLOEXEC, 0);
+    if (errno(rc) != 0) return 0;
+    const fd = value(rc);
+    var buffer: [4096]u8 = undefined;
+    const n = read_full(fd, &buffer);
+    close(fd);
+    if (n <= 0) return 0;
+    var count: u32 = 0;
+    var words = std.mem.tokenizeAny(u8, buffer[0..@intCast(n)], " \n");
+    while (words.next()) |word| {
+        const pid = std.fmt.parseInt(i32, word, 10) catch continue;
+        // A child this process may not signal (EPERM: the -o helper's, which kept host
+        // root's credentials) is left to whoever may; only what dies is waited for.
+        if (errno(linux.kill(pid, linux.SIG.KILL)) != 0) continue;
+        var info: linux.siginfo_t = undefined;
+        _ = linux.waitid(.PID, pid, &info, linux.W.EXITED);
+        count += 1;
+    }
+    return count;
+}
+
 pub fn set_dumpable(dumpable: bool) void {
     // EINVAL is only for values other than 0 and 1.
     _ = linux.prctl(@intFromEnum(linux.PR.SET_DUMPABLE), @intFromBool(dumpable), 0, 0, 0);
