@@ -66,8 +66,16 @@ export function startRaw(
       writeByte(goFd);
     }
     closeGo();
-    const report = readReport(reportFd);
-    if (report !== null) throw reportError(report.step, report.value, command);
+    let report = readReport(reportFd);
+    let object: string | undefined;
+    if (report?.step === Step.mountIndex) {
+      const mount = config.mounts?.[report.value];
+      report = readReport(reportFd) ?? { step: Step.mountIndex, value: 0 };
+      object = report.step === Step.bindSource ? mount?.source : mount?.target;
+    } else if (report?.step === Step.enterWorkingDirectory) {
+      object = config.cwd;
+    }
+    if (report !== null) throw reportError(report.step, report.value, command, object);
   } catch (error) {
     // Closing the go pipe makes a child that waits for its maps exit; then reap it.
     closeGo();

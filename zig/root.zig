@@ -11,7 +11,7 @@ const files = @import("files.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 4;
+    return 5;
 }
 
 export fn config_size() u32 {
