@@ -93,7 +93,7 @@ function planMounts(mounts: Mount[]): NativeMount[] {
       }
       return { kind: "tmpfs", target: mount.target, size };
     }
-    if (mount.type !== "bind") throw new ContainError(`Cannot mount on ${mount.target}: unknown type ${(mount as Mount).type}`);
+    if (mount.type !== "bind") throw new ContainError(`Cannot mount on ${(mount as Mount).target}: unknown type ${(mount as Mount).type}`);
     const source = resolve(mount.source);
     const stat = statPath(source);
     if (typeof stat === "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(stat)}`, "bind", stat);

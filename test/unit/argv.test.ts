@@ -9,6 +9,8 @@ describe("splitArgv", () => {
     expect(splitArgv(["-c", "dir", "/bin/ls", "-la", "-n"], args)).toEqual({
       options: { console: true },
       operands: ["dir", "/bin/ls", "-la", "-n"],
+      lists: {},
+      given: [],
       help: false,
     });
   });
