@@ -4,11 +4,12 @@ import {
   closeFd,
   readReport,
   releaseRegion,
+  sendGo,
   sendSignal,
+  type Spawned,
   type SpawnConfig,
   spawnChild,
   waitChild,
-  writeByte,
 } from "./native.ts";
 import { ContainError, reportError, Step } from "./errors.ts";
 import { type MapPlan, writeMaps } from "./userns.ts";
@@ -49,8 +50,11 @@ export function startRaw(
   config: SpawnConfig,
   maps: [MapPlan, MapPlan] | null,
   command: string,
+  /** Once the maps are written: fds to hand the holder with go (it closes none of them). */
+  beforeGo?: (spawned: Spawned) => number[],
 ): Started {
-  const { pid, pidfd, reportFd, goFd, region, keep } = spawnChild(config);
+  const spawned = spawnChild(config);
+  const { pid, pidfd, reportFd, goFd, region, keep } = spawned;
   reading.add(keep);
   let goOpen = true;
   const closeGo = () => {
@@ -63,7 +67,12 @@ export function startRaw(
       if (ready === null) throw new ContainError("Failed to start: the child exited at once");
       if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
       writeMaps(pid, maps[0], maps[1]);
-      writeByte(goFd);
+      const fds = beforeGo?.(spawned) ?? [];
+      try {
+        sendGo(goFd, fds);
+      } finally {
+        fds.forEach(closeFd);
+      }
     }
     closeGo();
     let report = readReport(reportFd);

@@ -9,12 +9,15 @@ import {
   consoleNoEcho,
   copyTerminalSize,
   Flag,
+  idmapTree,
+  MAX_IDMAPPED,
   Mode,
   type NativeMount,
   openConsole,
   rawTerminal,
   restoreTerminal,
   sendSignal,
+  type Spawned,
   statPath,
   strerror,
 } from "./native.ts";
@@ -102,6 +105,31 @@ function planMounts(mounts: Mount[]): NativeMount[] {
   });
 }
 
+/**
+ * As host root, container root is an unprivileged host ID, so a plain bind of root's
+ * files could not be written: give each bind an ID-mapped copy of its source, through
+ * which host IDs appear as the container's map shows them. The kernel lets only host
+ * root make it, so the supervisor does, once the holder's maps exist. Where the kernel or
+ * the filesystem refuses, the bind stays plain, with one warning.
+ */
+function idmapBinds(mounts: NativeMount[], spawned: Spawned, warn?: (message: string) => void): number[] {
+  const fds: number[] = [];
+  let warned = false;
+  mounts.forEach((mount, index) => {
+    if (mount.kind !== "bind" || fds.length >= MAX_IDMAPPED) return;
+    const tree = idmapTree(mount.source!, spawned.pid);
+    if (typeof tree === "number") {
+      spawned.setIdmapped(index, fds.length);
+      fds.push(tree);
+    } else if (!warned) {
+      warned = true;
+      const why = strerror(tree.errno);
+      warn?.(`Cannot ID-map the bind of ${mount.source} (${why}): it is a plain bind, which container root may not write`);
+    }
+  });
+  return fds;
+}
+
 /** CMD's environment: container=contain and the caller's additions. */
 function commandEnvironment(env: Record<string, string | undefined> = {}): string[] {
   for (const name of Object.keys(env)) {
@@ -176,6 +204,7 @@ export function startContain(
       },
       maps,
       argv[0]!,
+      process.geteuid!() === 0 ? (spawned) => idmapBinds(mounts, spawned, options.onWarning) : undefined,
     );
   } catch (error) {
     if (pty) closeConsole(pty);

@@ -9,7 +9,9 @@ export const ABI_VERSION = 5;
 /** Byte size of spawn.Config in zig/spawn.zig; the layout is written in encodeConfig. */
 export const CONFIG_SIZE = 104;
 /** Byte size of binds.Mount in zig/binds.zig. */
-const MOUNT_SIZE = 32;
+const MOUNT_SIZE = 40;
+/** At most this many ID-mapped binds travel with the go message (binds.max_idmapped). */
+export const MAX_IDMAPPED = 16;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
@@ -26,6 +28,8 @@ const symbols = {
   send_signal: { args: [i32, i32], returns: u32 },
   release_region: { args: [i32], returns: FFIType.void },
   write_byte: { args: [i32], returns: u32 },
+  send_go: { args: [i32, pointer, u32], returns: u32 },
+  idmap_tree: { args: [pointer, i32], returns: i32 },
   close_fd: { args: [i32], returns: u32 },
   make_pipe: { args: [pointer], returns: u32 },
   // console
@@ -124,6 +128,8 @@ export interface Spawned {
   region: number;
   /** The config's buffers, which the children read until CMD is executed. */
   keep: unknown[];
+  /** Marks bind `index` as the ID-mapped tree `slot` of the go message (before go). */
+  setIdmapped(index: number, slot: number): void;
 }
 
 const encoder = new TextEncoder();
@@ -163,7 +169,7 @@ class Strings {
   }
 }
 
-function encodeConfig(config: SpawnConfig, keep: unknown[]): DataView {
+function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, DataView] {
   const strings = new Strings();
   const argv = config.argv.map((text) => strings.add(text));
   const envp = config.envp.map((text) => strings.add(text));
@@ -194,6 +200,7 @@ function encodeConfig(config: SpawnConfig, keep: unknown[]): DataView {
     table.setBigUint64(base + 8, address(source), true);
     table.setBigUint64(base + 16, address(target), true);
     table.setBigUint64(base + 24, address(size), true);
+    table.setInt32(base + 32, -1, true);
   });
 
   const view = new DataView(new ArrayBuffer(CONFIG_SIZE));
@@ -209,16 +216,18 @@ function encodeConfig(config: SpawnConfig, keep: unknown[]): DataView {
   view.setBigUint64(88, mounts.length ? BigInt(ptr(table)) : 0n, true);
   view.setUint32(96, mounts.length, true);
   keep.push(strings, pointers, view, table);
-  return view;
+  return [view, table];
 }
 /** Forks the first child (see zig/spawn.zig). Throws NativeError on failure. */
 export function spawnChild(config: SpawnConfig): Spawned {
   const keep: unknown[] = [];
-  const view = encodeConfig(config, keep);
+  const [view, table] = encodeConfig(config, keep);
   const result = new Int32Array(5);
   const e = native.spawn_child(ptr(view), ptr(result));
   if (e !== 0) throw new NativeError("fork", e);
-  return { pid: result[0]!, pidfd: result[1]!, reportFd: result[2]!, goFd: result[3]!, region: result[4]!, keep };
+  // The holder reads the table only after go, which the write and read of it order.
+  const setIdmapped = (index: number, slot: number) => table.setInt32(index * MOUNT_SIZE + 32, slot, true);
+  return { pid: result[0]!, pidfd: result[1]!, reportFd: result[2]!, goFd: result[3]!, region: result[4]!, keep, setIdmapped };
 }
 
 export interface Report {
@@ -257,6 +266,20 @@ export function releaseRegion(region: number): void {
 export function writeByte(fd: number): void {
   const e = native.write_byte(fd);
   if (e !== 0) throw new NativeError("release the child", e);
+}
+
+/** The go message for a holder, carrying `fds` (ID-mapped trees). */
+export function sendGo(fd: number, fds: number[]): void {
+  const list = Int32Array.from(fds.length ? fds : [-1]);
+  const e = native.send_go(fd, ptr(list), fds.length);
+  if (e !== 0) throw new NativeError("release the child", e);
+}
+
+/** A detached copy of `source` ID-mapped through the user namespace of `pid`: its fd, or
+ *  the errno why not. */
+export function idmapTree(source: string, pid: number): number | { errno: number } {
+  const fd = native.idmap_tree(ptr(path0(source)), pid);
+  return fd < 0 ? { errno: -fd } : fd;
 }
 
 export function closeFd(fd: number): void {

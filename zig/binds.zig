@@ -30,7 +30,14 @@ pub const Mount = extern struct {
     target: [*:0]const u8,
     /// tmpfs: its size option (bytes, or with a k, m, g or % suffix), or null.
     size: ?[*:0]const u8,
+    /// bind: the index of an ID-mapped copy of the source among the fds that came with the
+    /// go message (see idmap_tree), or -1 for a plain bind. Set by the supervisor before go.
+    idmapped: i32,
+    reserved: u32 = 0,
 };
+
+/// At most this many ID-mapped trees travel with the go message; more binds stay plain.
+pub const max_idmapped = 16;
 
 // Constants from the kernel's uapi headers that Zig 0.11's std lacks.
 const OPEN_TREE_CLONE = 1;
@@ -39,6 +46,10 @@ const AT_EMPTY_PATH = 0x1000;
 const MOVE_MOUNT_F_EMPTY_PATH = 0x4;
 const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 const MOUNT_ATTR_RDONLY = 0x1;
+const MOUNT_ATTR_IDMAP = 0x100000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const MSG_CMSG_CLOEXEC = 0x40000000;
 const FSOPEN_CLOEXEC = 1;
 const FSMOUNT_CLOEXEC = 1;
 const FSCONFIG_SET_STRING = 1;
@@ -80,12 +91,13 @@ pub fn overlay_root(root: [*:0]const u8, reporter: Reporter) void {
 }
 
 /// Makes every mount of `mounts`, in order, under the root that is the current directory.
-pub fn add_mounts(mounts: []const Mount, reporter: Reporter) void {
+/// `idmapped`: the ID-mapped trees that came with the go message.
+pub fn add_mounts(mounts: []const Mount, idmapped: []const i32, reporter: Reporter) void {
     if (mounts.len == 0) return;
     const root_rc = linux.openat(cwd, ".", linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
     reporter.check(.resolve_mount_target, root_rc);
     const root = sys.value(root_rc);
-    for (mounts, 0..) |mount, index| add_mount(root, mount, .{ .reporter = reporter, .index = @intCast(index) });
+    for (mounts, 0..) |mount, index| add_mount(root, mount, idmapped, .{ .reporter = reporter, .index = @intCast(index) });
     sys.close(root);
 }
 
@@ -102,10 +114,15 @@ const MountReporter = struct {
     }
 };
 
-fn add_mount(root: sys.fd_t, mount: Mount, reporter: MountReporter) void {
+fn add_mount(root: sys.fd_t, mount: Mount, idmapped: []const i32, reporter: MountReporter) void {
     const directory = mount.kind == kind_tmpfs or mount.flags & mount_directory != 0;
     const target = resolve(root, std.mem.span(mount.target), directory, reporter);
-    const detached = if (mount.kind == kind_bind) clone_tree(mount, reporter) else new_tmpfs(mount, reporter);
+    const detached = if (mount.kind == kind_tmpfs)
+        new_tmpfs(mount, reporter)
+    else if (mount.idmapped >= 0 and mount.idmapped < idmapped.len)
+        make_readonly(idmapped[@intCast(mount.idmapped)], mount, reporter)
+    else
+        clone_tree(mount, reporter);
     reporter.check(.attach_mount, linux.syscall5(
         .move_mount,
         @intCast(detached),
@@ -124,7 +141,10 @@ fn clone_tree(mount: Mount, reporter: MountReporter) sys.fd_t {
     const flags = OPEN_TREE_CLONE | linux.O.CLOEXEC | AT_RECURSIVE;
     const rc = linux.syscall3(.open_tree, @bitCast(@as(isize, cwd)), @intFromPtr(mount.source.?), flags);
     reporter.check(.bind_source, rc);
-    const tree = sys.value(rc);
+    return make_readonly(sys.value(rc), mount, reporter);
+}
+
+fn make_readonly(tree: sys.fd_t, mount: Mount, reporter: MountReporter) sys.fd_t {
     if (mount.flags & mount_readonly != 0) {
         const attr = MountAttr{ .attr_set = MOUNT_ATTR_RDONLY, .attr_clr = 0, .propagation = 0, .userns_fd = 0 };
         reporter.check(.bind_readonly, linux.syscall5(
@@ -209,4 +229,82 @@ fn create(parent: sys.fd_t, name: [*:0]const u8, directory: bool, reporter: Moun
 
 fn errno_rc(e: linux.E) usize {
     return @bitCast(-@as(isize, @intFromEnum(e)));
+}
+
+/// Supervisor side, as host root: a detached copy of `source` whose IDs appear through the
+/// user namespace of `pid` (the holder's), so that host root's files are container root's.
+/// Changing a mount's ID mapping needs CAP_SYS_ADMIN over the user namespace that owns the
+/// source mount, which the holder, inside its own namespace, does not have. Returns the
+/// fd or -errno.
+pub fn idmap_tree(source: [*:0]const u8, pid: i32) i32 {
+    var buffer: [32]u8 = undefined;
+    const path = std.fmt.bufPrintZ(&buffer, "/proc/{d}/ns/user", .{pid}) catch unreachable;
+    const ns_rc = linux.openat(cwd, path, linux.O.RDONLY | linux.O.CLOEXEC, 0);
+    if (sys.errno(ns_rc) != 0) return -@as(i32, @intCast(sys.errno(ns_rc)));
+    const userns = sys.value(ns_rc);
+    defer sys.close(userns);
+    const flags = OPEN_TREE_CLONE | linux.O.CLOEXEC | AT_RECURSIVE;
+    const rc = linux.syscall3(.open_tree, @bitCast(@as(isize, cwd)), @intFromPtr(source), flags);
+    if (sys.errno(rc) != 0) return -@as(i32, @intCast(sys.errno(rc)));
+    const tree = sys.value(rc);
+    const attr = MountAttr{ .attr_set = MOUNT_ATTR_IDMAP, .attr_clr = 0, .propagation = 0, .userns_fd = @intCast(userns) };
+    const set = linux.syscall5(.mount_setattr, @intCast(tree), @intFromPtr(""), AT_EMPTY_PATH | AT_RECURSIVE, @intFromPtr(&attr), @sizeOf(MountAttr));
+    if (sys.errno(set) != 0) {
+        sys.close(tree);
+        return -@as(i32, @intCast(sys.errno(set)));
+    }
+    return tree;
+}
+
+/// The kernel's struct msghdr and struct cmsghdr on 64-bit Linux.
+const MessageHeader = extern struct {
+    name: usize = 0,
+    name_len: u32 = 0,
+    iov: *const [1]Iovec,
+    iov_len: usize = 1,
+    control: usize,
+    control_len: usize,
+    flags: u32 = 0,
+};
+const Iovec = extern struct { base: usize, len: usize };
+const ControlHeader = extern struct { len: usize, level: i32, type: i32 };
+const Control = extern struct { header: ControlHeader, fds: [max_idmapped]i32 };
+
+/// Supervisor side: the go byte, with `fds` attached (SCM_RIGHTS) when there are any.
+pub fn send_go(socket: sys.fd_t, fds: []const i32) u32 {
+    std.debug.assert(fds.len <= max_idmapped);
+    var byte: u8 = 'x';
+    const iov = [1]Iovec{.{ .base = @intFromPtr(&byte), .len = 1 }};
+    var control = Control{ .header = .{ .len = @sizeOf(ControlHeader) + 4 * fds.len, .level = SOL_SOCKET, .type = SCM_RIGHTS }, .fds = undefined };
+    @memcpy(control.fds[0..fds.len], fds);
+    const message = MessageHeader{
+        .iov = &iov,
+        .control = if (fds.len == 0) 0 else @intFromPtr(&control),
+        .control_len = if (fds.len == 0) 0 else std.mem.alignForward(usize, control.header.len, 8),
+    };
+    while (true) {
+        const rc = linux.syscall3(.sendmsg, @intCast(socket), @intFromPtr(&message), linux.MSG.NOSIGNAL);
+        if (sys.errno(rc) == @intFromEnum(linux.E.INTR)) continue;
+        return sys.errno(rc);
+    }
+}
+
+/// Holder side: waits for the go byte and keeps the fds that came with it in `fds`.
+/// Returns how many, or null at EOF (the supervisor gave up).
+pub fn receive_go(socket: sys.fd_t, fds: *[max_idmapped]i32) ?usize {
+    var byte: u8 = 0;
+    const iov = [1]Iovec{.{ .base = @intFromPtr(&byte), .len = 1 }};
+    var control: Control = undefined;
+    var message = MessageHeader{ .iov = &iov, .control = @intFromPtr(&control), .control_len = @sizeOf(Control) };
+    while (true) {
+        const rc = linux.syscall3(.recvmsg, @intCast(socket), @intFromPtr(&message), MSG_CMSG_CLOEXEC);
+        if (sys.errno(rc) == @intFromEnum(linux.E.INTR)) continue;
+        if (sys.errno(rc) != 0 or rc != 1) return null;
+        break;
+    }
+    if (message.control_len < @sizeOf(ControlHeader)) return 0;
+    if (control.header.level != SOL_SOCKET or control.header.type != SCM_RIGHTS) return 0;
+    const count = @min((control.header.len - @sizeOf(ControlHeader)) / 4, max_idmapped);
+    @memcpy(fds[0..count], control.fds[0..count]);
+    return count;
 }

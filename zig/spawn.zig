@@ -145,7 +145,8 @@ pub fn spawn(config: *const Config, result: *Result) u32 {
     var report: [2]i32 = .{ -1, -1 };
     var go: [2]i32 = .{ -1, -1 };
     var e = sys.errno(linux.pipe2(&report, linux.O.CLOEXEC));
-    if (e == 0) e = sys.errno(linux.pipe2(&go, linux.O.CLOEXEC));
+    // A socket, not a pipe: the go message may carry ID-mapped mounts (binds.zig).
+    if (e == 0) e = sys.errno(linux.socketpair(linux.AF.UNIX, linux.SOCK.STREAM | linux.SOCK.CLOEXEC, 0, &go));
     if (e != 0) {
         for ([_]i32{ report[0], report[1], go[0], go[1] }) |fd| sys.close(fd);
         clone.region_free(region);
@@ -236,15 +237,16 @@ fn setup_stdio(config: *const Config, reporter: Reporter) void {
     }
 }
 
-/// Unshares the user namespace, tells the parent, and waits while it writes the ID maps.
 /// Tells the parent that the user namespace exists and waits while it writes the ID maps.
-fn enter_user_namespace(args: *const Start, reporter: Reporter) void {
+/// Returns how many ID-mapped mounts came with the go message into `idmapped`.
+fn enter_user_namespace(args: *const Start, reporter: Reporter, idmapped: *[binds.max_idmapped]i32) usize {
     if (args.owns_memory) reporter.check(.unshare_user, linux.unshare(linux.CLONE.NEWUSER));
     reporter.send(.ready, 0);
     // EOF instead of the go byte: the parent gave up (its message is its own).
-    if (!sys.read_byte(args.go)) sys.exit(125);
+    const count = binds.receive_go(args.go, idmapped) orelse sys.exit(125);
     sys.close(args.go);
     become_root(reporter, args.parent);
+    return count;
 }
 
 /// A change of credentials clears the parent-death signal, so it is set again after.
@@ -256,7 +258,8 @@ fn become_root(reporter: Reporter, parent: i32) void {
 }
 
 fn pseudo(args: *const Start, reporter: Reporter) noreturn {
-    enter_user_namespace(args, reporter);
+    var none: [binds.max_idmapped]i32 = undefined;
+    _ = enter_user_namespace(args, reporter, &none);
     sys.sigmask(0, null);
     const e = exec.exec(args.config.argv, args.config.envp);
     reporter.send(.exec, e);
@@ -271,7 +274,8 @@ fn holder(args: *const Start, reporter: Reporter) noreturn {
     var outside = Helper{};
     if (config.outside) |command| outside = Helper.start_outside(args, command, reporter);
 
-    enter_user_namespace(args, reporter);
+    var idmapped: [binds.max_idmapped]i32 = undefined;
+    const idmapped_count = enter_user_namespace(args, reporter, &idmapped);
     reporter.check(.unshare_cgroup, linux.unshare(linux.CLONE.NEWCGROUP));
     reporter.check(.unshare_ipc, linux.unshare(linux.CLONE.NEWIPC));
     if (config.flags & flag_host_network == 0) {
@@ -286,7 +290,7 @@ fn holder(args: *const Start, reporter: Reporter) noreturn {
     if (outside.pid > 0) outside.finish(reporter, .helper_outside);
     if (args.owns_memory) sys.set_dumpable(false);
 
-    mounts.build_root(config, reporter);
+    mounts.build_root(config, idmapped[0..idmapped_count], reporter);
     if (config.inside) |command| {
         var inside = Helper.start_inside(args, command, reporter);
         inside.finish(reporter, .helper_inside);
