@@ -56,6 +56,14 @@ for (const runner of runners) {
       expect(statSync(join(host, "written")).uid).toBe(runner.uid);
     });
 
+    testIf(reason, "a source that cannot be ID-mapped is a plain bind, with one warning as root", () => {
+      const result = contain(["-b", "/proc/sys/kernel:/k", "-b", "/proc/sys/vm:/v", root, "/bin/cat", "/k/ostype"]);
+      expect(result.stdout).toBe("Linux\n");
+      const warning = /^contain: Cannot ID-map the bind of \/proc\/sys\/kernel \(Invalid argument\): it is a plain bind, which container root may not write\n$/;
+      if (runner.name === "root") expect(result.stderr).toMatch(warning);
+      else expect(result.stderr).toBe("");
+    });
+
     testIf(reason, "bad input: missing source, escaping targets, unusable -w, malformed -E and -b", () => {
       const marker = `/tmp/contain-escape-${process.pid}-${runner.name}`;
       const cases: [string[], number, RegExp][] = [
