@@ -116,7 +116,9 @@ function idmapBinds(mounts: NativeMount[], spawned: Spawned, warn?: (message: st
   const fds: number[] = [];
   let warned = false;
   mounts.forEach((mount, index) => {
-    if (mount.kind !== "bind" || fds.length >= MAX_IDMAPPED) return;
+    // Container root may remount its own mounts read-write, and through an ID-mapped one
+    // it writes as host root: so a read-only bind stays plain, where host IDs keep it so.
+    if (mount.kind !== "bind" || mount.readonly || fds.length >= MAX_IDMAPPED) return;
     const tree = idmapTree(mount.source!, spawned.pid);
     if (typeof tree === "number") {
       spawned.setIdmapped(index, fds.length);

@@ -1,7 +1,7 @@
 // contain's -b, -t, -e, -w and -E through the CLI, as root and as the unprivileged test
 // user, on a busybox root: what CMD sees, and the refusals of bad input.
 import { describe, expect } from "bun:test";
-import { chownSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { busyboxFixture, run, runners, scratch, testIf } from "./helpers.ts";
 
@@ -12,6 +12,8 @@ for (const runner of runners) {
     if (reason === null) {
       writeFileSync(join(host, "data"), "from the host\n");
       if (process.getuid!() === 0) chownSync(join(host, "data"), runner.uid, runner.gid);
+      // A :ro bind is plain even as root: its files must be readable by anyone.
+      chmodSync(host, 0o755);
       // Links in the root that lead out of it: one absolute, one through "..".
       run(runner, "pseudo", ["sh", "-c", "ln -s / absolute && ln -s ../../.. up"], { cwd: root });
     }
@@ -97,6 +99,16 @@ for (const runner of runners) {
       const ro = contain(["-b", `${host}:/locked:ro`, "-w", "/locked", root, "/bin/sh", "-c", "pwd; echo x > f || echo cannot write"]);
       expect(result.stdout.split("\n")[0]).toBe("/locked");
       expect(ro.stdout).toBe("/locked\ncannot write\n");
+    });
+
+    testIf(reason, "as root, a :ro bind stays read-only even when container root remounts it", () => {
+      // As a user, container root is the user, who may write those files anyway: there a
+      // :ro bind guards against mistakes, and the remount is left out.
+      const remount = runner.name === "root" ? "/bin/busybox mount -o remount,rw,bind /ro 2>/dev/null; " : "";
+      const script = `${remount}echo x > /ro/x 2>/dev/null || echo refused`;
+      const result = contain(["-b", `${host}:/ro:ro`, root, "/bin/sh", "-c", script]);
+      expect(result.stdout).toBe("refused\n");
+      expect(existsSync(join(host, "x"))).toBe(false);
     });
 
     if (reason === null) {
