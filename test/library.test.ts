@@ -3,7 +3,7 @@
 // the unprivileged test user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { contain, ContainError, fromHost, inject, pseudo, type RootFilesystem } from "../src/index.ts";
@@ -61,7 +61,7 @@ beforeAll(async () => {
   await contain({ root: warm.path, cmd: ["/usr/bin/true"], console: true, stdout: "ignore" }).exited;
   await warm.remove();
   before = snapshot();
-  root = await fromHost(["sh", "echo", "cat", "sleep", "hostname", "true", "rm", "ls"]);
+  root = await fromHost(["sh", "echo", "cat", "sleep", "hostname", "true", "rm", "ls"], { links: { escape: "../../.." } });
 });
 
 afterAll(async () => {
@@ -122,6 +122,8 @@ describe("library", () => {
   test("env and cwd for CMD, binds and tmpfs mounts", async () => {
     const host = mkdtempSync(join(tmpdir(), "contain-bind-"));
     writeFileSync(join(host, "data"), "shared\n");
+    // A read-only bind is plain even as host root: anyone must be able to read it.
+    chmodSync(host, 0o755);
     try {
       const c = contain({
         root: root.path,
@@ -143,6 +145,29 @@ describe("library", () => {
     } finally {
       rmSync(host, { recursive: true });
     }
+  });
+
+  test("bad mounts and environment throw a ContainError before CMD runs", () => {
+    const marker = `/tmp/contain-escape-library-${process.pid}`;
+    const cases: [Parameters<typeof contain>[0], string][] = [
+      [{ root: root.path, mounts: [{ type: "tmpfs", target: `/escape${marker}` }] }, `Failed to resolve mount target /escape${marker}: it leads outside the root filesystem`],
+      [{ root: root.path, mounts: [{ type: "tmpfs", target: `/..${marker}` }] }, `Failed to resolve mount target /..${marker}: it leads outside the root filesystem`],
+      [{ root: root.path, mounts: [{ type: "tmpfs", target: "tmp" }] }, "Cannot mount on tmp: the target must be an absolute path"],
+      [{ root: root.path, mounts: [{ type: "tmpfs", target: "/t", size: "lots" }] }, "Cannot mount tmpfs on /t: bad size lots"],
+      [{ root: root.path, env: { "A=B": "1" } }, "Cannot set environment variable A=B: bad name"],
+      [{ root: root.path, cwd: "/no/such/dir" }, "Failed to enter working directory /no/such/dir: No such file or directory"],
+    ];
+    for (const [options, message] of cases) {
+      let caught: unknown;
+      try {
+        contain({ ...options, cmd: ["/bin/true"], stdout: "pipe" });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ContainError);
+      expect((caught as ContainError).message).toBe(message);
+    }
+    expect(readdirSync("/tmp").filter((name) => name.startsWith("contain-escape-library-"))).toEqual([]);
   });
 
   test("20 ephemeral containers writing at once leave DIR byte-identical", async () => {
