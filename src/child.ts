@@ -5,13 +5,14 @@ import {
   strerror,
   readReport,
   releaseRegion,
+  sendGo,
   sendSignal,
+  type Spawned,
   type SpawnConfig,
   spawnChild,
   waitChild,
-  writeByte,
 } from "./native.ts";
-import { ContainError, Status, Step, stepText } from "./errors.ts";
+import { ContainError, EXDEV, Status, Step, stepText } from "./errors.ts";
 import { type MapPlan, writeMaps } from "./userns.ts";
 
 export interface Child {
@@ -50,8 +51,11 @@ export function startRaw(
   config: SpawnConfig,
   maps: [MapPlan, MapPlan] | null,
   command: string,
+  /** Once the maps are written: fds to hand the holder with go (it closes none of them). */
+  beforeGo?: (spawned: Spawned) => number[],
 ): Started {
-  const { pid, pidfd, reportFd, goFd, region, keep } = spawnChild(config);
+  const spawned = spawnChild(config);
+  const { pid, pidfd, reportFd, goFd, region, keep } = spawned;
   reading.add(keep);
   let goOpen = true;
   const closeGo = () => {
@@ -64,11 +68,24 @@ export function startRaw(
       if (ready === null) throw new ContainError("Failed to start: the child exited at once");
       if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
       writeMaps(pid, maps[0], maps[1]);
-      writeByte(goFd);
+      const fds = beforeGo?.(spawned) ?? [];
+      try {
+        sendGo(goFd, fds);
+      } finally {
+        fds.forEach(closeFd);
+      }
     }
     closeGo();
-    const report = readReport(reportFd);
-    if (report !== null) throw reportError(report.step, report.value, command);
+    let report = readReport(reportFd);
+    let object: string | undefined;
+    if (report?.step === Step.mountIndex) {
+      const mount = config.mounts?.[report.value];
+      report = readReport(reportFd) ?? { step: Step.mountIndex, value: 0 };
+      object = report.step === Step.bindSource ? mount?.source : mount?.target;
+    } else if (report?.step === Step.enterWorkingDirectory) {
+      object = config.cwd;
+    }
+    if (report !== null) throw reportError(report.step, report.value, command, object);
   } catch (error) {
     // Closing the go pipe makes a child that waits for its maps exit; then reap it.
     closeGo();
@@ -129,9 +146,16 @@ export function watchExit(started: Started): Promise<number> {
   });
 }
 
-/** Turns a (step, value) report from the shim into the error the user sees. */
-export function reportError(step: number, value: number, command: string): ContainError {
-  const what = stepText(step);
+/**
+ * Turns a (step, value) report from the shim into the error the user sees. `object` names
+ * what the step acted on (a mount's target or source, the working directory).
+ */
+export function reportError(step: number, value: number, command: string, object?: string): ContainError {
+  const what = object === undefined ? stepText(step) : `${stepText(step)} ${object}`;
+  if (step === Step.resolveMountTarget && value === EXDEV) {
+    // RESOLVE_BENEATH refused a ".." or a symbolic link that leads out of the root.
+    return new ContainError(`Failed to ${what}: it leads outside the root filesystem`, what, value);
+  }
   if (step === Step.exec) {
     const status = value === 2 ? Status.notFound : Status.cannotExecute;
     return new ContainError(`Failed to execute ${command}: ${strerror(value)}`, what, value, status);

@@ -9,10 +9,11 @@ const console = @import("console.zig");
 const clone = @import("clone.zig");
 const files = @import("files.zig");
 const forward = @import("forward.zig");
+const binds = @import("binds.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 6;
+    return 7;
 }
 
 export fn config_size() u32 {
@@ -67,6 +68,17 @@ export fn send_signal(pidfd: i32, signal: i32) u32 {
 /// the terminal's own signals are not passed on.
 export fn forward_start(terminal_reaches_child: u32) u32 {
     return forward.start(terminal_reaches_child != 0);
+}
+
+/// An ID-mapped detached copy of `source` for the holder `pid` (binds.zig): fd or -errno.
+export fn idmap_tree(source: [*:0]const u8, pid: i32) i32 {
+    return binds.idmap_tree(source, pid);
+}
+
+/// The go byte for a holder, with `count` fds of `fds` attached.
+export fn send_go(fd: i32, fds: [*]const i32, count: u32) u32 {
+    if (count > binds.max_idmapped) return @intFromEnum(linux.E.INVAL);
+    return binds.send_go(fd, fds[0..count]);
 }
 
 export fn write_byte(fd: i32) u32 {

@@ -194,8 +194,10 @@ pub fn open_task_dir() i32 {
 }
 
 /// SIGKILLs every child of this process listed in `task_dir`'s children file (Linux 4.2)
-/// and reaps them. Returns how many there were: 0 when none are left.
-pub fn kill_children(task_dir: fd_t) u32 {
+/// and reaps them; one this process may not signal is handed to `proxy` (a keeper's pipe,
+/// or -1). `spare` is left alone: the keeper, which goes when this process does. Returns
+/// how many there were: 0 when none are left.
+pub fn kill_children(task_dir: fd_t, proxy: fd_t, spare: i32) u32 {
     const rc = linux.openat(task_dir, "children", linux.O.RDONLY | linux.O.CLOEXEC, 0);
     if (errno(rc) != 0) return 0;
     const fd = value(rc);
@@ -207,14 +209,24 @@ pub fn kill_children(task_dir: fd_t) u32 {
     var words = std.mem.tokenizeAny(u8, buffer[0..@intCast(n)], " \n");
     while (words.next()) |word| {
         const pid = std.fmt.parseInt(i32, word, 10) catch continue;
+        if (pid == spare) continue;
         // A child this process may not signal (EPERM: the -o helper's, which kept host
-        // root's credentials) is left to whoever may; only what dies is waited for.
-        if (errno(linux.kill(pid, linux.SIG.KILL)) != 0) continue;
+        // root's credentials) goes to the proxy. It stays our child, unreaped, until it
+        // dies, so its PID cannot name another process meanwhile.
+        if (errno(linux.kill(pid, linux.SIG.KILL)) != 0) {
+            if (proxy < 0 or write_all(proxy, std.mem.asBytes(&pid)) != 0) continue;
+        }
         var info: linux.siginfo_t = undefined;
         _ = linux.waitid(.PID, pid, &info, linux.W.EXITED);
         count += 1;
     }
     return count;
+}
+
+/// Closes every fd but `keep`, standard streams included.
+pub fn close_all_but(keep: fd_t) void {
+    if (keep > 0) _ = linux.syscall3(.close_range, 0, @intCast(keep - 1), 0);
+    _ = linux.syscall3(.close_range, @intCast(keep + 1), std.math.maxInt(u32), 0);
 }
 
 pub fn set_dumpable(dumpable: bool) void {
