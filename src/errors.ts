@@ -110,6 +110,7 @@ const steps: Record<number, string> = {
   61: "refuse terminal input injection (seccomp)",
   62: "pass signals on to the child",
   63: "open the holder's /proc directory",
+  64: "join the container's namespaces",
   70: "mount the tmpfs of the ephemeral root",
   71: "mount the overlay of the ephemeral root",
   72: "mount",

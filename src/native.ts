@@ -6,7 +6,7 @@ import { ContainError, stepText } from "./errors.ts";
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 7;
+export const ABI_VERSION = 8;
 /** Byte size of spawn.Config in zig/spawn.zig; the layout is written in encodeConfig. */
 export const CONFIG_SIZE = 104;
 /** Byte size of binds.Mount in zig/binds.zig. */
@@ -27,9 +27,11 @@ const symbols = {
   read_report: { args: [i32, pointer], returns: i32 },
   wait_child: { args: [i32, u32], returns: i32 },
   send_signal: { args: [i32, i32], returns: u32 },
+  open_pidfd: { args: [i32], returns: i32 },
   release_region: { args: [i32], returns: FFIType.void },
   write_byte: { args: [i32], returns: u32 },
   forward_start: { args: [u32], returns: u32 },
+
   send_go: { args: [i32, pointer, u32], returns: u32 },
   idmap_tree: { args: [pointer, i32], returns: i32 },
   close_fd: { args: [i32], returns: u32 },
@@ -106,7 +108,8 @@ export interface NativeMount {
 export interface SpawnConfig {
   mode: (typeof Mode)[keyof typeof Mode];
   flags?: number;
-  targetPid?: number;
+  /** inject: a pidfd of the container's init, whose namespaces are joined. */
+  targetPidfd?: number;
   /** fds for the child's 0, 1, 2; -1 keeps the parent's. */
   stdio?: [number, number, number];
   argv: string[];
@@ -209,7 +212,7 @@ function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, DataView
   const stdio = config.stdio ?? [-1, -1, -1];
   view.setUint32(0, config.mode, true);
   view.setUint32(4, config.flags ?? 0, true);
-  view.setInt32(8, config.targetPid ?? 0, true);
+  view.setInt32(8, config.targetPidfd ?? -1, true);
   stdio.forEach((fd, index) => view.setInt32(12 + index * 4, fd, true));
   view.setBigUint64(24, BigInt(pointerBase), true);
   view.setBigUint64(32, BigInt(pointerBase + (argv.length + 1) * 8), true);
@@ -254,6 +257,13 @@ export function waitChild(pidfd: number, block: boolean): number | null {
   if (status === -1) return null;
   if (status < 0) throw new NativeError("wait for the child", -status);
   return status;
+}
+
+/** A pidfd for `pid`; throws NativeError (ESRCH when it is gone). */
+export function openPidfd(pid: number): number {
+  const fd = native.open_pidfd(pid);
+  if (fd < 0) throw new NativeError("open the container's init", -fd);
+  return fd;
 }
 
 export function sendSignal(pidfd: number, signal: number): void {

@@ -13,7 +13,7 @@ const binds = @import("binds.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 7;
+    return 8;
 }
 
 export fn config_size() u32 {
@@ -57,6 +57,13 @@ export fn wait_child(pidfd: i32, block: u32) i32 {
 /// Frees the children's stacks of a spawn_child result once its first child is reaped.
 export fn release_region(region: i32) void {
     if (region >= 0) clone.region_free(@intCast(region));
+}
+
+/// A pidfd for `pid` (close-on-exec), or -errno.
+export fn open_pidfd(pid: i32) i32 {
+    const rc = linux.syscall2(.pidfd_open, @intCast(pid), 0);
+    if (sys.errno(rc) != 0) return -@as(i32, @intCast(sys.errno(rc)));
+    return sys.value(rc);
 }
 
 export fn send_signal(pidfd: i32, signal: i32) u32 {

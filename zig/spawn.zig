@@ -27,7 +27,7 @@ pub const Config = extern struct {
     mode: u32,
     flags: u32,
     /// inject: the container's init, whose namespaces are joined.
-    target_pid: i32,
+    target_pidfd: i32,
     /// fds that become the child's 0, 1 and 2; -1 keeps the parent's.
     stdio: [3]i32,
     argv: exec.Argv,
@@ -121,6 +121,7 @@ pub const Step = enum(u32) {
     deny_terminal_injection = 61,
     forward_signals = 62,
     open_task_dir = 63,
+    join_namespaces = 64,
     // 70-89: the root's additions (binds.zig) and CMD's working directory.
     mount_overlay_tmpfs = 70,
     mount_overlay = 71,
@@ -251,7 +252,10 @@ fn child(args: *const Start) noreturn {
     if (config.mode != @intFromEnum(Mode.contain)) {
         if (config.cwd) |cwd| reporter.check(.change_directory, linux.chdir(cwd));
     }
-    const keep = if (args.report < args.go) [2]i32{ args.report, args.go } else [2]i32{ args.go, args.report };
+    // inject's joiner keeps the pidfd of the init whose namespaces it joins.
+    const pidfd = if (config.mode == @intFromEnum(Mode.inject)) config.target_pidfd else -1;
+    var keep = [3]i32{ args.report, args.go, pidfd };
+    std.sort.insertion(i32, &keep, {}, std.sort.asc(i32));
     reporter.check_errno(.close_fds, sys.close_others(&keep));
 
     switch (@as(Mode, @enumFromInt(config.mode))) {
@@ -313,16 +317,20 @@ fn holder(args: *const Start, reporter: Reporter) noreturn {
     // What the helpers leave running (their background children) reparents here rather
     // than to the host's init, so that it ends with the container (see `end`).
     _ = linux.prctl(@intFromEnum(linux.PR.SET_CHILD_SUBREAPER), 1, 0, 0, 0);
+    // Opened while /proc is the host's: init's pivot_root moves this process's root too.
+    const task_dir = sys.open_task_dir();
+    reporter.check(.open_task_dir, @bitCast(@as(isize, task_dir)));
+    var others = Others{ .task_dir = task_dir };
     // The -o helper starts before the user namespace so that it stays in the host's.
     var outside = Helper{};
-    var keeper = Keeper{};
     if (config.outside) |command| {
-        keeper = start_keeper(reporter);
+        others.keeper = start_keeper(reporter);
         outside = Helper.start_outside(args, command, reporter);
     }
 
     var idmapped: [binds.max_idmapped]i32 = undefined;
     const idmapped_count = enter_user_namespace(args, reporter, &idmapped);
+    end_with_parent(args.parent, 0, others);
     reporter.check(.unshare_cgroup, linux.unshare(linux.CLONE.NEWCGROUP));
     reporter.check(.unshare_ipc, linux.unshare(linux.CLONE.NEWIPC));
     if (config.flags & flag_host_network == 0) {
@@ -334,21 +342,20 @@ fn holder(args: *const Start, reporter: Reporter) noreturn {
     // The -o helper may look at /proc/$PPID/ns as the user; after it, nothing in the
     // container may read this image. A holder that shares Bun's memory must leave the
     // flag alone: it belongs to the memory, and Bun's /proc files would turn root's.
-    if (outside.pid > 0) outside.finish(reporter, .helper_outside);
+    if (outside.pid > 0) outside.finish(reporter, .helper_outside, others);
     if (args.owns_memory) sys.set_dumpable(false);
 
     mounts.build_root(config, idmapped[0..idmapped_count], reporter);
     if (config.inside) |command| {
         var inside = Helper.start_inside(args, command, reporter);
-        inside.finish(reporter, .helper_inside);
+        inside.finish(reporter, .helper_inside, others);
     }
 
-    const task_dir = sys.open_task_dir();
-    reporter.check(.open_task_dir, @bitCast(@as(isize, task_dir)));
     reporter.check(.unshare_pid, linux.unshare(linux.CLONE.NEWPID));
+    end_if_asked(others);
     const init_pid = start_watched(Start, init, args.region, 1, reporter, args.*);
     sys.close(reporter.fd);
-    supervise(init_pid, args.parent, .{ .task_dir = task_dir, .keeper = keeper });
+    supervise(init_pid, args.parent, others);
 }
 
 /// The container's PID 1: mounts proc and sys, pivots, takes the console and execs CMD.
@@ -384,22 +391,21 @@ fn joiner(args: *const Start, reporter: Reporter) noreturn {
     // until it execs (it shares this memory): keep both out of reach of /proc/PID/exe,
     // map_files and ptrace (CVE-2019-5736). This memory is a copy, so the flag is ours.
     sys.set_dumpable(false);
-    const names = [_][*:0]const u8{ "user", "cgroup", "ipc", "net", "pid", "time", "uts", "mnt" };
-    const steps = [_]Step{ .join_user, .join_cgroup, .join_ipc, .join_network, .join_pid, .join_time, .join_uts, .join_mount };
-    var fds: [names.len]i32 = undefined;
-    for (names, 0..) |name, index| {
-        var buffer: [64]u8 = undefined;
-        const path = std.fmt.bufPrintZ(&buffer, "/proc/{d}/ns/{s}", .{ config.target_pid, name }) catch unreachable;
-        const rc = linux.openat(linux.AT.FDCWD, path, linux.O.RDONLY | linux.O.CLOEXEC, 0);
-        reporter.check(.open_namespace, rc);
-        fds[index] = sys.value(rc);
-    }
-    for (fds, 0..) |fd, index| {
-        reporter.check(steps[index], linux.syscall2(.setns, @intCast(fd), 0));
-        sys.close(fd);
-        if (index == 0) become_root(reporter, args.parent);
-    }
+    // The caller's supplementary groups (root's 0, adm, shadow...) would go into the
+    // container with CMD: shown there as 65534, but still opening the host's files to it.
+    // nsenter drops them too. Only root may (EPERM otherwise), and a user's groups give
+    // CMD no more than the user has.
+    _ = linux.syscall2(.setgroups, 0, 0);
+    // All eight namespaces from one pidfd, which the supervisor opened and checked: they
+    // are that one process's, whatever becomes of its PID meanwhile (Linux 5.8).
+    const all = linux.CLONE.NEWUSER | linux.CLONE.NEWCGROUP | linux.CLONE.NEWIPC | linux.CLONE.NEWNET |
+        linux.CLONE.NEWPID | linux.CLONE.NEWTIME | linux.CLONE.NEWUTS | linux.CLONE.NEWNS;
+    reporter.check(.join_namespaces, linux.syscall2(.setns, @intCast(config.target_pidfd), all));
+    sys.close(config.target_pidfd);
+    become_root(reporter, args.parent);
+    end_with_parent(args.parent, 0, .{});
     reporter.check(.enter_container_root, linux.chdir("/"));
+    end_if_asked(.{});
     const pid = start_watched(Start, run_command, args.region, 1, reporter, args.*);
     sys.close(reporter.fd);
     supervise(pid, args.parent, .{});
@@ -447,29 +453,71 @@ fn start_watched(comptime Args: type, comptime entry: fn (*const Args) noreturn,
 
 const SI_KERNEL = 0x80;
 
-/// What the kernel sends this process when the supervisor dies, instead of SIGKILL: a
-/// signal it can wait for, so that it can take everything it started down with it. CMD's
-/// own PR_SET_PDEATHSIG is no such guarantee: the kernel clears it whenever CMD changes
-/// its credentials (su, setpriv), and helpers' children never had one. This process never
-/// changes its credentials again once supervising. SIGRTMIN: no libc here reserves it.
-const SIG_PARENT_DIED = 34;
+/// "End everything": what the kernel sends the holder and the joiner when the supervisor
+/// dies, instead of SIGKILL. Unlike SIGKILL it can be waited for, so that they can take
+/// down what they started (end). CMD's own PR_SET_PDEATHSIG is no such guarantee: the
+/// kernel clears it whenever CMD changes its credentials (su, setpriv), and helpers'
+/// children never had one. Neither process changes its credentials again once it has set
+/// this. SIGRTMIN: no libc here reserves it.
+const SIG_END = 34;
+
+/// Takes SIG_END as the parent-death signal, and ends at once if the parent is gone.
+fn end_with_parent(parent: i32, pid: i32, others: Others) void {
+    // A valid signal number, so prctl cannot fail.
+    _ = linux.prctl(@intFromEnum(linux.PR.SET_PDEATHSIG), SIG_END, 0, 0, 0);
+    if (sys.value(linux.syscall0(.getppid)) != parent) end(pid, others, 125);
+}
+
+/// Signals that end a start before CMD runs: the supervisor's death, and whatever the
+/// supervisor forwards meanwhile (a TERM or ^C while a helper or newuidmap runs). They
+/// wait as pending signals, blocked since spawn; CMD must then not run at all.
+const set_abort = sys.sigset_forward | sys.bit(SIG_END);
+
+/// The status a start aborted by `signal` ends with, as a shell shows a death by it.
+fn aborted_status(signal: u32) u8 {
+    return if (signal == SIG_END) 125 else @intCast(128 + signal);
+}
+
+/// Ends at once if a signal that aborts the start is pending.
+fn end_if_asked(others: Others) void {
+    var pending: u64 = 0;
+    _ = linux.syscall2(.rt_sigpending, @intFromPtr(&pending), 8);
+    const asked = pending & set_abort;
+    if (asked == 0) return;
+    end(0, others, aborted_status(@ctz(asked) + 1));
+}
+
+/// Waits for the helper `pid`, or ends everything on a signal that aborts the start.
+/// Returns the helper's status.
+fn wait_or_end(pid: i32, others: Others) u8 {
+    const set = sys.bit(linux.SIG.CHLD) | set_abort;
+    while (true) {
+        var status: linux.siginfo_t = undefined;
+        status.fields.common.first.piduid.pid = 0;
+        const rc = linux.waitid(.PID, pid, &status, linux.W.EXITED | linux.W.NOHANG);
+        if (sys.errno(rc) != 0) return 125;
+        if (status.fields.common.first.piduid.pid == pid) return sys.shell_status(&status);
+        var info: linux.siginfo_t = undefined;
+        const signal = linux.syscall4(.rt_sigtimedwait, @intFromPtr(&set), @intFromPtr(&info), 0, 8);
+        if (sys.errno(signal) == 0 and signal != linux.SIG.CHLD) end(pid, others, aborted_status(@intCast(signal)));
+    }
+}
 
 /// Waits for `pid` with the forwarded signals blocked, passing each one on, and exits with
-/// its status once it has ended what else it started (`others`). If the supervisor dies first, SIGKILLs `pid` (for contain's init,
-/// that ends its whole PID namespace) and the rest. Runs in a single-threaded process, so
+/// its status once it has ended what else it started (`others`). On SIG_END (the
+/// supervisor died, or aborted), SIGKILLs `pid` (for contain's init, that ends its whole
+/// PID namespace) and the rest. Runs in a single-threaded process, so
 /// sigwaitinfo sees every signal.
 fn supervise(pid: i32, parent: i32, others: Others) noreturn {
-    const set = sys.sigset_forward | sys.bit(linux.SIG.CHLD) | sys.bit(SIG_PARENT_DIED);
+    const set = sys.sigset_forward | sys.bit(linux.SIG.CHLD) | sys.bit(SIG_END);
     sys.sigmask(set, null);
-    // Same as set_pdeathsig: a valid signal number, so prctl cannot fail.
-    _ = linux.prctl(@intFromEnum(linux.PR.SET_PDEATHSIG), SIG_PARENT_DIED, 0, 0, 0);
-    if (sys.value(linux.syscall0(.getppid)) != parent) end(pid, others, 125);
+    end_with_parent(parent, pid, others);
     while (true) {
         var info: linux.siginfo_t = undefined;
         const rc = linux.syscall4(.rt_sigtimedwait, @intFromPtr(&set), @intFromPtr(&info), 0, 8);
         if (sys.errno(rc) != 0) continue;
         const signal: u32 = @intCast(rc);
-        if (signal == SIG_PARENT_DIED) end(pid, others, 125);
+        if (signal == SIG_END) end(pid, others, 125);
         if (signal != linux.SIG.CHLD) {
             // This process shares the supervisor's process group, so the terminal's
             // signals (SI_KERNEL) reach it directly: CMD got its own copy where it shares
@@ -499,7 +547,8 @@ const Others = struct { task_dir: sys.fd_t = -1, keeper: Keeper = .{} };
 fn end(pid: i32, others: Others, status: u8) noreturn {
     // A keeper that is gone must fail the write (EPIPE), not kill this process.
     sys.sigmask(sys.sigset_all, null);
-    _ = linux.kill(pid, linux.SIG.KILL);
+    // Never 0 or -1 here: kill() would take those as a process group or everything.
+    if (pid > 0) _ = linux.kill(pid, linux.SIG.KILL);
     if (others.task_dir >= 0) {
         var rounds: u32 = 0;
         const keeper = others.keeper;
@@ -535,12 +584,12 @@ const Helper = struct {
     }
 
     /// Lets the helper run, waits for it, and stops the holder if it failed.
-    fn finish(self: *Helper, reporter: Reporter, step: Step) void {
+    fn finish(self: *Helper, reporter: Reporter, step: Step, others: Others) void {
         if (self.release >= 0) {
             _ = sys.write_all(self.release, "x");
             sys.close(self.release);
         }
-        const status = sys.wait_status(self.pid);
+        const status = wait_or_end(self.pid, others);
         if (status != 0) reporter.fail(step, status);
     }
 
