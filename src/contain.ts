@@ -1,5 +1,5 @@
 // contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { type Child, follow, type Started, startRaw, watchExit } from "./child.ts";
 import { ContainError, Status } from "./errors.ts";
 import {
@@ -18,6 +18,7 @@ import {
   restoreTerminal,
   sendSignal,
   type Spawned,
+  type FileStat,
   statPath,
   strerror,
 } from "./native.ts";
@@ -148,7 +149,7 @@ function explain(error: unknown, root: string, uid: MapPlan): unknown {
   if (!entering && !/^create \/(dev|proc|sys) in new root/.test(error.step)) return error;
   const host = hostRoot(uid);
   const what = entering ? "enter" : "write";
-  const fix = entering ? "let that ID search it (chmod o+x), or build it with pseudo" : "build it with pseudo, or create dev, proc and sys in it";
+  const fix = entering ? `give it to that ID (chown ${host} ${root}), or build it with pseudo` : "build it with pseudo, or create dev, proc and sys in it";
   return new ContainError(
     `${error.message}: container root is host UID ${host}, which cannot ${what} ${root}; ${fix}`,
     error.step,
@@ -167,6 +168,31 @@ export interface Contained extends Child {
  * With a console, the relay reads fds[0] and writes fds[1] instead (0 and 1 for -1), and
  * `relayed` runs once it has stopped using them.
  */
+/**
+ * As host root under the default map, every container ID but root is the host ID of the
+ * same number, so container root can leave a setuid or setgid file in DIR for any real
+ * host user or group (chown 1001:42 f; chmod 2755 f: group shadow for whoever runs it).
+ * That is harmless only where no other host user can reach DIR: DIR or a directory above
+ * it must be closed to them (no search permission for others, nor for a group other than
+ * root's) and belong to root or to container root. Returns the problem, or null.
+ */
+export function reachableByOthers(path: string, stat: (path: string) => FileStat | number, containerRoot: number): string | null {
+  for (let at = path; ; at = dirname(at)) {
+    const info = stat(at);
+    if (typeof info !== "number" && (info.uid === 0 || info.uid === containerRoot)) {
+      const othersOut = (info.mode & 0o001) === 0 && ((info.mode & 0o010) === 0 || info.gid === 0);
+      if (othersOut) return null;
+    }
+    if (at === "/") break;
+  }
+  return (
+    `${path} is open to other host users, and as host root the default map gives container IDs ` +
+    `their own numbers on the host, so the container could leave setuid files there for them: ` +
+    `make it private (chmod 700 ${path}, which container root owns when pseudo made it), ` +
+    `use -e, or choose maps with -u and -g`
+  );
+}
+
 export function startContain(
   options: ContainOptions,
   fds: [number, number, number] = [-1, -1, -1],
@@ -178,6 +204,11 @@ export function startContain(
   const initEnvp = commandEnvironment(options.env);
   const maps = planMaps(options.uidMap, options.gidMap);
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
+  // Explicit maps are the caller's choice, and an ephemeral root is never written.
+  if (process.geteuid!() === 0 && options.uidMap === undefined && options.gidMap === undefined && !options.ephemeral) {
+    const problem = reachableByOthers(root, statPath, hostRoot(maps[0]) ?? 0);
+    if (problem) throw new ContainError(`Cannot use ${options.root} as root filesystem: ${problem}`, "", 1);
+  }
   // /etc/subuid is read only for a DIR that container root does not own.
   if (owner.uid !== hostRoot(maps[0])) {
     const warning = ownerWarning(options.root, owner, maps, delegatedRanges());

@@ -27,7 +27,8 @@ for (const runner of runners) {
   describe(`death with contain, as ${runner.name}`, () => {
     const { reason, root } = busyboxFixture(runner);
 
-    // UID 5 must reach /bin in the root (a scratch directory is 0700).
+    // UID 5 must reach /bin in the root (a scratch directory is 0700). Open to others, the
+    // root is refused as host root under the default map unless ephemeral (-e).
     if (root !== "") chmodSync(root, 0o755);
 
     testIf(reason ?? probeReason, "SIGKILL of contain ends init after it changed its UID, and the helpers' children", async () => {
@@ -35,7 +36,7 @@ for (const runner of runners) {
       const [outside, inside, background, init] = [base, base + 1, base + 2, base + 3];
       const contain = Bun.spawn(
         [
-          ...runner.prefix, bun, cli("contain"), "-c",
+          ...runner.prefix, bun, cli("contain"), "-c", "-e",
           "-o", `sleep ${outside} >/dev/null 2>&1 &`,
           // The pause lets the helper's child load its libraries before init's pivot_root
           // moves the root of every process in the mount namespace, this one's too.
@@ -63,7 +64,7 @@ for (const runner of runners) {
 
     testIf(reason ?? probeReason, "SIGKILL of inject ends its CMD after it changed its UID", async () => {
       const seconds = 8000 + Math.floor(Math.random() * 1000);
-      const container = Bun.spawn([...runner.prefix, bun, cli("contain"), "-c", root, "/bin/sh", "-c", "echo ready; exec sleep 60"], {
+      const container = Bun.spawn([...runner.prefix, bun, cli("contain"), "-c", "-e", root, "/bin/sh", "-c", "echo ready; exec sleep 60"], {
         stdin: "ignore",
         stdout: "pipe",
       });
