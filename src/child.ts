@@ -22,6 +22,9 @@ export interface Child {
   exited: Promise<number>;
   /** Sends a signal; a no-op once the child has exited. */
   kill(signal: number): void;
+  /** Once exited has resolved: the signal that killed the child (for contain, init; for
+   *  inject, CMD), or null when it exited. */
+  readonly signal: number | null;
 }
 
 /**
@@ -44,6 +47,8 @@ export interface Started {
   pidfd: number;
   region: number;
   open: boolean;
+  /** The signal that killed it, once it has exited (null: it exited). */
+  signal?: number | null;
 }
 
 /** Like startChild, but leaves the pidfd to the caller (the console relay polls it). */
@@ -106,6 +111,9 @@ export function follow(started: Started, status: Promise<number>): Child {
   return {
     pid: started.pid,
     exited: status,
+    get signal() {
+      return started.signal ?? null;
+    },
     kill(signal: number) {
       if (started.open) sendSignal(started.pidfd, signal);
     },
@@ -123,7 +131,8 @@ function collect(): void {
     started.open = false;
     closeFd(started.pidfd);
     releaseRegion(started.region);
-    resolve(status);
+    started.signal = status & 0x100 ? (status & 0xff) - 128 : null;
+    resolve(status & 0xff);
   }
   if (waiting.size === 0 && keepAlive !== undefined) {
     clearInterval(keepAlive);

@@ -303,6 +303,8 @@ function relayConsole(
       const closed = new Promise((done) => worker.addEventListener("close", done, { once: true }));
       worker.terminate();
       const status = await watchExit(started);
+      // Killed by us for SIGPIPE: contain goes as the writer into a closed pipe would.
+      if (stdoutGone) started.signal = SIGPIPE;
       const code = stdoutGone ? 128 + SIGPIPE : broken ? Status.failure : status;
       relayed();
       // The Worker's own event loop fds go only when its thread has ended.

@@ -6,7 +6,7 @@ import { ContainError, stepText } from "./errors.ts";
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 8;
+export const ABI_VERSION = 9;
 /** Byte size of spawn.Config in zig/spawn.zig; the layout is written in encodeConfig. */
 export const CONFIG_SIZE = 104;
 /** Byte size of binds.Mount in zig/binds.zig. */
@@ -31,6 +31,7 @@ const symbols = {
   release_region: { args: [i32], returns: FFIType.void },
   write_byte: { args: [i32], returns: u32 },
   forward_start: { args: [u32], returns: u32 },
+  die_of: { args: [u32], returns: FFIType.void },
 
   send_go: { args: [i32, pointer, u32], returns: u32 },
   idmap_tree: { args: [pointer, i32], returns: i32 },
@@ -251,7 +252,14 @@ export function readReport(fd: number): Report | null {
   return { step: reportBuffer[0]!, value: reportBuffer[1]! };
 }
 
-/** The child's status in shell terms, or null while it runs. */
+/** Dies of `signal`, as the command we supervised did (core dumps off). */
+export function dieOf(signal: number): never {
+  native.die_of(signal);
+  process.exit(128 + signal);
+}
+
+/** The child's status in shell terms, plus 0x100 when a signal killed it (so that
+ *  `status & 0xff` is what a shell shows), or null while it runs. */
 export function waitChild(pidfd: number, block: boolean): number | null {
   const status = native.wait_child(pidfd, block ? 1 : 0);
   if (status === -1) return null;

@@ -13,7 +13,7 @@ const binds = @import("binds.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 8;
+    return 9;
 }
 
 export fn config_size() u32 {
@@ -38,7 +38,8 @@ export fn read_report(fd: i32, record: *[2]u32) i32 {
 }
 
 /// Waits for the child behind `pidfd` without blocking (`block` = 0) or until it exits.
-/// Returns its status in shell terms (0-255), or -1 while it runs, or -errno.
+/// Returns its status in shell terms (0-255), plus 0x100 if a signal killed it, or -1
+/// while it runs, or -errno.
 export fn wait_child(pidfd: i32, block: u32) i32 {
     var info: linux.siginfo_t = undefined;
     info.fields.common.first.piduid.pid = 0;
@@ -50,7 +51,7 @@ export fn wait_child(pidfd: i32, block: u32) i32 {
         if (e == @intFromEnum(linux.E.INTR)) continue;
         if (e != 0) return -@as(i32, @intCast(e));
         if (info.fields.common.first.piduid.pid == 0) return -1;
-        return sys.shell_status(&info);
+        return sys.wait_code(&info);
     }
 }
 
@@ -73,6 +74,11 @@ export fn send_signal(pidfd: i32, signal: i32) u32 {
 /// Catches INT, TERM, HUP, QUIT, USR1 and USR2 in this process and passes them on to the
 /// next child spawn_child starts (held until then); with `terminal_reaches_child` set,
 /// the terminal's own signals are not passed on.
+/// Dies of `signal`, as the command it supervised did (core dumps off).
+export fn die_of(signal: u32) void {
+    sys.die_of(signal);
+}
+
 export fn forward_start(terminal_reaches_child: u32) u32 {
     return forward.start(terminal_reaches_child != 0);
 }

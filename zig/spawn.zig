@@ -532,7 +532,7 @@ fn supervise(pid: i32, parent: i32, others: Others) noreturn {
             const wrc = linux.waitid(.ALL, 0, &status, linux.W.EXITED | linux.W.NOHANG);
             const reaped = status.fields.common.first.piduid.pid;
             if (sys.errno(wrc) != 0 or reaped == 0) break;
-            if (reaped == pid) end(pid, others, sys.shell_status(&status));
+            if (reaped == pid) end(pid, others, sys.wait_code(&status));
         }
     }
 }
@@ -543,8 +543,10 @@ fn supervise(pid: i32, parent: i32, others: Others) noreturn {
 const Others = struct { task_dir: sys.fd_t = -1, keeper: Keeper = .{} };
 
 /// Kills `pid` and every other child of this process, until none is left (a dying
-/// child's orphans reparent here first), then exits with `status`.
-fn end(pid: i32, others: Others, status: u8) noreturn {
+/// child's orphans reparent here first), then exits with `status` or, when it carries
+/// 0x100 (sys.wait_code), dies of the signal that killed `pid`, so that the supervisor
+/// can die of it in turn.
+fn end(pid: i32, others: Others, status: u16) noreturn {
     // A keeper that is gone must fail the write (EPIPE), not kill this process.
     sys.sigmask(sys.sigset_all, null);
     // Never 0 or -1 here: kill() would take those as a process group or everything.
@@ -554,7 +556,8 @@ fn end(pid: i32, others: Others, status: u8) noreturn {
         const keeper = others.keeper;
         while (rounds < 64 and sys.kill_children(others.task_dir, keeper.requests, keeper.pid) > 0) : (rounds += 1) {}
     }
-    sys.exit(status);
+    if (status & 0x100 != 0) sys.die_of((status & 0xff) - 128);
+    sys.exit(@truncate(status));
 }
 
 /// A `/bin/sh -c COMMAND` helper of contain's holder.

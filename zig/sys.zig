@@ -260,6 +260,27 @@ pub fn wait_status(pid: i32) u8 {
     }
 }
 
+/// shell_status, with 0x100 added when a signal killed the process: what callers need to
+/// die of the same signal rather than exit 128 + N.
+pub fn wait_code(info: *const linux.siginfo_t) u16 {
+    const killed: u16 = if (info.code == 1) 0 else 0x100;
+    return killed | shell_status(info);
+}
+
+/// Dies of `signal` as the process it supervised did: core dumps off first (as GNU
+/// timeout does: the dump would be ours, not CMD's), its default action restored and
+/// unblocked. Exits 128 + signal should the signal not kill (a stop signal, say).
+pub fn die_of(signal: u32) noreturn {
+    const no_core = [2]usize{ 0, 0 };
+    _ = linux.syscall4(.prlimit64, 0, @intFromEnum(linux.rlimit_resource.CORE), @intFromPtr(&no_core), 0);
+    const default = [4]usize{ 0, 0, 0, 0 };
+    _ = linux.syscall4(.rt_sigaction, signal, @intFromPtr(&default), 0, 8);
+    const unblock = bit(signal);
+    _ = linux.syscall4(.rt_sigprocmask, linux.SIG.UNBLOCK, @intFromPtr(&unblock), 0, 8);
+    _ = linux.kill(linux.getpid(), @intCast(signal));
+    exit(@truncate(128 +% signal));
+}
+
 pub fn shell_status(info: *const linux.siginfo_t) u8 {
     const status = info.fields.common.second.sigchld.status;
     const code: u8 = @truncate(@as(u32, @bitCast(status)));

@@ -2,7 +2,7 @@
 import { type Definition, type Split, splitArgv, UsageError, usage } from "../argv.ts";
 import { ContainError, Status } from "../errors.ts";
 import type { Child } from "../child.ts";
-import { forwardSignals } from "../native.ts";
+import { dieOf, forwardSignals } from "../native.ts";
 
 /** Splits argv, printing usage for -h and for mistakes (exit 64). */
 export function parseArgs(command: Definition, name: string, check?: (split: Split) => string | null): Split {
@@ -51,5 +51,10 @@ export async function supervise(name: string, start: () => Child, terminalReache
   } catch (error) {
     fail(name, error);
   }
-  process.exit(await child.exited);
+  const status = await child.exited;
+  // Killed by a signal, CMD would have taken us with it had it run in our place: so we
+  // die of it too, and a caller that checks how we ended (a shell's loop after ^C,
+  // WIFSIGNALED) sees the truth. Shells show both as 128 + N.
+  if (child.signal !== null) dieOf(child.signal);
+  process.exit(status);
 }
