@@ -15,7 +15,7 @@ import { prepareStreams, readable, type StdioOptions, type Streams, writable } f
 export { ContainError, Status } from "./errors.ts";
 export { MapError } from "./maps.ts";
 export type { Stdio, StdioOptions } from "./stdio.ts";
-export { fromHost, fromTarball, hostFiles, type RootFilesystem } from "./rootfs.ts";
+export { fromDirectory, fromHost, fromTarball, hostFiles, type RootFilesystem } from "./rootfs.ts";
 
 export interface Common extends StdioOptions {
   /** Aborting kills the command (and a container, everything in it) with SIGKILL. */

@@ -26,27 +26,25 @@ export function parseArgs(command: Definition, name: string, check?: (split: Spl
   return split;
 }
 
-/** Prints a failure as one line and exits with its status. */
-function fail(name: string, error: unknown): never {
-  if (error instanceof ContainError) {
-    process.stderr.write(`${name}: ${error.message}\n`);
-    process.exit(error.status);
-  }
+/** Prints a failure as one line and exits with its status; `failure` replaces 125 (our own). */
+function fail(name: string, error: unknown, failure: number = Status.failure): never {
+  const status = error instanceof ContainError ? error.status : Status.failure;
   process.stderr.write(`${name}: ${(error as Error).message ?? error}\n`);
-  process.exit(Status.failure);
+  process.exit(status === Status.failure ? failure : status);
 }
 
 /**
  * Starts the child, passes the signals of the process contract on to it, and exits with
- * its status; a failure before CMD runs is one line on stderr and its own status.
+ * its status; a failure before CMD runs is one line on stderr and its own status (`failure`
+ * for our own, where a caller needs another than 125).
  */
-export async function supervise(name: string, start: () => Child): Promise<never> {
+export async function supervise(name: string, start: () => Child, failure?: number): Promise<never> {
   const forward = forwardSignals();
   let child: Child;
   try {
     child = start();
   } catch (error) {
-    fail(name, error);
+    fail(name, error, failure);
   }
   forward(child);
   process.exit(await child.exited);
