@@ -12,7 +12,7 @@ describe("autopkgtest-virt-contain arguments", () => {
       network: true,
       debug: true,
     });
-    expect(parseServerArgs(["--", "-odd-name"]).source).toBe("-odd-name");
+    expect(parseServerArgs(["--", "-odd-name"])).toMatchObject({ source: "-odd-name" });
     expect(parseServerArgs(["-d", "-h"])).toBe("help");
   });
   test("mistakes", () => {
