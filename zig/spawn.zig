@@ -310,7 +310,10 @@ fn joiner(args: *const Start, reporter: Reporter) noreturn {
         fds[index] = sys.value(rc);
     }
     for (fds, 0..) |fd, index| {
-        reporter.check(steps[index], linux.syscall2(.setns, @intCast(fd), 0));
+        // A container started with -n shares the host's network namespace, which belongs
+        // to the host's user namespace: setns into it again after joining the container's
+        // would need privileges over the host. It is already ours, so it is left alone.
+        if (!is_own_namespace(fd, names[index])) reporter.check(steps[index], linux.syscall2(.setns, @intCast(fd), 0));
         sys.close(fd);
         if (index == 0) become_root(reporter, args.parent);
     }
@@ -318,6 +321,17 @@ fn joiner(args: *const Start, reporter: Reporter) noreturn {
     const pid = start_watched(Start, run_command, args.region, 1, reporter, args.*);
     sys.close(reporter.fd);
     supervise(pid);
+}
+
+/// Whether the namespace open at `fd` is the one this process is already in.
+fn is_own_namespace(fd: i32, name: [*:0]const u8) bool {
+    var buffer: [64]u8 = undefined;
+    const path = std.fmt.bufPrintZ(&buffer, "/proc/self/ns/{s}", .{name}) catch unreachable;
+    var theirs: linux.Stat = undefined;
+    var ours: linux.Stat = undefined;
+    if (sys.errno(linux.fstat(fd, &theirs)) != 0) return false;
+    if (sys.errno(linux.stat(path, &ours)) != 0) return false;
+    return theirs.dev == ours.dev and theirs.ino == ours.ino;
 }
 
 fn run_command(args: *const Start) noreturn {
