@@ -9,8 +9,13 @@ export type Definition = Pick<CommandDef<any>, "meta" | "args">;
 export class UsageError extends Error {}
 
 export interface Split {
-  /** Option values by argument name: a string for valued options, true for flags. */
+  /** Option values by argument name: a string for valued options (the last one given),
+   *  true for flags. */
   options: Record<string, string | true>;
+  /** Every value of each valued option, in order, for options that may be repeated. */
+  lists: Record<string, string[]>;
+  /** Every valued option as [name, value], in command-line order. */
+  given: [string, string][];
   operands: string[];
   help: boolean;
 }
@@ -30,6 +35,13 @@ export function splitArgv(argv: string[], definition: Definition): Split {
   const args = definition.args as ArgsDef;
   const byLetter = letters(args);
   const options: Record<string, string | true> = {};
+  const lists: Record<string, string[]> = {};
+  const given: [string, string][] = [];
+  const set = (name: string, value: string) => {
+    options[name] = value;
+    (lists[name] ??= []).push(value);
+    given.push([name, value]);
+  };
   let index = 0;
   for (; index < argv.length; index++) {
     const word = argv[index]!;
@@ -37,11 +49,11 @@ export function splitArgv(argv: string[], definition: Definition): Split {
       index++;
       break;
     }
-    if (word === "--help") return { options, operands: [], help: true };
+    if (word === "--help") return { options, lists, given, operands: [], help: true };
     if (!word.startsWith("-") || word === "-") break;
     for (let at = 1; at < word.length; at++) {
       const letter = word[at]!;
-      if (letter === "h") return { options, operands: [], help: true };
+      if (letter === "h") return { options, lists, given, operands: [], help: true };
       const option = byLetter.get(letter);
       if (!option) throw new UsageError(`unknown option -- '${letter}'`);
       if (!option.valued) {
@@ -50,16 +62,16 @@ export function splitArgv(argv: string[], definition: Definition): Split {
       }
       const rest = word.slice(at + 1);
       if (rest !== "") {
-        options[option.name] = rest;
+        set(option.name, rest);
       } else if (index + 1 < argv.length) {
-        options[option.name] = argv[++index]!;
+        set(option.name, argv[++index]!);
       } else {
         throw new UsageError(`option requires an argument -- '${letter}'`);
       }
       break;
     }
   }
-  return { options, operands: argv.slice(index), help: false };
+  return { options, lists, given, operands: argv.slice(index), help: false };
 }
 
 /** Usage text in the original tools' shape, from the command definition. */

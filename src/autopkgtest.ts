@@ -1,10 +1,10 @@
 // autopkgtest's virtualisation server protocol (README.virtualisation-server.rst in Debian's
 // autopkgtest package) over a container: one line in, one reply line out, on stdin and
-// stdout. The testbed is a container on a fresh copy of a root directory or tarball, so the
-// source is never written and `revert` is a new copy and a new container.
+// stdout. The testbed is an ephemeral container on a root directory or an extracted
+// tarball, so the source is never written and `revert` is a new container.
 import { closeSync, constants, fstatSync, mkdirSync, openSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { contain, fromDirectory, fromTarball, inject, type RootFilesystem, type Subprocess } from "./index.ts";
+import { contain, fromTarball, inject, type RootFilesystem, type Subprocess } from "./index.ts";
 import type { Stdio } from "./stdio.ts";
 
 export const NAME = "autopkgtest-virt-contain";
@@ -22,8 +22,8 @@ export interface ServerOptions {
 export class UsageError extends Error {}
 
 export const usage = `Usage: ${NAME} [OPTIONS] TARBALL|DIR
-Serve autopkgtest's virtualisation protocol on stdin and stdout, with a container on a
-fresh copy of DIR or of the root filesystem in TARBALL as the testbed.
+Serve autopkgtest's virtualisation protocol on stdin and stdout, with an ephemeral
+container on DIR, or on the root filesystem in TARBALL, as the testbed.
 Options:
   -b, --bind OUTSIDE INSIDE  bind the host directory OUTSIDE at INSIDE in the testbed
   -d, --debug                log the protocol and the testbed's commands on stderr
@@ -90,28 +90,24 @@ function executeProgram(): string[] {
 }
 
 /**
- * A fresh root for the testbed, removed on close or revert: the one place that decides
- * how revert is made cheap and how the source stays unwritten.
+ * The testbed's root: DIR itself, or the tarball extracted once (owned right for the
+ * caller). Containers on it are ephemeral, so it is never written and revert is only a
+ * new container.
  */
-async function freshRoot(source: string): Promise<RootFilesystem> {
-  return statSync(source).isDirectory() ? fromDirectory(source) : fromTarball(source);
-}
-
-/** A shell command for the -i helper (host /bin/sh, cwd the new root) binding host dirs. */
-function bindScript(binds: [string, string][]): string | undefined {
-  if (binds.length === 0) return undefined;
-  const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
-  return binds
-    .map(([outside, inside]) => `mkdir -p .${quote(inside)} && mount --rbind ${quote(resolve(outside))} .${quote(inside)}`)
-    .join(" && ");
+async function baseRoot(source: string): Promise<RootFilesystem> {
+  if (statSync(source).isDirectory()) {
+    const path = resolve(source);
+    return { path, remove: async () => {}, [Symbol.asyncDispose]: async () => {} };
+  }
+  return fromTarball(source);
 }
 
 interface Testbed {
-  root: RootFilesystem;
   container: Subprocess;
 }
 
 export class Server {
+  private base: RootFilesystem | null = null;
   private testbed: Testbed | null = null;
   /** The scratch directory, kept across reverts (built trees may name it). */
   private downtmp: string | null = null;
@@ -194,7 +190,7 @@ export class Server {
         throw new CommandError("`reboot' when `reboot' not advertised");
       case "quit":
         count(0);
-        if (this.testbed) await this.close();
+        await this.finish();
         return [];
       default:
         throw new CommandError(`unknown command \`${command}'`);
@@ -202,25 +198,25 @@ export class Server {
   }
 
   private async open(): Promise<void> {
-    const root = await freshRoot(this.options.source);
+    this.base ??= await baseRoot(this.options.source);
     let container: Subprocess;
     try {
       // PID 1 waits for any child, so whatever a test leaves behind is reaped.
       container = contain({
-        root: root.path,
+        root: this.base.path,
+        ephemeral: true,
         cmd: ["/bin/sh", "-c", "while :; do sleep 3600 & wait; done"],
         hostNetwork: this.options.network,
-        inside: bindScript(this.options.binds),
+        mounts: this.options.binds.map(([source, target]) => ({ type: "bind", source: resolve(source), target })),
         stdin: "ignore",
         stdout: "ignore",
         stderr: this.options.debug ? 2 : "ignore",
       });
     } catch (error) {
-      await root.remove();
       throw new CommandError(`cannot start the testbed: ${(error as Error).message}`);
     }
-    this.testbed = { root, container };
-    this.debug(`testbed on ${root.path}, contain PID ${container.pid}`);
+    this.testbed = { container };
+    this.debug(`testbed on ${this.base.path}, contain PID ${container.pid}`);
     try {
       this.downtmp ??= `/tmp/autopkgtest.${Math.random().toString(36).slice(2, 8)}`;
       await this.run(["mkdir", "-p", "-m", "1777", this.downtmp]);
@@ -243,6 +239,7 @@ export class Server {
       .map((fields) => fields[0]!);
   }
 
+  /** Stops the testbed: everything it changed goes with its container. */
   async close(): Promise<void> {
     const testbed = this.testbed;
     if (!testbed) return;
@@ -250,7 +247,14 @@ export class Server {
     this.suggested.splice(0);
     testbed.container.kill("SIGKILL");
     await testbed.container.exited;
-    await testbed.root.remove();
+  }
+
+  /** Closes the testbed and removes the extracted tarball: for quit, end of file, signals. */
+  async finish(): Promise<void> {
+    await this.close();
+    const base = this.base;
+    this.base = null;
+    await base?.remove();
   }
 
   /** Runs CMD in the testbed with its output collected; throws on a non-zero status. */
@@ -408,6 +412,6 @@ export async function serve(server: Server): Promise<number> {
     if (line.trim() === "quit" && !reply.error) return 0;
   }
   process.stderr.write(`${NAME}: failure: end of file - caller quit?\n`);
-  await server.close();
+  await server.finish();
   return 12;
 }

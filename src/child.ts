@@ -4,11 +4,12 @@ import {
   closeFd,
   readReport,
   releaseRegion,
+  sendGo,
   sendSignal,
+  type Spawned,
   type SpawnConfig,
   spawnChild,
   waitChild,
-  writeByte,
 } from "./native.ts";
 import { ContainError, reportError, Step } from "./errors.ts";
 import { type MapPlan, writeMaps } from "./userns.ts";
@@ -49,8 +50,11 @@ export function startRaw(
   config: SpawnConfig,
   maps: [MapPlan, MapPlan] | null,
   command: string,
+  /** Once the maps are written: fds to hand the holder with go (it closes none of them). */
+  beforeGo?: (spawned: Spawned) => number[],
 ): Started {
-  const { pid, pidfd, reportFd, goFd, region, keep } = spawnChild(config);
+  const spawned = spawnChild(config);
+  const { pid, pidfd, reportFd, goFd, region, keep } = spawned;
   reading.add(keep);
   let goOpen = true;
   const closeGo = () => {
@@ -63,11 +67,24 @@ export function startRaw(
       if (ready === null) throw new ContainError("Failed to start: the child exited at once");
       if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
       writeMaps(pid, maps[0], maps[1]);
-      writeByte(goFd);
+      const fds = beforeGo?.(spawned) ?? [];
+      try {
+        sendGo(goFd, fds);
+      } finally {
+        fds.forEach(closeFd);
+      }
     }
     closeGo();
-    const report = readReport(reportFd);
-    if (report !== null) throw reportError(report.step, report.value, command);
+    let report = readReport(reportFd);
+    let object: string | undefined;
+    if (report?.step === Step.mountIndex) {
+      const mount = config.mounts?.[report.value];
+      report = readReport(reportFd) ?? { step: Step.mountIndex, value: 0 };
+      object = report.step === Step.bindSource ? mount?.source : mount?.target;
+    } else if (report?.step === Step.enterWorkingDirectory) {
+      object = config.cwd;
+    }
+    if (report !== null) throw reportError(report.step, report.value, command, object);
   } catch (error) {
     // Closing the go pipe makes a child that waits for its maps exit; then reap it.
     closeGo();

@@ -9,11 +9,15 @@ import {
   consoleNoEcho,
   copyTerminalSize,
   Flag,
+  idmapTree,
+  MAX_IDMAPPED,
   Mode,
+  type NativeMount,
   openConsole,
   rawTerminal,
   restoreTerminal,
   sendSignal,
+  type Spawned,
   statPath,
   strerror,
 } from "./native.ts";
@@ -38,10 +42,34 @@ export interface ContainOptions {
   /** -i and -o: /bin/sh -c helpers inside and outside the new namespaces. */
   inside?: string;
   outside?: string;
-  /** The helpers' environment (CMD's is always just container=contain). */
+  /** CMD's environment, added to container=contain. */
   env?: Record<string, string | undefined>;
+  /** CMD's working directory inside the container. Default: /. */
+  cwd?: string;
+  /** Binds and tmpfs mounts, made in order under the new root before the pivot. */
+  mounts?: Mount[];
+  /** DIR is the read-only lower layer of an overlay whose upper layer is a tmpfs of this
+   *  container's own: CMD may write anywhere, DIR is never written. */
+  ephemeral?: boolean;
   onWarning?: (message: string) => void;
 }
+
+/** A host path seen at `target` inside the container (read-only with `readonly`). */
+export interface BindMount {
+  type: "bind";
+  source: string;
+  target: string;
+  readonly?: boolean;
+}
+
+/** A fresh tmpfs at `target`; `size` in bytes, or a string with a k, m, g or % suffix. */
+export interface TmpfsMount {
+  type: "tmpfs";
+  target: string;
+  size?: number | string;
+}
+
+export type Mount = BindMount | TmpfsMount;
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
@@ -52,6 +80,64 @@ function checkRoot(root: string): string {
   if (typeof stat === "number") throw new ContainError(`Cannot use ${root} as root filesystem: ${strerror(stat)}`, "", stat);
   if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${root} as root filesystem: Not a directory`);
   return path;
+}
+
+/** Checks the mounts and turns them into the shim's form: a missing source or a target
+ *  that is not absolute is a ContainError naming it. */
+function planMounts(mounts: Mount[]): NativeMount[] {
+  return mounts.map((mount) => {
+    if (typeof mount.target !== "string" || !mount.target.startsWith("/")) {
+      throw new ContainError(`Cannot mount on ${mount.target}: the target must be an absolute path`);
+    }
+    if (mount.type === "tmpfs") {
+      const size = mount.size === undefined ? undefined : String(mount.size);
+      if (size !== undefined && !/^\d+[kmgKMG%]?$/.test(size)) {
+        throw new ContainError(`Cannot mount tmpfs on ${mount.target}: bad size ${size}`);
+      }
+      return { kind: "tmpfs", target: mount.target, size };
+    }
+    if (mount.type !== "bind") throw new ContainError(`Cannot mount on ${(mount as Mount).target}: unknown type ${(mount as Mount).type}`);
+    const source = resolve(mount.source);
+    const stat = statPath(source);
+    if (typeof stat === "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(stat)}`, "bind", stat);
+    const directory = (stat.mode & S_IFMT) === S_IFDIR;
+    return { kind: "bind", source, target: mount.target, readonly: mount.readonly === true, directory };
+  });
+}
+
+/**
+ * As host root, container root is an unprivileged host ID, so a plain bind of root's
+ * files could not be written: give each bind an ID-mapped copy of its source, through
+ * which host IDs appear as the container's map shows them. The kernel lets only host
+ * root make it, so the supervisor does, once the holder's maps exist. Where the kernel or
+ * the filesystem refuses, the bind stays plain, with one warning.
+ */
+function idmapBinds(mounts: NativeMount[], spawned: Spawned, warn?: (message: string) => void): number[] {
+  const fds: number[] = [];
+  let warned = false;
+  mounts.forEach((mount, index) => {
+    // Container root may remount its own mounts read-write, and through an ID-mapped one
+    // it writes as host root: so a read-only bind stays plain, where host IDs keep it so.
+    if (mount.kind !== "bind" || mount.readonly || fds.length >= MAX_IDMAPPED) return;
+    const tree = idmapTree(mount.source!, spawned.pid);
+    if (typeof tree === "number") {
+      spawned.setIdmapped(index, fds.length);
+      fds.push(tree);
+    } else if (!warned) {
+      warned = true;
+      const why = strerror(tree.errno);
+      warn?.(`Cannot ID-map the bind of ${mount.source} (${why}): it is a plain bind, which container root may not write`);
+    }
+  });
+  return fds;
+}
+
+/** CMD's environment: container=contain and the caller's additions. */
+function commandEnvironment(env: Record<string, string | undefined> = {}): string[] {
+  for (const name of Object.keys(env)) {
+    if (name === "" || name.includes("=")) throw new ContainError(`Cannot set environment variable ${name}: bad name`);
+  }
+  return environment({ container: "contain", ...env });
 }
 
 /** EACCES while entering DIR or creating /dev, /proc or /sys in it means container root
@@ -88,6 +174,8 @@ export function startContain(
 ): Contained {
   const root = checkRoot(options.root);
   const argv = options.cmd?.length ? options.cmd : ["/bin/sh"];
+  const mounts = planMounts(options.mounts ?? []);
+  const initEnvp = commandEnvironment(options.env);
   const maps = planMaps(options.uidMap, options.gidMap);
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
   const pty = options.console ? openConsole() : null;
@@ -97,6 +185,7 @@ export function startContain(
     chownFd(pty.slave, owner, 0xffffffff);
   }
   let flags = options.hostNetwork ? Flag.hostNetwork : 0;
+  if (options.ephemeral) flags |= Flag.ephemeral;
   if (pty) flags |= Flag.console;
   let started;
   try {
@@ -105,7 +194,10 @@ export function startContain(
         mode: Mode.contain,
         flags,
         argv,
-        envp: environment(options.env ?? process.env),
+        envp: environment(process.env),
+        initEnvp,
+        cwd: options.cwd,
+        mounts,
         stdio: pty ? [-1, -1, fds[2]] : fds,
         root,
         console: pty?.path,
@@ -114,6 +206,7 @@ export function startContain(
       },
       maps,
       argv[0]!,
+      process.geteuid!() === 0 ? (spawned) => idmapBinds(mounts, spawned, options.onWarning) : undefined,
     );
   } catch (error) {
     if (pty) closeConsole(pty);

@@ -66,17 +66,36 @@ const steps: Record<number, string> = {
   44: "execute",
   45: "start: its parent died",
   46: "change directory",
+  70: "mount the tmpfs of the ephemeral root",
+  71: "mount the overlay of the ephemeral root",
+  72: "mount",
+  73: "resolve mount target",
+  74: "create mount target",
+  75: "bind",
+  76: "make read-only the bind on",
+  77: "mount tmpfs on",
+  78: "mount on",
+  79: "enter working directory",
 };
 
-export const Step = { ready: 1, helperOutside: 13, helperInside: 14, exec: 44 } as const;
+export const Step = { ready: 1, helperOutside: 13, helperInside: 14, exec: 44, mountIndex: 72, resolveMountTarget: 73, bindSource: 75, enterWorkingDirectory: 79 } as const;
+
+const EXDEV = 18;
 
 export function stepText(step: number): string {
   return steps[step] ?? `complete step ${step}`;
 }
 
-/** Turns a (step, value) report from the shim into the error the user sees. */
-export function reportError(step: number, value: number, command: string): ContainError {
-  const what = stepText(step);
+/**
+ * Turns a (step, value) report from the shim into the error the user sees. `object` names
+ * what the step acted on (a mount's target or source, the working directory).
+ */
+export function reportError(step: number, value: number, command: string, object?: string): ContainError {
+  const what = object === undefined ? stepText(step) : `${stepText(step)} ${object}`;
+  if (step === Step.resolveMountTarget && value === EXDEV) {
+    // RESOLVE_BENEATH refused a ".." or a symbolic link that leads out of the root.
+    return new ContainError(`Failed to ${what}: it leads outside the root filesystem`, what, value);
+  }
   if (step === Step.exec) {
     const status = value === 2 ? Status.notFound : Status.cannotExecute;
     return new ContainError(`Failed to execute ${command}: ${strerror(value)}`, what, value, status);

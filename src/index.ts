@@ -10,30 +10,42 @@ import { type ContainOptions as ContainBase, startContain } from "./contain.ts";
 import { type InjectOptions as InjectBase, startInject } from "./inject.ts";
 import { type PseudoOptions as PseudoBase, startPseudo } from "./pseudo.ts";
 import { signals } from "./signals.ts";
-import { prepareStreams, readable, type StdioOptions, type Streams, writable } from "./stdio.ts";
+import { prepareStreams, readable, type Stdio, type StdioOptions, type Streams, writable } from "./stdio.ts";
 
 export { ContainError, Status } from "./errors.ts";
 export { MapError } from "./maps.ts";
 export type { Stdio, StdioOptions } from "./stdio.ts";
-export { fromDirectory, fromHost, fromTarball, hostFiles, type RootFilesystem } from "./rootfs.ts";
+export type { BindMount, Mount, TmpfsMount } from "./contain.ts";
+export { fromHost, fromTarball, hostFiles, type RootFilesystem } from "./rootfs.ts";
 
 export interface Common extends StdioOptions {
   /** Aborting kills the command (and a container, everything in it) with SIGKILL. */
   signal?: AbortSignal;
+  /** Milliseconds after which the command is sent `killSignal`, as in Bun.spawn. */
+  timeout?: number;
+  /** The signal for `timeout`. Default: SIGKILL, which takes a container whole. */
+  killSignal?: number | NodeJS.Signals;
 }
 
 export type PseudoOptions = Omit<PseudoBase, "onWarning"> & Common & { onWarning?: (message: string) => void };
 export type ContainOptions = Omit<ContainBase, "onWarning"> & Common & { onWarning?: (message: string) => void };
 export type InjectOptions = InjectBase & Common;
 
-export interface Subprocess {
+/** What a stdio option gives the caller, as Bun's Subprocess types it: a stream exactly
+ *  for "pipe". */
+export type Writable<In> = In extends "pipe" ? FileSink : undefined;
+export type Readable<Out> = Out extends "pipe" ? ReadableStream<Uint8Array> : undefined;
+
+export interface Subprocess<In extends Stdio = Stdio, Out extends Stdio = Stdio, Err extends Stdio = Stdio> {
   /** pseudo: CMD's PID. contain: the PID that inject accepts. inject: the joiner's PID. */
   readonly pid: number;
   /** With stdin "pipe". end() closes it. */
-  readonly stdin: FileSink | undefined;
+  readonly stdin: Writable<In>;
   /** With stdout or stderr "pipe": read them to the end (or cancel them). */
-  readonly stdout: ReadableStream<Uint8Array> | undefined;
-  readonly stderr: ReadableStream<Uint8Array> | undefined;
+  readonly stdout: Readable<Out>;
+  readonly stderr: Readable<Err>;
+  /** True once `timeout` has passed and `killSignal` was sent. */
+  readonly timedOut: boolean;
   /** Exit status: the command's own, 128+N for signal N (DESIGN.md contract). */
   readonly exited: Promise<number>;
   /** Null until exited resolves. */
@@ -54,6 +66,10 @@ function osSignals(): Record<string, number | undefined> {
   return (require("node:os") as typeof import("node:os")).constants.signals;
 }
 
+/** The stdio kinds of an options object, for Subprocess's type parameters. */
+type Kind<S> = S extends Stdio ? S : "inherit";
+type SubprocessOf<O extends StdioOptions> = Subprocess<Kind<O["stdin"]>, Kind<O["stdout"]>, Kind<O["stderr"]>>;
+
 function wrap(start: (streams: Streams) => Child, options: Common, fallback: StdioOptions = {}): Subprocess {
   const streams = prepareStreams({ ...fallback, ...options });
   let child: Child;
@@ -64,8 +80,17 @@ function wrap(start: (streams: Streams) => Child, options: Common, fallback: Std
     throw error;
   }
   let exitCode: number | null = null;
+  let timedOut = false;
+  const timer =
+    options.timeout === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          child.kill(signalNumber(options.killSignal ?? "SIGKILL"));
+        }, options.timeout);
   const exited = child.exited.then((status) => {
     exitCode = status;
+    clearTimeout(timer);
     options.signal?.removeEventListener("abort", abort);
     return status;
   });
@@ -82,6 +107,9 @@ function wrap(start: (streams: Streams) => Child, options: Common, fallback: Std
     get exitCode() {
       return exitCode;
     },
+    get timedOut() {
+      return timedOut;
+    },
     kill: (signal) => child.kill(signalNumber(signal)),
   };
 }
@@ -92,20 +120,20 @@ function started<T extends Child>(streams: Streams, child: T): T {
 }
 
 /** CMD as root in a new user namespace only. */
-export function pseudo(options: PseudoOptions = {}): Subprocess {
-  return wrap((streams) => started(streams, startPseudo(options, streams.child)), options);
+export function pseudo<const O extends PseudoOptions>(options: O = {} as O): SubprocessOf<O> {
+  return wrap((streams) => started(streams, startPseudo(options, streams.child)), options) as SubprocessOf<O>;
 }
 
 /** CMD as PID 1 of a container on `root`. `console` defaults to false here. */
-export function contain(options: ContainOptions): Subprocess {
+export function contain<const O extends ContainOptions>(options: O): SubprocessOf<O> {
   return wrap((streams) => {
     if (!options.console) return started(streams, startContain(options, streams.child));
     // The relay keeps using our stdin and stdout ends of the child's streams until it stops.
     return startContain(options, streams.child, () => streams.started());
-  }, options);
+  }, options) as SubprocessOf<O>;
 }
 
 /** CMD inside the running container of `pid`. */
-export function inject(options: InjectOptions): Subprocess {
-  return wrap((streams) => started(streams, startInject(options, streams.child)), options);
+export function inject<const O extends InjectOptions>(options: O): SubprocessOf<O> {
+  return wrap((streams) => started(streams, startInject(options, streams.child)), options) as SubprocessOf<O>;
 }

@@ -53,19 +53,6 @@ export async function fromTarball(tarball: string, maps: MapOptions = {}): Promi
   return root;
 }
 
-/** A copy of a root directory, read and written under pseudo so that every owner is kept. */
-export async function fromDirectory(dir: string, maps: MapOptions = {}): Promise<RootFilesystem> {
-  const root = await makeRoot(maps);
-  try {
-    const copy = 'tar -c -f - -C "$0" --exclude=./dev/* . | tar -x -f - -C "$1"';
-    await underPseudo(["sh", "-c", copy, realpathSync(dir), root.path], maps);
-  } catch (error) {
-    await root.remove();
-    throw error;
-  }
-  return root;
-}
-
 /**
  * A root filesystem from host programs (names on PATH or paths) and the shared libraries
  * they load, the README demo's way: what the host has, owned by container root.

@@ -8,10 +8,11 @@ const spawn = @import("spawn.zig");
 const console = @import("console.zig");
 const clone = @import("clone.zig");
 const files = @import("files.zig");
+const binds = @import("binds.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 4;
+    return 5;
 }
 
 export fn config_size() u32 {
@@ -58,6 +59,17 @@ export fn release_region(region: i32) void {
 
 export fn send_signal(pidfd: i32, signal: i32) u32 {
     return sys.errno(linux.syscall4(.pidfd_send_signal, @intCast(pidfd), @intCast(signal), 0, 0));
+}
+
+/// An ID-mapped detached copy of `source` for the holder `pid` (binds.zig): fd or -errno.
+export fn idmap_tree(source: [*:0]const u8, pid: i32) i32 {
+    return binds.idmap_tree(source, pid);
+}
+
+/// The go byte for a holder, with `count` fds of `fds` attached.
+export fn send_go(fd: i32, fds: [*]const i32, count: u32) u32 {
+    if (count > binds.max_idmapped) return @intFromEnum(linux.E.INVAL);
+    return binds.send_go(fd, fds[0..count]);
 }
 
 export fn write_byte(fd: i32) u32 {

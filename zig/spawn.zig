@@ -11,11 +11,14 @@ const sys = @import("sys.zig");
 const exec = @import("exec.zig");
 const mounts = @import("mounts.zig");
 const clone = @import("clone.zig");
+const binds = @import("binds.zig");
 
 pub const Mode = enum(u32) { pseudo = 1, contain = 2, inject = 3 };
 
 pub const flag_console: u32 = 1;
 pub const flag_host_network: u32 = 2;
+/// contain: DIR is the read-only lower layer of a throwaway overlay (binds.zig).
+pub const flag_ephemeral: u32 = 4;
 
 /// Shared with src/native.ts, which checks its size against config_size().
 pub const Config = extern struct {
@@ -32,8 +35,14 @@ pub const Config = extern struct {
     console: ?[*:0]const u8,
     inside: ?[*:0]const u8,
     outside: ?[*:0]const u8,
-    /// pseudo: the directory CMD starts in (null: the caller's).
+    /// pseudo: the directory CMD starts in (null: the caller's). contain: CMD's working
+    /// directory inside the container (null: /).
     cwd: ?[*:0]const u8,
+    /// contain: CMD's environment (envp is the helpers').
+    init_envp: exec.Argv,
+    /// contain: binds and tmpfs mounts made under the new root (binds.zig).
+    mounts: ?[*]const binds.Mount,
+    mount_count: u32,
 };
 
 pub const Result = extern struct {
@@ -93,6 +102,18 @@ pub const Step = enum(u32) {
     exec = 44,
     parent_died = 45,
     change_directory = 46,
+    // 70-89: the root's additions (binds.zig) and CMD's working directory.
+    mount_overlay_tmpfs = 70,
+    mount_overlay = 71,
+    /// Not a failure: the index of the mount whose failure the next record reports.
+    mount_index = 72,
+    resolve_mount_target = 73,
+    create_mount_target = 74,
+    bind_source = 75,
+    bind_readonly = 76,
+    mount_tmpfs = 77,
+    attach_mount = 78,
+    enter_working_directory = 79,
 };
 
 const Record = extern struct { step: u32, value: u32 };
@@ -124,7 +145,8 @@ pub fn spawn(config: *const Config, result: *Result) u32 {
     var report: [2]i32 = .{ -1, -1 };
     var go: [2]i32 = .{ -1, -1 };
     var e = sys.errno(linux.pipe2(&report, linux.O.CLOEXEC));
-    if (e == 0) e = sys.errno(linux.pipe2(&go, linux.O.CLOEXEC));
+    // A socket, not a pipe: the go message may carry ID-mapped mounts (binds.zig).
+    if (e == 0) e = sys.errno(linux.socketpair(linux.AF.UNIX, linux.SOCK.STREAM | linux.SOCK.CLOEXEC, 0, &go));
     if (e != 0) {
         for ([_]i32{ report[0], report[1], go[0], go[1] }) |fd| sys.close(fd);
         clone.region_free(region);
@@ -185,7 +207,10 @@ fn child(args: *const Start) noreturn {
     sys.set_pdeathsig();
     if (sys.value(linux.syscall0(.getppid)) != args.parent) sys.exit(125);
     setup_stdio(config, reporter);
-    if (config.cwd) |cwd| reporter.check(.change_directory, linux.chdir(cwd));
+    // contain's cwd is inside the container: init enters it after the pivot.
+    if (config.mode != @intFromEnum(Mode.contain)) {
+        if (config.cwd) |cwd| reporter.check(.change_directory, linux.chdir(cwd));
+    }
     const keep = if (args.report < args.go) [2]i32{ args.report, args.go } else [2]i32{ args.go, args.report };
     sys.close_others(&keep);
 
@@ -212,15 +237,16 @@ fn setup_stdio(config: *const Config, reporter: Reporter) void {
     }
 }
 
-/// Unshares the user namespace, tells the parent, and waits while it writes the ID maps.
 /// Tells the parent that the user namespace exists and waits while it writes the ID maps.
-fn enter_user_namespace(args: *const Start, reporter: Reporter) void {
+/// Returns how many ID-mapped mounts came with the go message into `idmapped`.
+fn enter_user_namespace(args: *const Start, reporter: Reporter, idmapped: *[binds.max_idmapped]i32) usize {
     if (args.owns_memory) reporter.check(.unshare_user, linux.unshare(linux.CLONE.NEWUSER));
     reporter.send(.ready, 0);
     // EOF instead of the go byte: the parent gave up (its message is its own).
-    if (!sys.read_byte(args.go)) sys.exit(125);
+    const count = binds.receive_go(args.go, idmapped) orelse sys.exit(125);
     sys.close(args.go);
     become_root(reporter, args.parent);
+    return count;
 }
 
 /// A change of credentials clears the parent-death signal, so it is set again after.
@@ -232,7 +258,8 @@ fn become_root(reporter: Reporter, parent: i32) void {
 }
 
 fn pseudo(args: *const Start, reporter: Reporter) noreturn {
-    enter_user_namespace(args, reporter);
+    var none: [binds.max_idmapped]i32 = undefined;
+    _ = enter_user_namespace(args, reporter, &none);
     sys.sigmask(0, null);
     const e = exec.exec(args.config.argv, args.config.envp);
     reporter.send(.exec, e);
@@ -247,7 +274,8 @@ fn holder(args: *const Start, reporter: Reporter) noreturn {
     var outside = Helper{};
     if (config.outside) |command| outside = Helper.start_outside(args, command, reporter);
 
-    enter_user_namespace(args, reporter);
+    var idmapped: [binds.max_idmapped]i32 = undefined;
+    const idmapped_count = enter_user_namespace(args, reporter, &idmapped);
     reporter.check(.unshare_cgroup, linux.unshare(linux.CLONE.NEWCGROUP));
     reporter.check(.unshare_ipc, linux.unshare(linux.CLONE.NEWIPC));
     if (config.flags & flag_host_network == 0) {
@@ -262,7 +290,7 @@ fn holder(args: *const Start, reporter: Reporter) noreturn {
     if (outside.pid > 0) outside.finish(reporter, .helper_outside);
     if (args.owns_memory) sys.set_dumpable(false);
 
-    mounts.build_root(config, reporter);
+    mounts.build_root(config, idmapped[0..idmapped_count], reporter);
     if (config.inside) |command| {
         var inside = Helper.start_inside(args, command, reporter);
         inside.finish(reporter, .helper_inside);
@@ -281,12 +309,12 @@ fn init(args: *const Start) noreturn {
     const host_network = config.flags & flag_host_network != 0;
     mounts.mount_proc_sys(reporter, !host_network);
     mounts.enter_root(reporter);
+    if (config.cwd) |cwd| reporter.check(.enter_working_directory, linux.chdir(cwd));
     if (config.flags & flag_console != 0) mounts.take_console(reporter);
     // Only 0, 1 and 2 reach CMD; the report pipe closes itself on exec.
     _ = linux.syscall3(.close_range, 3, std.math.maxInt(u32), sys.CLOSE_RANGE_CLOEXEC);
-    const envp = [_:null]?[*:0]const u8{"container=contain"};
     sys.sigmask(0, null);
-    const e = exec.exec(config.argv, &envp);
+    const e = exec.exec(config.argv, config.init_envp);
     reporter.send(.exec, e);
     sys.exit(exec.exec_status(e));
 }

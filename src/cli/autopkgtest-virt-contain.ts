@@ -21,11 +21,17 @@ export async function main(): Promise<never> {
   // As the protocol asks: on a signal, close the testbed (nothing left behind), then die of it.
   for (const name of ["SIGHUP", "SIGINT", "SIGTERM"] as const) {
     process.on(name, async () => {
-      await server.close().catch(() => {});
+      await server.finish().catch(() => {});
+      process.removeAllListeners(name);
       process.kill(process.pid, signals[name]);
       process.exit(128 + signals[name]);
     });
   }
+  // A caller that is gone cannot read replies: close the testbed and stop.
+  process.stdout.on("error", async () => {
+    await server.finish().catch(() => {});
+    process.exit(12);
+  });
   process.exit(await serve(server));
 }
 
