@@ -102,6 +102,15 @@ async function baseRoot(source: string): Promise<RootFilesystem> {
   return fromTarball(source);
 }
 
+/** Users in an /etc/passwd that tests may run as: UIDs 1000 to 59999 with a home. Pure. */
+export function normalUsers(passwd: string): string[] {
+  return passwd
+    .split("\n")
+    .map((line) => line.split(":"))
+    .filter((fields) => Number(fields[2]) >= 1000 && Number(fields[2]) < 60000 && fields[5]?.startsWith("/home/"))
+    .map((fields) => fields[0]!);
+}
+
 interface Testbed {
   container: Subprocess;
 }
@@ -219,24 +228,15 @@ export class Server {
     this.debug(`testbed on ${this.base.path}, contain PID ${container.pid}`);
     try {
       this.downtmp ??= `/tmp/autopkgtest.${Math.random().toString(36).slice(2, 8)}`;
-      await this.run(["mkdir", "-p", "-m", "1777", this.downtmp]);
-      // The test needs /tmp itself too; a root that lacks it gets one.
-      await this.run(["chmod", "1777", "/tmp", this.downtmp]);
-      this.suggested.splice(0, this.suggested.length, ...(await this.normalUsers()));
+      // One command for the scratch directory (and /tmp, which a root may lack) and the
+      // users: every command in the testbed costs a join.
+      const script = 'mkdir -p -m 1777 "$1" && chmod 1777 /tmp "$1" && cat /etc/passwd';
+      const passwd = await this.run(["/bin/sh", "-c", script, "sh", this.downtmp]);
+      this.suggested.splice(0, this.suggested.length, ...normalUsers(passwd));
     } catch (error) {
       await this.close();
       throw error;
     }
-  }
-
-  /** Users the root already has that tests may run as: UIDs 1000 to 59999 with a home. */
-  private async normalUsers(): Promise<string[]> {
-    const passwd = await this.run(["cat", "/etc/passwd"]).catch(() => "");
-    return passwd
-      .split("\n")
-      .map((line) => line.split(":"))
-      .filter((fields) => Number(fields[2]) >= 1000 && Number(fields[2]) < 60000 && fields[5]?.startsWith("/home/"))
-      .map((fields) => fields[0]!);
   }
 
   /** Stops the testbed: everything it changed goes with its container. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseServerArgs, UsageError } from "../../src/autopkgtest.ts";
+import { normalUsers, parseServerArgs, UsageError } from "../../src/autopkgtest.ts";
 
 describe("autopkgtest-virt-contain arguments", () => {
   test("options, binds and the source", () => {
@@ -22,4 +22,9 @@ describe("autopkgtest-virt-contain arguments", () => {
     expect(() => parseServerArgs(["-b", "/srv"])).toThrow("needs OUTSIDE and INSIDE");
     expect(() => parseServerArgs(["-q", "dir"])).toThrow("unknown option -q");
   });
+});
+
+test("suggested normal users: UIDs 1000 to 59999 with a home", () => {
+  const passwd = ["root:x:0:0:root:/root:/bin/bash", "test:x:1000:1000::/home/test:/bin/sh", "nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin", "svc:x:1001:1001::/var/lib/svc:/bin/false", ""];
+  expect(normalUsers(passwd.join("\n"))).toEqual(["test"]);
 });
