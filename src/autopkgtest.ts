@@ -230,12 +230,12 @@ export class Server {
       this.downtmp ??= `/tmp/autopkgtest.${Math.random().toString(36).slice(2, 8)}`;
       // One command for the scratch directory (and /tmp, which a root may lack) and the
       // users: every command in the testbed costs a join.
-      const script = 'mkdir -p -m 1777 "$1" && chmod 1777 /tmp "$1" && cat /etc/passwd';
+      const script = 'mkdir -p -m 1777 "$1" && chmod 1777 /tmp "$1" && { cat /etc/passwd 2>/dev/null || true; }';
       const passwd = await this.run(["/bin/sh", "-c", script, "sh", this.downtmp]);
       this.suggested.splice(0, this.suggested.length, ...normalUsers(passwd));
     } catch (error) {
       await this.close();
-      throw error;
+      throw new CommandError(`cannot prepare the testbed: ${(error as Error).message}`);
     }
   }
 
@@ -273,7 +273,7 @@ export class Server {
       new Response(child.stderr).text(),
       child.exited,
     ]);
-    if (status !== 0) throw new CommandError(`${cmd.join(" ")} failed with status ${status}: ${stderr.trim()}`, "copy-failed");
+    if (status !== 0) throw new Error(`${cmd.join(" ")} failed with status ${status}: ${stderr.trim()}`);
     return stdout;
   }
 
@@ -293,7 +293,6 @@ export class Server {
       if (command === "copydown") await (directory ? this.copyDownDirectory(from, to) : this.copyDownFile(from, to));
       else await (directory ? this.copyUpDirectory(from, to) : this.copyUpFile(from, to));
     } catch (error) {
-      if (error instanceof CommandError) throw error;
       throw new CommandError(`${command} ${from} ${to}: ${(error as Error).message}`, "copy-failed");
     }
   }
@@ -302,7 +301,7 @@ export class Server {
     const fd = openSync(host, constants.O_RDONLY);
     try {
       const stat = fstatSync(fd);
-      if (!stat.isFile()) throw new CommandError(`${host} is not a file`, "copy-failed");
+      if (!stat.isFile()) throw new Error(`${host} is not a file`);
       const [uid, gid] = this.inwardOwner(stat.uid, stat.gid);
       const mode = (stat.mode & 0o7777).toString(8);
       const script = 'cat > "$1" && chown "$2:$3" "$1" && chmod "$4" "$1"';
@@ -325,7 +324,7 @@ export class Server {
   }
 
   private async copyDownDirectory(host: string, testbed: string): Promise<void> {
-    if (!statSync(host).isDirectory()) throw new CommandError(`${host} is not a directory`, "copy-failed");
+    if (!statSync(host).isDirectory()) throw new Error(`${host} is not a directory`);
     // A user's own files are container root's inside, as pseudo shows them.
     const owner = process.getuid!() === 0 ? [] : ["--owner=0", "--group=0"];
     const tar = Bun.spawn(["tar", "-c", "-f", "-", "--numeric-owner", ...owner, "-C", host, "."], { stdout: "pipe", stderr: "pipe" });
@@ -348,8 +347,8 @@ export class Server {
     for await (const chunk of child.stdout!) tar.stdin.write(chunk);
     await tar.stdin.end();
     const [inside, outside, stderr] = await Promise.all([child.exited, tar.exited, new Response(child.stderr).text()]);
-    if (inside !== 0) throw new CommandError(`tar in the testbed failed with status ${inside}: ${stderr.trim()}`, "copy-failed");
-    if (outside !== 0) throw new CommandError(`tar on the host failed with status ${outside}`, "copy-failed");
+    if (inside !== 0) throw new Error(`tar in the testbed failed with status ${inside}: ${stderr.trim()}`);
+    if (outside !== 0) throw new Error(`tar on the host failed with status ${outside}`);
   }
 
   /** Feeds a host process's stdout to CMD in the testbed. */
@@ -359,13 +358,13 @@ export class Server {
     for await (const chunk of source.stdout) child.stdin!.write(chunk);
     await child.stdin!.end();
     const [outside, inside] = await Promise.all([source.exited, child.exited]);
-    if (outside !== 0) throw new CommandError(`tar on the host failed: ${(await new Response(source.stderr).text()).trim()}`, "copy-failed");
-    if (inside !== 0) throw new CommandError(`${cmd.join(" ")} failed with status ${inside}: ${(await stderr).trim()}`, "copy-failed");
+    if (outside !== 0) throw new Error(`tar on the host failed: ${(await new Response(source.stderr).text()).trim()}`);
+    if (inside !== 0) throw new Error(`${cmd.join(" ")} failed with status ${inside}: ${(await stderr).trim()}`);
   }
 
   private async host(cmd: string[]): Promise<void> {
     const result = Bun.spawnSync(cmd, { stderr: "pipe" });
-    if (result.exitCode !== 0) throw new CommandError(`${cmd.join(" ")} failed: ${result.stderr.toString().trim()}`, "copy-failed");
+    if (result.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr.toString().trim()}`);
   }
 
   /** The testbed owner of a host file: as a user, the user is container root. */

@@ -358,7 +358,8 @@ fn is_own_namespace(fd: i32, name: [*:0]const u8) bool {
     var theirs: linux.Stat = undefined;
     var ours: linux.Stat = undefined;
     if (sys.errno(linux.fstat(fd, &theirs)) != 0) return false;
-    if (sys.errno(linux.stat(path, &ours)) != 0) return false;
+    // fstatat: aarch64 has no stat system call.
+    if (sys.errno(linux.fstatat(linux.AT.FDCWD, path, &ours, 0)) != 0) return false;
     return theirs.dev == ours.dev and theirs.ino == ours.ino;
 }
 
