@@ -398,9 +398,7 @@ fn joiner(args: *const Start, reporter: Reporter) noreturn {
     _ = linux.syscall2(.setgroups, 0, 0);
     // All eight namespaces from one pidfd, which the supervisor opened and checked: they
     // are that one process's, whatever becomes of its PID meanwhile (Linux 5.8).
-    const all = linux.CLONE.NEWUSER | linux.CLONE.NEWCGROUP | linux.CLONE.NEWIPC | linux.CLONE.NEWNET |
-        linux.CLONE.NEWPID | linux.CLONE.NEWTIME | linux.CLONE.NEWUTS | linux.CLONE.NEWNS;
-    reporter.check(.join_namespaces, linux.syscall2(.setns, @intCast(config.target_pidfd), all));
+    reporter.check(.join_namespaces, linux.syscall2(.setns, @intCast(config.target_pidfd), namespaces_to_join(config.target_pidfd)));
     sys.close(config.target_pidfd);
     become_root(reporter, args.parent);
     end_with_parent(args.parent, 0, .{});
@@ -409,6 +407,28 @@ fn joiner(args: *const Start, reporter: Reporter) noreturn {
     const pid = start_watched(Start, run_command, args.region, 1, reporter, args.*);
     sys.close(reporter.fd);
     supervise(pid, args.parent, .{});
+}
+
+/// The namespaces of the process behind `pidfd` to join: all eight, less those this
+/// process is in already. A container started with -n shares the host's network
+/// namespace, which belongs to the host's user namespace: joining it along with the
+/// container's user namespace would need privileges over the host (EPERM), and it is
+/// ours anyway. Which ones those are is read from /proc by the PID the pidfd names; were
+/// that PID another process's by now, the pidfd's own process is gone and setns fails.
+fn namespaces_to_join(pidfd: i32) usize {
+    const kinds = [_]struct { name: []const u8, flag: usize }{
+        .{ .name = "user", .flag = linux.CLONE.NEWUSER }, .{ .name = "cgroup", .flag = linux.CLONE.NEWCGROUP },
+        .{ .name = "ipc", .flag = linux.CLONE.NEWIPC },   .{ .name = "net", .flag = linux.CLONE.NEWNET },
+        .{ .name = "pid", .flag = linux.CLONE.NEWPID },   .{ .name = "time", .flag = linux.CLONE.NEWTIME },
+        .{ .name = "uts", .flag = linux.CLONE.NEWUTS },   .{ .name = "mnt", .flag = linux.CLONE.NEWNS },
+    };
+    const target = sys.pidfd_pid(pidfd);
+    var flags: usize = 0;
+    for (kinds) |kind| {
+        if (target > 0 and sys.same_namespace(target, kind.name)) continue;
+        flags |= kind.flag;
+    }
+    return flags;
 }
 
 fn run_command(args: *const Start) noreturn {

@@ -223,6 +223,38 @@ pub fn kill_children(task_dir: fd_t, proxy: fd_t, spare: i32) u32 {
     return count;
 }
 
+/// The PID a pidfd names, from /proc/self/fdinfo ("Pid:" line), or -1.
+pub fn pidfd_pid(pidfd: fd_t) i32 {
+    var path_buffer: [64]u8 = undefined;
+    const path = std.fmt.bufPrintZ(&path_buffer, "/proc/self/fdinfo/{d}", .{pidfd}) catch return -1;
+    const rc = linux.openat(linux.AT.FDCWD, path, linux.O.RDONLY | linux.O.CLOEXEC, 0);
+    if (errno(rc) != 0) return -1;
+    var buffer: [512]u8 = undefined;
+    const n = read_full(value(rc), &buffer);
+    close(value(rc));
+    if (n <= 0) return -1;
+    var lines = std.mem.splitScalar(u8, buffer[0..@intCast(n)], '\n');
+    while (lines.next()) |line| {
+        if (!std.mem.startsWith(u8, line, "Pid:")) continue;
+        return std.fmt.parseInt(i32, std.mem.trim(u8, line[4..], " \t"), 10) catch -1;
+    }
+    return -1;
+}
+
+/// Whether process `pid` is in this process's namespace of kind `name` ("net", ...).
+pub fn same_namespace(pid: i32, name: []const u8) bool {
+    var theirs_buffer: [64]u8 = undefined;
+    var ours_buffer: [64]u8 = undefined;
+    const theirs_path = std.fmt.bufPrintZ(&theirs_buffer, "/proc/{d}/ns/{s}", .{ pid, name }) catch return false;
+    const ours_path = std.fmt.bufPrintZ(&ours_buffer, "/proc/self/ns/{s}", .{name}) catch return false;
+    var theirs: linux.Stat = undefined;
+    var ours: linux.Stat = undefined;
+    // fstatat: aarch64 has no stat system call.
+    if (errno(linux.fstatat(linux.AT.FDCWD, theirs_path, &theirs, 0)) != 0) return false;
+    if (errno(linux.fstatat(linux.AT.FDCWD, ours_path, &ours, 0)) != 0) return false;
+    return theirs.dev == ours.dev and theirs.ino == ours.ino;
+}
+
 /// Closes every fd but `keep`, standard streams included.
 pub fn close_all_but(keep: fd_t) void {
     if (keep > 0) _ = linux.syscall3(.close_range, 0, @intCast(keep - 1), 0);

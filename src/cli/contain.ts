@@ -84,7 +84,7 @@ export async function main(): Promise<never> {
       onWarning: (message) => process.stderr.write(`contain: ${message}\n`),
     }),
     // With a console, init has a terminal and a session of its own.
-    options.console === true,
+    { terminalReachesChild: options.console === true },
   );
 }
 
