@@ -46,7 +46,7 @@ export class ContainError extends Error {
   }
 }
 
-/** Steps of zig/spawn.zig's Step enum, in the words of "Failed to ...". Index = value. */
+/** Steps of zig/abi.zig's Step enum, in the words of "Failed to ...". Index = value. */
 const steps: Record<number, string> = {
   2: "set up stdio",
   3: "unshare user namespace",

@@ -5,6 +5,7 @@ const std = @import("std");
 const linux = std.os.linux;
 const sys = @import("sys.zig");
 const spawn = @import("spawn.zig");
+const abi = @import("abi.zig");
 const console = @import("console.zig");
 const clone = @import("clone.zig");
 const files = @import("files.zig");
@@ -17,7 +18,7 @@ export fn abi_version() u32 {
 }
 
 export fn config_size() u32 {
-    return @sizeOf(spawn.Config);
+    return @sizeOf(abi.Config);
 }
 
 export fn termios_size() u32 {
@@ -26,7 +27,7 @@ export fn termios_size() u32 {
 
 /// Forks the first child of pseudo, contain or inject (see spawn.zig). Fills `result`.
 /// Returns 0, or the failed step in the high 16 bits and its errno in the low 16.
-export fn spawn_child(config: *const spawn.Config, result: *spawn.Result) u32 {
+export fn spawn_child(config: *const abi.Config, result: *abi.Result) u32 {
     std.debug.assert(config.mode >= 1 and config.mode <= 3);
     return spawn.spawn(config, result);
 }
@@ -153,6 +154,12 @@ export fn fd_chown(fd: i32, uid: u32, gid: u32) u32 {
 
 test {
     _ = spawn;
+    _ = abi;
+    _ = @import("report.zig");
+    _ = @import("start.zig");
+    _ = @import("supervise.zig");
+    _ = @import("holder.zig");
+    _ = @import("joiner.zig");
     _ = console;
     _ = sys;
     _ = @import("exec.zig");
