@@ -147,3 +147,181 @@ pub const Step = enum(u32) {
     attach_mount = 78,
     enter_working_directory = 79,
 };
+
+/// The words of a step in "Failed to ..." (src/child.ts adds the object, where it has one).
+/// Read by TypeScript only on error paths, through step_text().
+pub fn text(step: Step) []const u8 {
+    return switch (step) {
+        .ready => "report that the user namespace is ready",
+        .stdio => "set up stdio",
+        .unshare_user => "unshare user namespace",
+        .become_root => "become root in the user namespace",
+        .unshare_cgroup => "unshare cgroup namespace",
+        .unshare_ipc => "unshare IPC namespace",
+        .unshare_network => "unshare network namespace",
+        .unshare_mount => "unshare mount namespace",
+        .unshare_time => "unshare time namespace",
+        .unshare_uts => "unshare UTS namespace",
+        .unshare_pid => "unshare PID namespace",
+        .fork => "fork",
+        .helper_outside => "run the -o helper",
+        .helper_inside => "run the -i helper",
+        .make_private => "make the mount namespace private",
+        .bind_root => "bind new root filesystem",
+        .enter_root => "enter new root filesystem",
+        .create_dev => "create /dev in new root filesystem",
+        .mount_dev => "mount /dev tmpfs in new root filesystem",
+        .mount_pts => "mount /dev/pts in new root filesystem",
+        .mount_shm => "mount /dev/shm in new root filesystem",
+        .bind_console => "bind the console into new /dev filesystem",
+        .bind_full => "bind /dev/full into new /dev filesystem",
+        .bind_null => "bind /dev/null into new /dev filesystem",
+        .bind_random => "bind /dev/random into new /dev filesystem",
+        .bind_tty => "bind /dev/tty into new /dev filesystem",
+        .bind_urandom => "bind /dev/urandom into new /dev filesystem",
+        .bind_zero => "bind /dev/zero into new /dev filesystem",
+        .mount_proc => "mount /proc in new root filesystem",
+        .mount_sys => "mount /sys in new root filesystem",
+        .pivot_root => "pivot into new root filesystem",
+        .detach_root => "detach old root filesystem",
+        .open_console => "open console in container",
+        .open_namespace => "open the container's namespaces",
+        .join_user => "join user namespace",
+        .join_cgroup => "join cgroup namespace",
+        .join_ipc => "join IPC namespace",
+        .join_network => "join network namespace",
+        .join_pid => "join PID namespace",
+        .join_time => "join time namespace",
+        .join_uts => "join UTS namespace",
+        .join_mount => "join mount namespace",
+        .enter_container_root => "enter container root directory",
+        .exec => "execute",
+        .parent_died => "start: its parent died",
+        .change_directory => "change directory",
+        .create_pts => "create /dev/pts in new root filesystem",
+        .create_shm => "create /dev/shm in new root filesystem",
+        .create_old_root => "create /dev/tmp for the old root filesystem",
+        .link_dev => "link /dev/ptmx, fd, stdin, stdout and stderr in new /dev filesystem",
+        .create_node => "create a device node in new /dev filesystem",
+        .create_proc => "create /proc in new root filesystem",
+        .create_sys => "create /sys in new root filesystem",
+        .enter_new_root => "change directory to new root filesystem",
+        .pipe => "create a pipe",
+        .allocate_stacks => "allocate stacks for the child",
+        .close_fds => "close file descriptors above 2",
+        .new_session => "start a new session for the console",
+        .take_console => "make the console the controlling terminal",
+        .leave_keyring => "join a new session keyring",
+        .deny_terminal_injection => "refuse terminal input injection (seccomp)",
+        .forward_signals => "pass signals on to the child",
+        .open_task_dir => "open the holder's /proc directory",
+        .join_namespaces => "join the container's namespaces",
+        .mount_overlay_tmpfs => "mount the tmpfs of the ephemeral root",
+        .mount_overlay => "mount the overlay of the ephemeral root",
+        .mount_index => "mount",
+        .resolve_mount_target => "resolve mount target",
+        .create_mount_target => "create mount target",
+        .bind_source => "bind",
+        .bind_readonly => "make read-only the bind on",
+        .mount_tmpfs => "mount tmpfs on",
+        .attach_mount => "mount on",
+        .enter_working_directory => "enter working directory",
+    };
+}
+
+/// At most this many ID-mapped trees travel with the go message; more binds stay plain.
+pub const max_idmapped = 16;
+
+/// The steps src/child.ts branches on; the others it only names, through step_text().
+const told_apart = [_]Step{ .ready, .helper_outside, .helper_inside, .exec, .mount_index, .resolve_mount_target, .bind_source, .enter_working_directory };
+
+/// Everything TypeScript needs to know of this file, as one JSON object of numbers: struct
+/// sizes (`"Config"`) and field offsets (`"Config.mode"`), modes, flags, mount kinds and
+/// the codes of the steps it tells apart (fewer keys: JSON.parse costs per key). Made at compile time, so it cannot drift from the declarations above;
+/// src/native.ts reads it once, in one call, when it loads the shim (JSON.parse is the
+/// cheapest way into a JS object).
+pub const layout: []const u8 = describe();
+
+fn describe() []const u8 {
+    @setEvalBranchQuota(100_000);
+    comptime var out: []const u8 = "";
+    inline for (.{ .{ "Config", Config }, .{ "Result", Result }, .{ "Mount", Mount } }) |entry| {
+        out = out ++ entry_text(entry[0], @sizeOf(entry[1]));
+        inline for (@typeInfo(entry[1]).Struct.fields) |field| {
+            out = out ++ entry_text(entry[0] ++ "." ++ field.name, @offsetOf(entry[1], field.name));
+        }
+    }
+    inline for (@typeInfo(Mode).Enum.fields) |field| out = out ++ entry_text("Mode." ++ field.name, field.value);
+    inline for (told_apart) |step| out = out ++ entry_text("Step." ++ @tagName(step), @intFromEnum(step));
+    const constants = .{
+        .{ "flag.console", flag_console },
+        .{ "flag.host_network", flag_host_network },
+        .{ "flag.ephemeral", flag_ephemeral },
+        .{ "kind.bind", kind_bind },
+        .{ "kind.tmpfs", kind_tmpfs },
+        .{ "mount_flag.readonly", mount_readonly },
+        .{ "mount_flag.directory", mount_directory },
+        .{ "max_idmapped", max_idmapped },
+    };
+    inline for (constants) |entry| out = out ++ entry_text(entry[0], entry[1]);
+    // Every entry ends with a comma: the last one's becomes the closing brace.
+    return "{" ++ out[0 .. out.len - 1] ++ "}";
+}
+
+fn entry_text(comptime name: []const u8, comptime value: comptime_int) []const u8 {
+    return std.fmt.comptimePrint("\"{s}\":{d},", .{ name, value });
+}
+
+/// Whether `layout` gives `name` the number `value`.
+fn layout_has(comptime name: []const u8, comptime value: comptime_int) bool {
+    const entry = comptime entry_text(name, value);
+    const at = std.mem.indexOf(u8, layout, entry[0 .. entry.len - 1]) orelse return false;
+    const next = layout[at + entry.len - 1];
+    return next == ',' or next == '}';
+}
+
+/// Writes `config` as this side reads it, one `field=value` line each (config_echo).
+pub fn echo(config: *const Config, writer: anytype) !void {
+    try writer.print("mode={d}\nflags={d}\ntarget_pidfd={d}\nstdio={d},{d},{d}\n", .{ config.mode, config.flags, config.target_pidfd, config.stdio[0], config.stdio[1], config.stdio[2] });
+    try echo_list(writer, "argv", config.argv);
+    try echo_list(writer, "envp", config.envp);
+    const optional = .{ "root", "console", "inside", "outside", "cwd" };
+    inline for (optional) |name| {
+        const value = @field(config, name);
+        try writer.print("{s}={s}\n", .{ name, if (value) |string| std.mem.span(string) else "(null)" });
+    }
+    try echo_list(writer, "init_envp", config.init_envp);
+    try writer.print("mount_count={d}\n", .{config.mount_count});
+    const mounts = if (config.mounts) |table| table[0..config.mount_count] else &[_]Mount{};
+    for (mounts) |mount| {
+        const source = if (mount.source) |string| std.mem.span(string) else "(null)";
+        const size = if (mount.size) |string| std.mem.span(string) else "(null)";
+        try writer.print("mount={d},{d},{s},{s},{s},{d}\n", .{ mount.kind, mount.flags, source, std.mem.span(mount.target), size, mount.idmapped });
+    }
+}
+
+fn echo_list(writer: anytype, name: []const u8, list: exec.Argv) !void {
+    try writer.print("{s}=", .{name});
+    var index: usize = 0;
+    while (list[index]) |item| : (index += 1) try writer.print("{s}{s}", .{ if (index == 0) "" else " ", std.mem.span(item) });
+    try writer.writeByte('\n');
+}
+
+test "every step has words of its own, and the layout gives its code" {
+    @setEvalBranchQuota(100_000);
+    const fields = @typeInfo(Step).Enum.fields;
+    inline for (fields, 0..) |field, index| {
+        const step: Step = @enumFromInt(field.value);
+        try std.testing.expect(text(step).len > 0);
+        inline for (fields[index + 1 ..]) |other| {
+            try std.testing.expect(!std.mem.eql(u8, text(step), text(@enumFromInt(other.value))));
+        }
+    }
+    inline for (told_apart) |step| try std.testing.expect(layout_has("Step." ++ @tagName(step), @intFromEnum(step)));
+}
+
+test "the layout names every field of Config at its offset" {
+    inline for (@typeInfo(Config).Struct.fields) |field| {
+        try std.testing.expect(layout_has("Config." ++ field.name, @offsetOf(Config, field.name)));
+    }
+}

@@ -20,8 +20,7 @@ pub const mount_readonly = abi.mount_readonly;
 pub const mount_directory = abi.mount_directory;
 pub const Mount = abi.Mount;
 
-/// At most this many ID-mapped trees travel with the go message; more binds stay plain.
-pub const max_idmapped = 16;
+pub const max_idmapped = abi.max_idmapped;
 
 // Constants from the kernel's uapi headers that Zig 0.11's std lacks.
 const OPEN_TREE_CLONE = 1;

@@ -14,11 +14,35 @@ const binds = @import("binds.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 9;
+    return 10;
 }
 
-export fn config_size() u32 {
-    return @sizeOf(abi.Config);
+/// Copies abi.layout, the `name=value` lines that give TypeScript the struct layouts, modes,
+/// flags and step codes, into `buffer`. Returns its length; a short buffer gets none of it.
+export fn abi_layout(buffer: [*]u8, len: u32) u32 {
+    return copy_text(abi.layout, buffer, len);
+}
+
+/// The words of `step` for "Failed to ..." into `buffer`: returns their length, or 0 for a
+/// number that is no step.
+export fn step_text(step: u32, buffer: [*]u8, len: u32) u32 {
+    const known = std.meta.intToEnum(abi.Step, step) catch return 0;
+    return copy_text(abi.text(known), buffer, len);
+}
+
+fn copy_text(text: []const u8, buffer: [*]u8, len: u32) u32 {
+    if (text.len > len) return @intCast(text.len);
+    @memcpy(buffer[0..text.len], text);
+    return @intCast(text.len);
+}
+
+/// Describes, as text in `buffer`, every field of `config` as this side reads it, so that
+/// a test can compare it with what TypeScript meant to write. Returns the length, or 0 if
+/// it does not fit.
+export fn config_echo(config: *const abi.Config, buffer: [*]u8, len: u32) u32 {
+    var stream = std.io.fixedBufferStream(buffer[0..len]);
+    abi.echo(config, stream.writer()) catch return 0;
+    return @intCast(stream.pos);
 }
 
 export fn termios_size() u32 {
