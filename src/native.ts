@@ -177,7 +177,7 @@ export const Flag = {
 const MountKind = { bind: known("kind.bind"), tmpfs: known("kind.tmpfs") } as const;
 const MountFlag = { readonly: known("mount_flag.readonly"), directory: known("mount_flag.directory") } as const;
 
-/** A mount made under a container's new root (binds.Mount in zig/binds.zig). */
+/** A mount made under a container's new root (abi.Mount in zig/abi.zig, made by zig/binds.zig). */
 export interface NativeMount {
   kind: "bind" | "tmpfs";
   /** bind: the host path. */
