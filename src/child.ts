@@ -10,9 +10,11 @@ import {
   type Spawned,
   type SpawnConfig,
   spawnChild,
+  Step,
+  stepText,
   waitChild,
 } from "./native.ts";
-import { ContainError, EXDEV, Status, Step, stepText } from "./errors.ts";
+import { ContainError, EXDEV, Status } from "./errors.ts";
 import { type MapPlan, writeMaps } from "./userns.ts";
 
 export interface Child {

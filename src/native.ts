@@ -1,18 +1,12 @@
 // The only module that imports bun:ffi: one dlopen table for the Zig shim (zig/root.zig)
 // and typed wrappers that return values or throw.
-import { dlopen, FFIType, ptr } from "bun:ffi";
-import { ContainError, stepText } from "./errors.ts";
+import { CString, dlopen, FFIType, ptr } from "bun:ffi";
+import { ContainError } from "./errors.ts";
 
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 9;
-/** Byte size of spawn.Config in zig/spawn.zig; the layout is written in encodeConfig. */
-export const CONFIG_SIZE = 104;
-/** Byte size of binds.Mount in zig/binds.zig. */
-const MOUNT_SIZE = 40;
-/** At most this many ID-mapped binds travel with the go message (binds.max_idmapped). */
-export const MAX_IDMAPPED = 16;
+export const ABI_VERSION = 10;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
@@ -20,7 +14,9 @@ export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain
 const symbols = {
   // ABI checks
   abi_version: { args: [], returns: u32 },
-  config_size: { args: [], returns: u32 },
+  abi_layout: { args: [pointer, u32], returns: u32 },
+  step_text: { args: [u32, pointer, u32], returns: u32 },
+  config_echo: { args: [pointer, pointer, u32], returns: u32 },
   termios_size: { args: [], returns: u32 },
   // processes
   spawn_child: { args: [pointer, pointer], returns: u32 },
@@ -71,6 +67,89 @@ function load() {
 
 export const native = load();
 
+/**
+ * The shim's description of its side of the boundary (abi.layout in zig/abi.zig): struct
+ * sizes and field offsets, modes, flags and step codes, by name. One call at load.
+ */
+function readLayout(): Record<string, number> {
+  const buffer = new Uint8Array(8192);
+  const length = native.abi_layout(ptr(buffer), buffer.length);
+  if (length > buffer.length) throw new Error(`native library ${libraryPath} describes more than ${buffer.length} bytes of layout`);
+  return JSON.parse(new CString(ptr(buffer), 0, length).toString());
+}
+
+const layout = readLayout();
+
+/** A number the shim gives by `name`; throws, naming it, if the shim does not give it. */
+function known(name: string): number {
+  const value = layout[name];
+  if (value === undefined) throw new Error(`native library ${libraryPath} does not describe ${name}; rebuild it with \`bun run build:native\``);
+  return value;
+}
+
+/** Byte offsets of abi.Config's fields, and its size (`size`). */
+export const ConfigLayout = {
+  size: known("Config"),
+  mode: known("Config.mode"),
+  flags: known("Config.flags"),
+  targetPidfd: known("Config.target_pidfd"),
+  stdio: known("Config.stdio"),
+  argv: known("Config.argv"),
+  envp: known("Config.envp"),
+  root: known("Config.root"),
+  console: known("Config.console"),
+  inside: known("Config.inside"),
+  outside: known("Config.outside"),
+  cwd: known("Config.cwd"),
+  initEnvp: known("Config.init_envp"),
+  mounts: known("Config.mounts"),
+  mountCount: known("Config.mount_count"),
+} as const;
+
+/** Byte offsets of abi.Mount's fields, and its size (`size`). */
+const MountLayout = {
+  size: known("Mount"),
+  kind: known("Mount.kind"),
+  flags: known("Mount.flags"),
+  source: known("Mount.source"),
+  target: known("Mount.target"),
+  sizeOption: known("Mount.size"),
+  idmapped: known("Mount.idmapped"),
+} as const;
+
+/** Byte offsets of abi.Result's fields, and its size (`size`). */
+const ResultLayout = {
+  size: known("Result"),
+  pid: known("Result.pid"),
+  pidfd: known("Result.pidfd"),
+  reportFd: known("Result.report_fd"),
+  goFd: known("Result.go_fd"),
+  region: known("Result.region"),
+} as const;
+
+/** At most this many ID-mapped binds travel with the go message (abi.max_idmapped). */
+export const MAX_IDMAPPED = known("max_idmapped");
+
+/** The codes of the steps that TypeScript tells apart (abi.Step). */
+export const Step = {
+  ready: known("Step.ready"),
+  helperOutside: known("Step.helper_outside"),
+  helperInside: known("Step.helper_inside"),
+  exec: known("Step.exec"),
+  mountIndex: known("Step.mount_index"),
+  resolveMountTarget: known("Step.resolve_mount_target"),
+  bindSource: known("Step.bind_source"),
+  enterWorkingDirectory: known("Step.enter_working_directory"),
+} as const;
+
+/** The words of a step in "Failed to ...", from the shim. Called only on error paths. */
+export function stepText(step: number): string {
+  const buffer = new Uint8Array(256);
+  const length = native.step_text(step, ptr(buffer), buffer.length);
+  if (length === 0 || length > buffer.length) return `complete step ${step}`;
+  return new TextDecoder().decode(buffer.subarray(0, length));
+}
+
 /** An errno from a system call made in this process, with the step that made it. */
 export class NativeError extends ContainError {
   constructor(
@@ -89,10 +168,16 @@ export function strerror(errno: number): string {
   return String(libc.strerror(errno));
 }
 
-export const Mode = { pseudo: 1, contain: 2, inject: 3 } as const;
-export const Flag = { console: 1, hostNetwork: 2, ephemeral: 4 } as const;
+export const Mode = { pseudo: known("Mode.pseudo"), contain: known("Mode.contain"), inject: known("Mode.inject") } as const;
+export const Flag = {
+  console: known("flag.console"),
+  hostNetwork: known("flag.host_network"),
+  ephemeral: known("flag.ephemeral"),
+} as const;
+const MountKind = { bind: known("kind.bind"), tmpfs: known("kind.tmpfs") } as const;
+const MountFlag = { readonly: known("mount_flag.readonly"), directory: known("mount_flag.directory") } as const;
 
-/** A mount made under a container's new root (binds.Mount in zig/binds.zig). */
+/** A mount made under a container's new root (abi.Mount in zig/abi.zig, made by zig/binds.zig). */
 export interface NativeMount {
   kind: "bind" | "tmpfs";
   /** bind: the host path. */
@@ -175,7 +260,7 @@ class Strings {
   }
 }
 
-function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, DataView] {
+export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, DataView] {
   const strings = new Strings();
   const argv = config.argv.map((text) => strings.add(text));
   const envp = config.envp.map((text) => strings.add(text));
@@ -198,43 +283,48 @@ function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, DataView
   initEnvp.forEach((index, at) => (pointers[initAt + at] = strings.address(index)));
   const pointerBase = ptr(pointers);
   const address = (index: number) => (index < 0 ? 0n : strings.address(index));
-  const table = new DataView(new ArrayBuffer(Math.max(1, mounts.length) * MOUNT_SIZE));
+  const M = MountLayout;
+  const table = new DataView(new ArrayBuffer(Math.max(1, mounts.length) * M.size));
   mounts.forEach(({ mount, source, target, size }, at) => {
-    const base = at * MOUNT_SIZE;
-    table.setUint32(base, mount.kind === "bind" ? 1 : 2, true);
-    table.setUint32(base + 4, (mount.readonly ? 1 : 0) | (mount.directory ? 2 : 0), true);
-    table.setBigUint64(base + 8, address(source), true);
-    table.setBigUint64(base + 16, address(target), true);
-    table.setBigUint64(base + 24, address(size), true);
-    table.setInt32(base + 32, -1, true);
+    const base = at * M.size;
+    table.setUint32(base + M.kind, mount.kind === "bind" ? MountKind.bind : MountKind.tmpfs, true);
+    table.setUint32(base + M.flags, (mount.readonly ? MountFlag.readonly : 0) | (mount.directory ? MountFlag.directory : 0), true);
+    table.setBigUint64(base + M.source, address(source), true);
+    table.setBigUint64(base + M.target, address(target), true);
+    table.setBigUint64(base + M.sizeOption, address(size), true);
+    table.setInt32(base + M.idmapped, -1, true);
   });
 
-  const view = new DataView(new ArrayBuffer(CONFIG_SIZE));
+  const C = ConfigLayout;
+  const view = new DataView(new ArrayBuffer(C.size));
   const stdio = config.stdio ?? [-1, -1, -1];
-  view.setUint32(0, config.mode, true);
-  view.setUint32(4, config.flags ?? 0, true);
-  view.setInt32(8, config.targetPidfd ?? -1, true);
-  stdio.forEach((fd, index) => view.setInt32(12 + index * 4, fd, true));
-  view.setBigUint64(24, BigInt(pointerBase), true);
-  view.setBigUint64(32, BigInt(pointerBase + (argv.length + 1) * 8), true);
-  optional.forEach((index, at) => view.setBigUint64(40 + at * 8, address(index), true));
-  view.setBigUint64(80, BigInt(pointerBase + initAt * 8), true);
-  view.setBigUint64(88, mounts.length ? BigInt(ptr(table)) : 0n, true);
-  view.setUint32(96, mounts.length, true);
+  view.setUint32(C.mode, config.mode, true);
+  view.setUint32(C.flags, config.flags ?? 0, true);
+  view.setInt32(C.targetPidfd, config.targetPidfd ?? -1, true);
+  stdio.forEach((fd, index) => view.setInt32(C.stdio + index * 4, fd, true));
+  view.setBigUint64(C.argv, BigInt(pointerBase), true);
+  view.setBigUint64(C.envp, BigInt(pointerBase + (argv.length + 1) * 8), true);
+  [C.root, C.console, C.inside, C.outside, C.cwd].forEach((offset, at) => view.setBigUint64(offset, address(optional[at]!), true));
+  view.setBigUint64(C.initEnvp, BigInt(pointerBase + initAt * 8), true);
+  view.setBigUint64(C.mounts, mounts.length ? BigInt(ptr(table)) : 0n, true);
+  view.setUint32(C.mountCount, mounts.length, true);
   keep.push(strings, pointers, view, table);
   return [view, table];
 }
+
 /** Forks the first child (see zig/spawn.zig). Throws NativeError, naming the step that
  *  failed (allocating stacks, creating a pipe, the fork itself), on failure. */
 export function spawnChild(config: SpawnConfig): Spawned {
   const keep: unknown[] = [];
   const [view, table] = encodeConfig(config, keep);
-  const result = new Int32Array(5);
+  const result = new DataView(new ArrayBuffer(ResultLayout.size));
   const failed = native.spawn_child(ptr(view), ptr(result));
   if (failed !== 0) throw new NativeError(stepText(failed >>> 16), failed & 0xffff);
   // The holder reads the table only after go, which the write and read of it order.
-  const setIdmapped = (index: number, slot: number) => table.setInt32(index * MOUNT_SIZE + 32, slot, true);
-  return { pid: result[0]!, pidfd: result[1]!, reportFd: result[2]!, goFd: result[3]!, region: result[4]!, keep, setIdmapped };
+  const setIdmapped = (index: number, slot: number) => table.setInt32(index * MountLayout.size + MountLayout.idmapped, slot, true);
+  const R = ResultLayout;
+  const field = (offset: number) => result.getInt32(offset, true);
+  return { pid: field(R.pid), pidfd: field(R.pidfd), reportFd: field(R.reportFd), goFd: field(R.goFd), region: field(R.region), keep, setIdmapped };
 }
 
 export interface Report {

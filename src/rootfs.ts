@@ -4,7 +4,7 @@ import { realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { ContainError } from "./errors.ts";
-import { pseudo } from "./index.ts";
+import { pseudo } from "./library.ts";
 import { statPath, strerror } from "./native.ts";
 
 export interface RootFilesystem {

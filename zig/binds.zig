@@ -9,35 +9,18 @@
 const std = @import("std");
 const linux = std.os.linux;
 const sys = @import("sys.zig");
-const spawn = @import("spawn.zig");
+const abi = @import("abi.zig");
 
-const Reporter = spawn.Reporter;
+const Reporter = @import("report.zig").Reporter;
 const cwd = linux.AT.FDCWD;
 
-pub const kind_bind: u32 = 1;
-pub const kind_tmpfs: u32 = 2;
-pub const mount_readonly: u32 = 1;
-/// The bind's source is a directory, so a missing target is made as one (else as a file).
-pub const mount_directory: u32 = 2;
+pub const kind_bind = abi.kind_bind;
+pub const kind_tmpfs = abi.kind_tmpfs;
+pub const mount_readonly = abi.mount_readonly;
+pub const mount_directory = abi.mount_directory;
+pub const Mount = abi.Mount;
 
-/// One entry of Config.mounts; src/native.ts writes the same layout.
-pub const Mount = extern struct {
-    kind: u32,
-    flags: u32,
-    /// bind: the host path.
-    source: ?[*:0]const u8,
-    /// The path inside the container, absolute.
-    target: [*:0]const u8,
-    /// tmpfs: its size option (bytes, or with a k, m, g or % suffix), or null.
-    size: ?[*:0]const u8,
-    /// bind: the index of an ID-mapped copy of the source among the fds that came with the
-    /// go message (see idmap_tree), or -1 for a plain bind. Set by the supervisor before go.
-    idmapped: i32,
-    reserved: u32 = 0,
-};
-
-/// At most this many ID-mapped trees travel with the go message; more binds stay plain.
-pub const max_idmapped = 16;
+pub const max_idmapped = abi.max_idmapped;
 
 // Constants from the kernel's uapi headers that Zig 0.11's std lacks.
 const OPEN_TREE_CLONE = 1;
@@ -106,7 +89,7 @@ const MountReporter = struct {
     reporter: Reporter,
     index: u32,
 
-    fn check(self: MountReporter, step: spawn.Step, rc: usize) void {
+    fn check(self: MountReporter, step: abi.Step, rc: usize) void {
         const e = sys.errno(rc);
         if (e == 0) return;
         self.reporter.send(.mount_index, self.index);

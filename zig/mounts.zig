@@ -5,18 +5,18 @@
 const std = @import("std");
 const linux = std.os.linux;
 const sys = @import("sys.zig");
-const spawn = @import("spawn.zig");
+const abi = @import("abi.zig");
 const binds = @import("binds.zig");
 
-const Reporter = spawn.Reporter;
+const Reporter = @import("report.zig").Reporter;
 const cwd = linux.AT.FDCWD;
 
 /// `idmapped`: ID-mapped copies of bind sources, made by the supervisor (binds.zig).
-pub fn build_root(config: *const spawn.Config, idmapped: []const i32, reporter: Reporter) void {
+pub fn build_root(config: *const abi.Config, idmapped: []const i32, reporter: Reporter) void {
     const root = config.root.?;
     // Nothing mounted from here on may propagate back to the host.
     reporter.check(.make_private, linux.mount("none", "/", null, linux.MS.REC | linux.MS.PRIVATE, 0));
-    if (config.flags & spawn.flag_ephemeral != 0) {
+    if (config.flags & abi.flag_ephemeral != 0) {
         binds.overlay_root(root, reporter);
     } else {
         reporter.check(.bind_root, linux.mount(root, root, null, linux.MS.BIND | linux.MS.REC, 0));
@@ -53,12 +53,12 @@ pub fn build_root(config: *const spawn.Config, idmapped: []const i32, reporter: 
     if (config.mounts) |list| binds.add_mounts(list[0..config.mount_count], idmapped, reporter);
 }
 
-fn make_dir(reporter: Reporter, step: spawn.Step, path: [*:0]const u8, mode: u32) void {
+fn make_dir(reporter: Reporter, step: abi.Step, path: [*:0]const u8, mode: u32) void {
     const e = sys.errno(linux.mkdirat(cwd, path, mode));
     if (e != 0 and e != @intFromEnum(linux.E.EXIST)) reporter.fail(step, e);
 }
 
-fn bind_node(reporter: Reporter, step: spawn.Step, source: [*:0]const u8, target: [*:0]const u8) void {
+fn bind_node(reporter: Reporter, step: abi.Step, source: [*:0]const u8, target: [*:0]const u8) void {
     const rc = linux.openat(cwd, target, linux.O.WRONLY | linux.O.CREAT | linux.O.CLOEXEC, 0o600);
     reporter.check(.create_node, rc);
     sys.close(sys.value(rc));

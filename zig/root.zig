@@ -5,6 +5,7 @@ const std = @import("std");
 const linux = std.os.linux;
 const sys = @import("sys.zig");
 const spawn = @import("spawn.zig");
+const abi = @import("abi.zig");
 const console = @import("console.zig");
 const clone = @import("clone.zig");
 const files = @import("files.zig");
@@ -13,11 +14,35 @@ const binds = @import("binds.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 9;
+    return 10;
 }
 
-export fn config_size() u32 {
-    return @sizeOf(spawn.Config);
+/// Copies abi.layout, the `name=value` lines that give TypeScript the struct layouts, modes,
+/// flags and step codes, into `buffer`. Returns its length; a short buffer gets none of it.
+export fn abi_layout(buffer: [*]u8, len: u32) u32 {
+    return copy_text(abi.layout, buffer, len);
+}
+
+/// The words of `step` for "Failed to ..." into `buffer`: returns their length, or 0 for a
+/// number that is no step.
+export fn step_text(step: u32, buffer: [*]u8, len: u32) u32 {
+    const known = std.meta.intToEnum(abi.Step, step) catch return 0;
+    return copy_text(abi.text(known), buffer, len);
+}
+
+fn copy_text(text: []const u8, buffer: [*]u8, len: u32) u32 {
+    if (text.len > len) return @intCast(text.len);
+    @memcpy(buffer[0..text.len], text);
+    return @intCast(text.len);
+}
+
+/// Describes, as text in `buffer`, every field of `config` as this side reads it, so that
+/// a test can compare it with what TypeScript meant to write. Returns the length, or 0 if
+/// it does not fit.
+export fn config_echo(config: *const abi.Config, buffer: [*]u8, len: u32) u32 {
+    var stream = std.io.fixedBufferStream(buffer[0..len]);
+    abi.echo(config, stream.writer()) catch return 0;
+    return @intCast(stream.pos);
 }
 
 export fn termios_size() u32 {
@@ -26,7 +51,7 @@ export fn termios_size() u32 {
 
 /// Forks the first child of pseudo, contain or inject (see spawn.zig). Fills `result`.
 /// Returns 0, or the failed step in the high 16 bits and its errno in the low 16.
-export fn spawn_child(config: *const spawn.Config, result: *spawn.Result) u32 {
+export fn spawn_child(config: *const abi.Config, result: *abi.Result) u32 {
     std.debug.assert(config.mode >= 1 and config.mode <= 3);
     return spawn.spawn(config, result);
 }
@@ -153,6 +178,12 @@ export fn fd_chown(fd: i32, uid: u32, gid: u32) u32 {
 
 test {
     _ = spawn;
+    _ = abi;
+    _ = @import("report.zig");
+    _ = @import("start.zig");
+    _ = @import("supervise.zig");
+    _ = @import("holder.zig");
+    _ = @import("joiner.zig");
     _ = console;
     _ = sys;
     _ = @import("exec.zig");

@@ -1,8 +1,8 @@
 // The one error type: what escapes the library before CMD runs, with errno names.
 import { expect, test } from "bun:test";
-import { ContainError, errnoName, stepText } from "../../src/errors.ts";
+import { ContainError, errnoName } from "../../src/errors.ts";
 import { ContainError as Exported, fromTarball, MapError, pseudo } from "../../src/index.ts";
-import { NativeError } from "../../src/native.ts";
+import { NativeError, stepText } from "../../src/native.ts";
 
 test("errno names follow Linux's numbering", () => {
   expect([1, 2, 13, 22, 32, 38, 133].map(errnoName)).toEqual(["EPERM", "ENOENT", "EACCES", "EINVAL", "EPIPE", "ENOSYS", "EHWPOISON"]);

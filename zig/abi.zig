@@ -1,0 +1,327 @@
+//! The boundary between the shim and src/native.ts, defined once: the modes, flags and
+//! Config that spawn_child reads, its Result, the mounts table, and every Step with the
+//! words of its "Failed to ..." message. root.zig exports their layout, numbers and texts,
+//! and TypeScript reads them from there rather than keeping copies of its own.
+const std = @import("std");
+const exec = @import("exec.zig");
+
+pub const Mode = enum(u32) { pseudo = 1, contain = 2, inject = 3 };
+
+pub const flag_console: u32 = 1;
+pub const flag_host_network: u32 = 2;
+/// contain: DIR is the read-only lower layer of a throwaway overlay (binds.zig).
+pub const flag_ephemeral: u32 = 4;
+
+pub const kind_bind: u32 = 1;
+pub const kind_tmpfs: u32 = 2;
+pub const mount_readonly: u32 = 1;
+/// The bind's source is a directory, so a missing target is made as one (else as a file).
+pub const mount_directory: u32 = 2;
+
+/// One entry of Config.mounts (binds.zig makes them); src/native.ts writes the same layout.
+pub const Mount = extern struct {
+    kind: u32,
+    flags: u32,
+    /// bind: the host path.
+    source: ?[*:0]const u8,
+    /// The path inside the container, absolute.
+    target: [*:0]const u8,
+    /// tmpfs: its size option (bytes, or with a k, m, g or % suffix), or null.
+    size: ?[*:0]const u8,
+    /// bind: the index of an ID-mapped copy of the source among the fds that came with the
+    /// go message (see idmap_tree), or -1 for a plain bind. Set by the supervisor before go.
+    idmapped: i32,
+    reserved: u32 = 0,
+};
+
+/// Shared with src/native.ts, which writes it at the offsets that config_layout() gives.
+pub const Config = extern struct {
+    mode: u32,
+    flags: u32,
+    /// inject: the container's init, whose namespaces are joined.
+    target_pidfd: i32,
+    /// fds that become the child's 0, 1 and 2; -1 keeps the parent's.
+    stdio: [3]i32,
+    argv: exec.Argv,
+    envp: exec.Argv,
+    /// contain: the root directory, the console pty path, the -i and -o helpers.
+    root: ?[*:0]const u8,
+    console: ?[*:0]const u8,
+    inside: ?[*:0]const u8,
+    outside: ?[*:0]const u8,
+    /// pseudo: the directory CMD starts in (null: the caller's). contain: CMD's working
+    /// directory inside the container (null: /).
+    cwd: ?[*:0]const u8,
+    /// contain: CMD's environment (envp is the helpers').
+    init_envp: exec.Argv,
+    /// contain: binds and tmpfs mounts made under the new root (binds.zig).
+    mounts: ?[*]const Mount,
+    mount_count: u32,
+};
+
+pub const Result = extern struct {
+    pid: i32,
+    pidfd: i32,
+    report_fd: i32,
+    go_fd: i32,
+    /// The stacks of the children; free with release_region once the first child is reaped.
+    region: i32,
+};
+
+/// Steps named in a report. Values are part of the ABI (src/native.ts has the same list).
+pub const Step = enum(u32) {
+    ready = 1,
+    stdio = 2,
+    unshare_user = 3,
+    become_root = 4,
+    unshare_cgroup = 5,
+    unshare_ipc = 6,
+    unshare_network = 7,
+    unshare_mount = 8,
+    unshare_time = 9,
+    unshare_uts = 10,
+    unshare_pid = 11,
+    fork = 12,
+    helper_outside = 13,
+    helper_inside = 14,
+    make_private = 15,
+    bind_root = 16,
+    enter_root = 17,
+    create_dev = 18,
+    mount_dev = 19,
+    mount_pts = 20,
+    mount_shm = 21,
+    bind_console = 22,
+    bind_full = 23,
+    bind_null = 24,
+    bind_random = 25,
+    bind_tty = 26,
+    bind_urandom = 27,
+    bind_zero = 28,
+    mount_proc = 29,
+    mount_sys = 30,
+    pivot_root = 31,
+    detach_root = 32,
+    open_console = 33,
+    open_namespace = 34,
+    join_user = 35,
+    join_cgroup = 36,
+    join_ipc = 37,
+    join_network = 38,
+    join_pid = 39,
+    join_time = 40,
+    join_uts = 41,
+    join_mount = 42,
+    enter_container_root = 43,
+    exec = 44,
+    parent_died = 45,
+    change_directory = 46,
+    create_pts = 47,
+    create_shm = 48,
+    create_old_root = 49,
+    link_dev = 50,
+    create_node = 51,
+    create_proc = 52,
+    create_sys = 53,
+    enter_new_root = 54,
+    pipe = 55,
+    allocate_stacks = 56,
+    close_fds = 57,
+    new_session = 58,
+    take_console = 59,
+    leave_keyring = 60,
+    deny_terminal_injection = 61,
+    forward_signals = 62,
+    open_task_dir = 63,
+    join_namespaces = 64,
+    // 70-89: the root's additions (binds.zig) and CMD's working directory.
+    mount_overlay_tmpfs = 70,
+    mount_overlay = 71,
+    /// Not a failure: the index of the mount whose failure the next record reports.
+    mount_index = 72,
+    resolve_mount_target = 73,
+    create_mount_target = 74,
+    bind_source = 75,
+    bind_readonly = 76,
+    mount_tmpfs = 77,
+    attach_mount = 78,
+    enter_working_directory = 79,
+};
+
+/// The words of a step in "Failed to ..." (src/child.ts adds the object, where it has one).
+/// Read by TypeScript only on error paths, through step_text().
+pub fn text(step: Step) []const u8 {
+    return switch (step) {
+        .ready => "report that the user namespace is ready",
+        .stdio => "set up stdio",
+        .unshare_user => "unshare user namespace",
+        .become_root => "become root in the user namespace",
+        .unshare_cgroup => "unshare cgroup namespace",
+        .unshare_ipc => "unshare IPC namespace",
+        .unshare_network => "unshare network namespace",
+        .unshare_mount => "unshare mount namespace",
+        .unshare_time => "unshare time namespace",
+        .unshare_uts => "unshare UTS namespace",
+        .unshare_pid => "unshare PID namespace",
+        .fork => "fork",
+        .helper_outside => "run the -o helper",
+        .helper_inside => "run the -i helper",
+        .make_private => "make the mount namespace private",
+        .bind_root => "bind new root filesystem",
+        .enter_root => "enter new root filesystem",
+        .create_dev => "create /dev in new root filesystem",
+        .mount_dev => "mount /dev tmpfs in new root filesystem",
+        .mount_pts => "mount /dev/pts in new root filesystem",
+        .mount_shm => "mount /dev/shm in new root filesystem",
+        .bind_console => "bind the console into new /dev filesystem",
+        .bind_full => "bind /dev/full into new /dev filesystem",
+        .bind_null => "bind /dev/null into new /dev filesystem",
+        .bind_random => "bind /dev/random into new /dev filesystem",
+        .bind_tty => "bind /dev/tty into new /dev filesystem",
+        .bind_urandom => "bind /dev/urandom into new /dev filesystem",
+        .bind_zero => "bind /dev/zero into new /dev filesystem",
+        .mount_proc => "mount /proc in new root filesystem",
+        .mount_sys => "mount /sys in new root filesystem",
+        .pivot_root => "pivot into new root filesystem",
+        .detach_root => "detach old root filesystem",
+        .open_console => "open console in container",
+        .open_namespace => "open the container's namespaces",
+        .join_user => "join user namespace",
+        .join_cgroup => "join cgroup namespace",
+        .join_ipc => "join IPC namespace",
+        .join_network => "join network namespace",
+        .join_pid => "join PID namespace",
+        .join_time => "join time namespace",
+        .join_uts => "join UTS namespace",
+        .join_mount => "join mount namespace",
+        .enter_container_root => "enter container root directory",
+        .exec => "execute",
+        .parent_died => "start: its parent died",
+        .change_directory => "change directory",
+        .create_pts => "create /dev/pts in new root filesystem",
+        .create_shm => "create /dev/shm in new root filesystem",
+        .create_old_root => "create /dev/tmp for the old root filesystem",
+        .link_dev => "link /dev/ptmx, fd, stdin, stdout and stderr in new /dev filesystem",
+        .create_node => "create a device node in new /dev filesystem",
+        .create_proc => "create /proc in new root filesystem",
+        .create_sys => "create /sys in new root filesystem",
+        .enter_new_root => "change directory to new root filesystem",
+        .pipe => "create a pipe",
+        .allocate_stacks => "allocate stacks for the child",
+        .close_fds => "close file descriptors above 2",
+        .new_session => "start a new session for the console",
+        .take_console => "make the console the controlling terminal",
+        .leave_keyring => "join a new session keyring",
+        .deny_terminal_injection => "refuse terminal input injection (seccomp)",
+        .forward_signals => "pass signals on to the child",
+        .open_task_dir => "open the holder's /proc directory",
+        .join_namespaces => "join the container's namespaces",
+        .mount_overlay_tmpfs => "mount the tmpfs of the ephemeral root",
+        .mount_overlay => "mount the overlay of the ephemeral root",
+        .mount_index => "mount",
+        .resolve_mount_target => "resolve mount target",
+        .create_mount_target => "create mount target",
+        .bind_source => "bind",
+        .bind_readonly => "make read-only the bind on",
+        .mount_tmpfs => "mount tmpfs on",
+        .attach_mount => "mount on",
+        .enter_working_directory => "enter working directory",
+    };
+}
+
+/// At most this many ID-mapped trees travel with the go message; more binds stay plain.
+pub const max_idmapped = 16;
+
+/// The steps src/child.ts branches on; the others it only names, through step_text().
+const told_apart = [_]Step{ .ready, .helper_outside, .helper_inside, .exec, .mount_index, .resolve_mount_target, .bind_source, .enter_working_directory };
+
+/// Everything TypeScript needs to know of this file, as one JSON object of numbers: struct
+/// sizes (`"Config"`) and field offsets (`"Config.mode"`), modes, flags, mount kinds and
+/// the codes of the steps it tells apart (fewer keys: JSON.parse costs per key). Made at compile time, so it cannot drift from the declarations above;
+/// src/native.ts reads it once, in one call, when it loads the shim (JSON.parse is the
+/// cheapest way into a JS object).
+pub const layout: []const u8 = describe();
+
+fn describe() []const u8 {
+    @setEvalBranchQuota(100_000);
+    comptime var out: []const u8 = "";
+    inline for (.{ .{ "Config", Config }, .{ "Result", Result }, .{ "Mount", Mount } }) |entry| {
+        out = out ++ entry_text(entry[0], @sizeOf(entry[1]));
+        inline for (@typeInfo(entry[1]).Struct.fields) |field| {
+            out = out ++ entry_text(entry[0] ++ "." ++ field.name, @offsetOf(entry[1], field.name));
+        }
+    }
+    inline for (@typeInfo(Mode).Enum.fields) |field| out = out ++ entry_text("Mode." ++ field.name, field.value);
+    inline for (told_apart) |step| out = out ++ entry_text("Step." ++ @tagName(step), @intFromEnum(step));
+    const constants = .{
+        .{ "flag.console", flag_console },
+        .{ "flag.host_network", flag_host_network },
+        .{ "flag.ephemeral", flag_ephemeral },
+        .{ "kind.bind", kind_bind },
+        .{ "kind.tmpfs", kind_tmpfs },
+        .{ "mount_flag.readonly", mount_readonly },
+        .{ "mount_flag.directory", mount_directory },
+        .{ "max_idmapped", max_idmapped },
+    };
+    inline for (constants) |entry| out = out ++ entry_text(entry[0], entry[1]);
+    // Every entry ends with a comma: the last one's becomes the closing brace.
+    return "{" ++ out[0 .. out.len - 1] ++ "}";
+}
+
+fn entry_text(comptime name: []const u8, comptime value: comptime_int) []const u8 {
+    return std.fmt.comptimePrint("\"{s}\":{d},", .{ name, value });
+}
+
+/// Whether `layout` gives `name` the number `value`.
+fn layout_has(comptime name: []const u8, comptime value: comptime_int) bool {
+    const entry = comptime entry_text(name, value);
+    const at = std.mem.indexOf(u8, layout, entry[0 .. entry.len - 1]) orelse return false;
+    const next = layout[at + entry.len - 1];
+    return next == ',' or next == '}';
+}
+
+/// Writes `config` as this side reads it, one `field=value` line each (config_echo).
+pub fn echo(config: *const Config, writer: anytype) !void {
+    try writer.print("mode={d}\nflags={d}\ntarget_pidfd={d}\nstdio={d},{d},{d}\n", .{ config.mode, config.flags, config.target_pidfd, config.stdio[0], config.stdio[1], config.stdio[2] });
+    try echo_list(writer, "argv", config.argv);
+    try echo_list(writer, "envp", config.envp);
+    const optional = .{ "root", "console", "inside", "outside", "cwd" };
+    inline for (optional) |name| {
+        const value = @field(config, name);
+        try writer.print("{s}={s}\n", .{ name, if (value) |string| std.mem.span(string) else "(null)" });
+    }
+    try echo_list(writer, "init_envp", config.init_envp);
+    try writer.print("mount_count={d}\n", .{config.mount_count});
+    const mounts = if (config.mounts) |table| table[0..config.mount_count] else &[_]Mount{};
+    for (mounts) |mount| {
+        const source = if (mount.source) |string| std.mem.span(string) else "(null)";
+        const size = if (mount.size) |string| std.mem.span(string) else "(null)";
+        try writer.print("mount={d},{d},{s},{s},{s},{d}\n", .{ mount.kind, mount.flags, source, std.mem.span(mount.target), size, mount.idmapped });
+    }
+}
+
+fn echo_list(writer: anytype, name: []const u8, list: exec.Argv) !void {
+    try writer.print("{s}=", .{name});
+    var index: usize = 0;
+    while (list[index]) |item| : (index += 1) try writer.print("{s}{s}", .{ if (index == 0) "" else " ", std.mem.span(item) });
+    try writer.writeByte('\n');
+}
+
+test "every step has words of its own, and the layout gives its code" {
+    @setEvalBranchQuota(100_000);
+    const fields = @typeInfo(Step).Enum.fields;
+    inline for (fields, 0..) |field, index| {
+        const step: Step = @enumFromInt(field.value);
+        try std.testing.expect(text(step).len > 0);
+        inline for (fields[index + 1 ..]) |other| {
+            try std.testing.expect(!std.mem.eql(u8, text(step), text(@enumFromInt(other.value))));
+        }
+    }
+    inline for (told_apart) |step| try std.testing.expect(layout_has("Step." ++ @tagName(step), @intFromEnum(step)));
+}
+
+test "the layout names every field of Config at its offset" {
+    inline for (@typeInfo(Config).Struct.fields) |field| {
+        try std.testing.expect(layout_has("Config." ++ field.name, @offsetOf(Config, field.name)));
+    }
+}

@@ -1,0 +1,42 @@
+//! How a child's failure reaches the supervisor: a (step, value) record on the report
+//! pipe, or, for spawn_child itself, the step and errno packed into its return value.
+//! Raw system calls only: the children that use it share Bun's memory.
+const std = @import("std");
+const sys = @import("sys.zig");
+const abi = @import("abi.zig");
+
+const Step = abi.Step;
+
+/// What spawn_child returns on failure: the step in the high half, the errno in the low.
+pub fn failure(step: Step, e: u32) u32 {
+    std.debug.assert(e != 0 and e < 0x10000);
+    return @intFromEnum(step) << 16 | e;
+}
+
+const Record = extern struct { step: u32, value: u32 };
+
+/// The child's end of the report pipe.
+pub const Reporter = struct {
+    fd: sys.fd_t,
+
+    pub fn send(self: Reporter, step: Step, value: u32) void {
+        const record = Record{ .step = @intFromEnum(step), .value = value };
+        _ = sys.write_all(self.fd, std.mem.asBytes(&record));
+    }
+
+    /// Reports a failed step and exits with the status of an own failure.
+    pub fn fail(self: Reporter, step: Step, e: u32) noreturn {
+        self.send(step, e);
+        sys.exit(125);
+    }
+
+    /// Fails `step` if the raw system call result `rc` is an error.
+    pub fn check(self: Reporter, step: Step, rc: usize) void {
+        self.check_errno(step, sys.errno(rc));
+    }
+
+    /// Fails `step` if `e` is an errno rather than 0.
+    pub fn check_errno(self: Reporter, step: Step, e: u32) void {
+        if (e != 0) self.fail(step, e);
+    }
+};

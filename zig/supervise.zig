@@ -1,0 +1,117 @@
+//! How the holder and the joiner wait for what they started: passing signals on, ending a
+//! start that was aborted, and taking down everything they started when they end or when
+//! the supervisor dies (SIG_END).
+const std = @import("std");
+const linux = std.os.linux;
+const sys = @import("sys.zig");
+
+const SI_KERNEL = 0x80;
+
+/// "End everything": what the kernel sends the holder and the joiner when the supervisor
+/// dies, instead of SIGKILL. Unlike SIGKILL it can be waited for, so that they can take
+/// down what they started (end). CMD's own PR_SET_PDEATHSIG is no such guarantee: the
+/// kernel clears it whenever CMD changes its credentials (su, setpriv), and helpers'
+/// children never had one. Neither process changes its credentials again once it has set
+/// this. SIGRTMIN: no libc here reserves it.
+const SIG_END = 34;
+
+/// Takes SIG_END as the parent-death signal, and ends at once if the parent is gone.
+pub fn end_with_parent(parent: i32, pid: i32, others: Others) void {
+    // A valid signal number, so prctl cannot fail.
+    _ = linux.prctl(@intFromEnum(linux.PR.SET_PDEATHSIG), SIG_END, 0, 0, 0);
+    if (sys.value(linux.syscall0(.getppid)) != parent) end(pid, others, 125);
+}
+
+/// Signals that end a start before CMD runs: the supervisor's death, and whatever the
+/// supervisor forwards meanwhile (a TERM or ^C while a helper or newuidmap runs). They
+/// wait as pending signals, blocked since spawn; CMD must then not run at all.
+const set_abort = sys.sigset_forward | sys.bit(SIG_END);
+
+/// The status a start aborted by `signal` ends with, as a shell shows a death by it.
+fn aborted_status(signal: u32) u8 {
+    return if (signal == SIG_END) 125 else @intCast(128 + signal);
+}
+
+/// Ends at once if a signal that aborts the start is pending.
+pub fn end_if_asked(others: Others) void {
+    var pending: u64 = 0;
+    _ = linux.syscall2(.rt_sigpending, @intFromPtr(&pending), 8);
+    const asked = pending & set_abort;
+    if (asked == 0) return;
+    end(0, others, aborted_status(@ctz(asked) + 1));
+}
+
+/// Waits for the helper `pid`, or ends everything on a signal that aborts the start.
+/// Returns the helper's status.
+pub fn wait_or_end(pid: i32, others: Others) u8 {
+    const set = sys.bit(linux.SIG.CHLD) | set_abort;
+    while (true) {
+        var status: linux.siginfo_t = undefined;
+        status.fields.common.first.piduid.pid = 0;
+        const rc = linux.waitid(.PID, pid, &status, linux.W.EXITED | linux.W.NOHANG);
+        if (sys.errno(rc) != 0) return 125;
+        if (status.fields.common.first.piduid.pid == pid) return sys.shell_status(&status);
+        var info: linux.siginfo_t = undefined;
+        const signal = linux.syscall4(.rt_sigtimedwait, @intFromPtr(&set), @intFromPtr(&info), 0, 8);
+        if (sys.errno(signal) == 0 and signal != linux.SIG.CHLD) end(pid, others, aborted_status(@intCast(signal)));
+    }
+}
+
+/// Waits for `pid` with the forwarded signals blocked, passing each one on, and exits with
+/// its status once it has ended what else it started (`others`). On SIG_END (the
+/// supervisor died, or aborted), SIGKILLs `pid` (for contain's init, that ends its whole
+/// PID namespace) and the rest. Runs in a single-threaded process, so
+/// sigwaitinfo sees every signal.
+pub fn supervise(pid: i32, parent: i32, others: Others) noreturn {
+    const set = sys.sigset_forward | sys.bit(linux.SIG.CHLD) | sys.bit(SIG_END);
+    sys.sigmask(set, null);
+    end_with_parent(parent, pid, others);
+    while (true) {
+        var info: linux.siginfo_t = undefined;
+        const rc = linux.syscall4(.rt_sigtimedwait, @intFromPtr(&set), @intFromPtr(&info), 0, 8);
+        if (sys.errno(rc) != 0) continue;
+        const signal: u32 = @intCast(rc);
+        if (signal == SIG_END) end(pid, others, 125);
+        if (signal != linux.SIG.CHLD) {
+            // This process shares the supervisor's process group, so the terminal's
+            // signals (SI_KERNEL) reach it directly: CMD got its own copy where it shares
+            // the group too, and the supervisor passes them on where it does not.
+            if (info.code != SI_KERNEL) _ = linux.kill(pid, @intCast(signal));
+            continue;
+        }
+        // Reap every child that has exited (orphans included), noting `pid`'s status.
+        while (true) {
+            var status: linux.siginfo_t = undefined;
+            status.fields.common.first.piduid.pid = 0;
+            const wrc = linux.waitid(.ALL, 0, &status, linux.W.EXITED | linux.W.NOHANG);
+            const reaped = status.fields.common.first.piduid.pid;
+            if (sys.errno(wrc) != 0 or reaped == 0) break;
+            if (reaped == pid) end(pid, others, sys.wait_code(&status));
+        }
+    }
+}
+
+/// What else a supervising process started: the orphans of contain's helpers, which
+/// reparent to the holder and are listed through its /proc task directory, and the
+/// keeper that kills those the holder may not.
+pub const Others = struct { task_dir: sys.fd_t = -1, keeper: Keeper = .{} };
+
+/// Kills `pid` and every other child of this process, until none is left (a dying
+/// child's orphans reparent here first), then exits with `status` or, when it carries
+/// 0x100 (sys.wait_code), dies of the signal that killed `pid`, so that the supervisor
+/// can die of it in turn.
+pub fn end(pid: i32, others: Others, status: u16) noreturn {
+    // A keeper that is gone must fail the write (EPIPE), not kill this process.
+    sys.sigmask(sys.sigset_all, null);
+    // Never 0 or -1 here: kill() would take those as a process group or everything.
+    if (pid > 0) _ = linux.kill(pid, linux.SIG.KILL);
+    if (others.task_dir >= 0) {
+        var rounds: u32 = 0;
+        const keeper = others.keeper;
+        while (rounds < 64 and sys.kill_children(others.task_dir, keeper.requests, keeper.pid) > 0) : (rounds += 1) {}
+    }
+    if (status & 0x100 != 0) sys.die_of((status & 0xff) - 128);
+    sys.exit(@truncate(status));
+}
+
+pub const Keeper = struct { pid: i32 = 0, requests: sys.fd_t = -1 };
