@@ -8,12 +8,17 @@ export type Definition = Pick<CommandDef<any>, "meta" | "args">;
 
 export class UsageError extends Error {}
 
-export interface Split {
-  /** Option values by argument name: a string for valued options, true for flags. */
-  options: Record<string, string | true>;
-  operands: string[];
+/** A word of argv: text, or the bytes the kernel gave when they are not UTF-8. */
+export type Word = string | Uint8Array;
+
+export interface Split<W extends Word = string> {
+  /** Option values by argument name: a word for valued options, true for flags. */
+  options: Record<string, W | true>;
+  operands: W[];
   help: boolean;
 }
+
+const decoder = new TextDecoder();
 
 function letters(args: ArgsDef) {
   const byLetter = new Map<string, { name: string; valued: boolean }>();
@@ -26,13 +31,16 @@ function letters(args: ArgsDef) {
   return byLetter;
 }
 
-export function splitArgv(argv: string[], definition: Definition): Split {
+/** Splits argv. Words may be bytes: operands and option values come back as given (the
+ *  letters before an attached value are ASCII, so its offset is the same in bytes). */
+export function splitArgv<W extends Word>(argv: readonly W[], definition: Definition): Split<W> {
   const args = definition.args as ArgsDef;
   const byLetter = letters(args);
-  const options: Record<string, string | true> = {};
+  const options: Record<string, W | true> = {};
   let index = 0;
   for (; index < argv.length; index++) {
-    const word = argv[index]!;
+    const given = argv[index]!;
+    const word = typeof given === "string" ? given : decoder.decode(given);
     if (word === "--") {
       index++;
       break;
@@ -48,9 +56,8 @@ export function splitArgv(argv: string[], definition: Definition): Split {
         options[option.name] = true;
         continue;
       }
-      const rest = word.slice(at + 1);
-      if (rest !== "") {
-        options[option.name] = rest;
+      if (at + 1 < word.length) {
+        options[option.name] = given.slice(at + 1) as W;
       } else if (index + 1 < argv.length) {
         options[option.name] = argv[++index]!;
       } else {

@@ -3,6 +3,8 @@ import { resolve } from "node:path";
 import { type Child, follow, type Started, startRaw, watchExit } from "./child.ts";
 import { ContainError, Status } from "./errors.ts";
 import {
+  type Arg,
+  argText,
   chownFd,
   closeFd,
   type Console,
@@ -12,6 +14,7 @@ import {
   Mode,
   openConsole,
   rawTerminal,
+  refuseNul,
   restoreTerminal,
   sendSignal,
   statPath,
@@ -21,14 +24,14 @@ import { signals } from "./signals.ts";
 
 const EPIPE = 32;
 const SIGPIPE = 13;
-import { environment } from "./stdio.ts";
+import { type Environment, environment } from "./stdio.ts";
 import { delegatedRanges, hostRoot, type MapPlan, ownerWarning, planMaps } from "./userns.ts";
 
 export interface ContainOptions {
   /** The root filesystem. */
-  root: string;
+  root: Arg;
   /** Command and arguments, run as PID 1. Default: /bin/sh. */
-  cmd?: string[];
+  cmd?: readonly Arg[];
   /** Relay a pty console at /dev/console (the CLI's default; -c turns it off). */
   console?: boolean;
   uidMap?: string;
@@ -36,27 +39,31 @@ export interface ContainOptions {
   /** -n: share the host network (and mount no /sys). */
   hostNetwork?: boolean;
   /** -i and -o: /bin/sh -c helpers inside and outside the new namespaces. */
-  inside?: string;
-  outside?: string;
+  inside?: Arg;
+  outside?: Arg;
   /** The helpers' environment (CMD's is always just container=contain). */
-  env?: Record<string, string | undefined>;
+  env?: Environment;
   onWarning?: (message: string) => void;
 }
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 
-function checkRoot(root: string): { path: string; uid: number; gid: number } {
-  const path = resolve(root);
+function checkRoot(root: Arg): { path: Arg; uid: number; gid: number } {
+  refuseNul(root, "root");
+  // Bytes that are not UTF-8 stay as they are: relative, they name the same directory in
+  // the holder, which starts in ours.
+  const path = typeof root === "string" ? resolve(root) : root;
   const stat = statPath(path);
-  if (typeof stat === "number") throw new ContainError(`Cannot use ${root} as root filesystem: ${strerror(stat)}`, "", stat);
-  if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${root} as root filesystem: Not a directory`, "", 20);
+  const name = argText(root);
+  if (typeof stat === "number") throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(stat)}`, "", stat);
+  if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${name} as root filesystem: Not a directory`, "", 20);
   return { path, uid: stat.uid, gid: stat.gid };
 }
 
 /** EACCES while entering DIR or creating /dev, /proc or /sys in it means container root
  *  cannot use DIR: say whose ID that is and how to fix it. */
-function explain(error: unknown, root: string, uid: MapPlan): unknown {
+function explain(error: unknown, root: Arg, uid: MapPlan): unknown {
   if (!(error instanceof ContainError) || error.errno !== 13) return error;
   const entering = /enter new root/.test(error.step);
   if (!entering && !/^create \/(dev|proc|sys) in new root/.test(error.step)) return error;
@@ -64,7 +71,7 @@ function explain(error: unknown, root: string, uid: MapPlan): unknown {
   const what = entering ? "enter" : "write";
   const fix = entering ? "let that ID search it (chmod o+x), or build it with pseudo" : "build it with pseudo, or create dev, proc and sys in it";
   return new ContainError(
-    `${error.message}: container root is host UID ${host}, which cannot ${what} ${root}; ${fix}`,
+    `${error.message}: container root is host UID ${host}, which cannot ${what} ${argText(root)}; ${fix}`,
     error.step,
     error.errno,
     error.status,
@@ -92,7 +99,7 @@ export function startContain(
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
   // /etc/subuid is read only for a DIR that container root does not own.
   if (owner.uid !== hostRoot(maps[0])) {
-    const warning = ownerWarning(options.root, owner, maps, delegatedRanges());
+    const warning = ownerWarning(argText(options.root), owner, maps, delegatedRanges());
     if (warning) options.onWarning?.(warning);
   }
   const pty = options.console ? openConsole() : null;
@@ -117,7 +124,7 @@ export function startContain(
         outside: options.outside,
       },
       maps,
-      argv[0]!,
+      argText(argv[0]!),
     );
   } catch (error) {
     if (pty) closeConsole(pty);

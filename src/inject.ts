@@ -1,15 +1,15 @@
 // inject: CMD inside a running container, in all the namespaces of its init.
 import { type Child, startChild } from "./child.ts";
 import { ContainError } from "./errors.ts";
-import { Mode, readText, statPath } from "./native.ts";
+import { type Arg, argText, Mode, readText, statPath } from "./native.ts";
 import { defaultShell } from "./pseudo.ts";
-import { environment } from "./stdio.ts";
+import { type Environment, environment } from "./stdio.ts";
 
 export interface InjectOptions {
   /** contain's PID (the supervisor), or the PID whose child is the init. */
   pid: number;
-  cmd?: string[];
-  env?: Record<string, string | undefined>;
+  cmd?: readonly Arg[];
+  env?: Environment;
 }
 
 /** A /proc file, or "" when it cannot be read (the process is gone, or not ours). */
@@ -59,6 +59,6 @@ export function startInject(options: InjectOptions, fds: [number, number, number
   return startChild(
     { mode: Mode.inject, targetPid: init, argv, envp: environment(env), stdio: fds },
     null,
-    argv[0]!,
+    argText(argv[0]!),
   );
 }

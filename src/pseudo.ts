@@ -1,24 +1,25 @@
 // pseudo: CMD as root in a new user namespace only.
 import { type Child, startChild } from "./child.ts";
-import { Mode } from "./native.ts";
+import { type Arg, argText, Mode } from "./native.ts";
 import { planMaps } from "./userns.ts";
-import { environment } from "./stdio.ts";
+import { type Environment, environment, environmentValue } from "./stdio.ts";
 
 export interface PseudoOptions {
   /** Command and arguments; searched on PATH. Default: $SHELL, else /bin/sh. */
-  cmd?: string[];
+  cmd?: readonly Arg[];
   /** -u and -g: START:LOWER:COUNT[,...]; defaults as DESIGN.md "ID maps". */
   uidMap?: string;
   gidMap?: string;
-  env?: Record<string, string | undefined>;
+  env?: Environment;
   /** The directory CMD starts in. Default: the caller's. */
-  cwd?: string;
+  cwd?: Arg;
   /** Called once with each map's fallback warning, if any. */
   onWarning?: (message: string) => void;
 }
 
-export function defaultShell(env: Record<string, string | undefined>): string[] {
-  return [env.SHELL || "/bin/sh"];
+export function defaultShell(env: Environment): Arg[] {
+  const shell = environmentValue(env, "SHELL");
+  return [shell === undefined || shell.length === 0 ? "/bin/sh" : shell];
 }
 
 /** `fds`: the child's 0, 1 and 2 (-1 keeps ours). */
@@ -30,6 +31,6 @@ export function startPseudo(options: PseudoOptions, fds: [number, number, number
   return startChild(
     { mode: Mode.pseudo, argv, envp: environment(env), stdio: fds, cwd: options.cwd },
     maps,
-    argv[0]!,
+    argText(argv[0]!),
   );
 }

@@ -1,7 +1,7 @@
 // Standard streams as Bun.spawn takes them, turned into the fds the shim takes, and the
 // environment as an envp list.
 import type { FileSink } from "bun";
-import { closeFd, makePipe, openPath } from "./native.ts";
+import { type Arg, closeFd, makePipe, openPath } from "./native.ts";
 
 /** As in Bun.spawn: the caller's stream, a pipe to us, /dev/null, or an fd of ours. */
 export type Stdio = "inherit" | "pipe" | "ignore" | number;
@@ -101,8 +101,34 @@ export function writable(fd: number): FileSink {
   });
 }
 
-export function environment(env: Record<string, string | undefined>): string[] {
+/** An environment: names and values, or NAME=value entries as the kernel holds them
+ *  (bytes for what is not UTF-8, as in /proc/PID/environ). */
+export type Environment = Record<string, string | undefined> | readonly Arg[];
+
+export function environment(env: Environment): readonly Arg[] {
+  if (Array.isArray(env)) return env;
   const entries: string[] = [];
   for (const [name, value] of Object.entries(env)) if (value !== undefined) entries.push(`${name}=${value}`);
   return entries;
+}
+
+const EQUALS = 0x3d;
+
+/** The value of `name` in `env` (the first entry, as getenv finds it), or undefined. */
+export function environmentValue(env: Environment, name: string): Arg | undefined {
+  if (!Array.isArray(env)) return (env as Record<string, string | undefined>)[name];
+  const prefix = `${name}=`;
+  for (const entry of env as readonly Arg[]) {
+    if (typeof entry === "string") {
+      if (entry.startsWith(prefix)) return entry.slice(prefix.length);
+    } else if (entry[name.length] === EQUALS && startsWithAscii(entry, name)) {
+      return entry.subarray(name.length + 1);
+    }
+  }
+  return undefined;
+}
+
+function startsWithAscii(bytes: Uint8Array, text: string): boolean {
+  for (let index = 0; index < text.length; index++) if (bytes[index] !== text.charCodeAt(index)) return false;
+  return true;
 }

@@ -122,6 +122,42 @@ describe("library", () => {
     expect(() => contain({ root: "/no/such/root" })).toThrow("Cannot use /no/such/root as root filesystem");
   });
 
+  test("a NUL byte in any argument is refused, naming it, not cut short", () => {
+    const refused = (start: () => unknown) => {
+      try {
+        start();
+      } catch (error) {
+        expect(error).toBeInstanceOf(ContainError);
+        expect((error as ContainError).code).toBe("EINVAL");
+        return (error as ContainError).message;
+      }
+      return "started";
+    };
+    const quiet = { stdout: "ignore", stderr: "ignore" } as const;
+    expect(refused(() => pseudo({ cmd: ["true", "a\0b"], ...quiet }))).toBe("Cannot use cmd[1]: it contains a NUL byte");
+    expect(refused(() => pseudo({ cmd: ["true"], env: { PATH: "/usr/bin:/bin", MARK: "a\0b" }, ...quiet }))).toBe(
+      "Cannot use environment variable MARK: it contains a NUL byte",
+    );
+    expect(refused(() => pseudo({ cmd: ["true"], cwd: "/tmp\0/x", ...quiet }))).toBe("Cannot use cwd: it contains a NUL byte");
+    expect(refused(() => contain({ root: `${root.path}\0/x`, ...quiet }))).toBe("Cannot use root: it contains a NUL byte");
+    expect(refused(() => contain({ root: root.path, inside: "true\0; false", ...quiet }))).toBe("Cannot use inside: it contains a NUL byte");
+    expect(refused(() => contain({ root: root.path, cmd: [new Uint8Array([0x2f, 0, 0x78])], ...quiet }))).toBe(
+      "Cannot use cmd[0]: it contains a NUL byte",
+    );
+    // Control: the same calls without the NUL start.
+    expect(refused(() => pseudo({ cmd: ["true", "ab"], env: { PATH: "/usr/bin:/bin", MARK: "ab" }, cwd: "/tmp", ...quiet }))).toBe("started");
+  });
+
+  test("bytes that are not UTF-8 reach CMD as they are", async () => {
+    const p = pseudo({
+      cmd: ["sh", "-c", 'printf %s "$1$MARK"', "sh", new Uint8Array([0xff, 0xfe])],
+      env: ["PATH=/usr/bin:/bin", new Uint8Array([0x4d, 0x41, 0x52, 0x4b, 0x3d, 0x80])],
+      stdout: "pipe",
+    });
+    expect([...new Uint8Array(await new Response(p.stdout).arrayBuffer())]).toEqual([0xff, 0xfe, 0x80]);
+    expect(await p.exited).toBe(0);
+  });
+
   test("nothing is left behind: fds, children, mounts, temporary directories", async () => {
     // The root itself is removed in afterAll; everything else must already be gone.
     await root.remove();

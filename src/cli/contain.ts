@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 import { defineCommand } from "citty";
 import { startContain } from "../contain.ts";
-import { parseArgs, supervise } from "./run.ts";
+import { commandEnvironment, optionText, optionWord, parseArgs, supervise } from "./run.ts";
 
 export const command = defineCommand({
   meta: { name: "contain", description: "Run CMD (default /bin/sh) as PID 1 of a container with DIR as its root." },
@@ -26,11 +26,12 @@ export async function main(): Promise<never> {
       root: operands[0]!,
       cmd: operands.slice(1),
       console: options.console !== true,
-      uidMap: options.uid as string | undefined,
-      gidMap: options.gid as string | undefined,
+      env: commandEnvironment(),
+      uidMap: optionText(options.uid),
+      gidMap: optionText(options.gid),
       hostNetwork: options.hostNetwork === true,
-      inside: options.inside as string | undefined,
-      outside: options.outside as string | undefined,
+      inside: optionWord(options.inside),
+      outside: optionWord(options.outside),
       onWarning: (message) => process.stderr.write(`contain: ${message}\n`),
     }),
     // With a console, init has a terminal and a session of its own.
