@@ -65,19 +65,22 @@ function wrap(start: (streams: Streams) => Child, options: Common, fallback: Std
     // The one error type before CMD runs; anything else here is a bug's, kept as text.
     throw error instanceof ContainError ? error : new ContainError(String((error as Error)?.message ?? error));
   }
+  const [stdin, stdout, stderr] = streams.ours;
+  const input = stdin === null ? undefined : writable(stdin);
   let exitCode: number | null = null;
   const exited = child.exited.then((status) => {
     exitCode = status;
     options.signal?.removeEventListener("abort", abort);
+    // Nothing reads it any more; a caller who never ended it would leak it.
+    input?.release();
     return status;
   });
   const abort = () => child.kill(signals.SIGKILL);
   if (options.signal?.aborted) abort();
   else options.signal?.addEventListener("abort", abort, { once: true });
-  const [stdin, stdout, stderr] = streams.ours;
   return {
     pid: child.pid,
-    stdin: stdin === null ? undefined : writable(stdin),
+    stdin: input?.sink,
     stdout: stdout === null ? undefined : readable(stdout),
     stderr: stderr === null ? undefined : readable(stderr),
     exited,

@@ -77,28 +77,54 @@ export function readable(fd: number): ReadableStream<Uint8Array> {
   });
 }
 
-/** A FileSink over a pipe's write end whose end() also closes it. */
-export function writable(fd: number): FileSink {
+/** A FileSink over a pipe's write end whose end() also closes it, and `release`, which
+ *  ends and closes it for a caller who never does, once the child has exited (after that,
+ *  end() does nothing and returns 0). */
+export function writable(fd: number): { sink: FileSink; release(): void } {
   const sink = Bun.file(fd).writer();
   let open = true;
+  let released = false;
   const close = () => {
     if (open) closeFd(fd);
     open = false;
   };
   const end = (error?: Error) => {
-    const result = sink.end(error);
+    if (released || !open) return 0;
+    let result;
+    try {
+      result = sink.end(error);
+    } catch (failure) {
+      // EPIPE: the reader is gone. Bun has closed its own copy; close ours too.
+      close();
+      throw failure;
+    }
     if (result instanceof Promise) return result.finally(close);
     close();
     return result;
   };
+  const release = () => {
+    if (released || !open) return;
+    released = true;
+    try {
+      const result = sink.end();
+      if (result instanceof Promise) {
+        result.catch(() => {}).finally(close);
+        return;
+      }
+    } catch {
+      // Unwritten data with no reader left: nothing to do but let it go.
+    }
+    close();
+  };
   // FileSink's own end is read-only, so the wrapper is a proxy that swaps it.
-  return new Proxy(sink, {
+  const proxy = new Proxy(sink, {
     get(target, property) {
       if (property === "end") return end;
       const value = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+  return { sink: proxy, release };
 }
 
 /** An environment: names and values, or NAME=value entries as the kernel holds them

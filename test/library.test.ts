@@ -158,6 +158,30 @@ describe("library", () => {
     expect(await p.exited).toBe(0);
   });
 
+  test("stdin's pipe is closed once the command exits, even if never ended", async () => {
+    const ours = (inode: string) =>
+      readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === inode;
+        } catch {
+          return false;
+        }
+      });
+    const p = pseudo({ cmd: ["sh", "-c", "read line; echo $line"], stdin: "pipe", stdout: "pipe" });
+    const inode = readlinkSync(`/proc/${p.pid}/fd/0`);
+    // Control: while it runs, we hold the write end.
+    expect(ours(inode).length).toBeGreaterThan(0);
+    p.stdin!.write("hi\n");
+    p.stdin!.flush();
+    expect(await new Response(p.stdout).text()).toBe("hi\n");
+    expect(await p.exited).toBe(0);
+    // Bun closes its own copy a moment after the end.
+    for (let tries = 0; tries < 100 && ours(inode).length > 0; tries++) await Bun.sleep(20);
+    expect(ours(inode)).toEqual([]);
+    // The caller's own end() after that is harmless.
+    expect(await p.stdin!.end()).toBe(0);
+  });
+
   test("nothing is left behind: fds, children, mounts, temporary directories", async () => {
     // The root itself is removed in afterAll; everything else must already be gone.
     await root.remove();
