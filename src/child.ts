@@ -97,6 +97,10 @@ export function follow(started: Started, status: Promise<number>): Child {
 
 const waiting = new Map<Started, (status: number) => void>();
 let keepAlive: ReturnType<typeof setInterval> | undefined;
+/** Off the main thread: the pending look at the pidfds, and the wait before the next. */
+let poll: ReturnType<typeof setTimeout> | undefined;
+let pollDelay = 1;
+const POLL_MAX_MS = 50;
 
 function collect(): void {
   for (const [started, resolve] of waiting) {
@@ -108,11 +112,29 @@ function collect(): void {
     releaseRegion(started.region);
     resolve(status);
   }
-  if (waiting.size === 0 && keepAlive !== undefined) {
+  if (waiting.size > 0) return;
+  if (keepAlive !== undefined) {
     clearInterval(keepAlive);
     keepAlive = undefined;
     process.off("SIGCHLD", collect);
   }
+  if (poll !== undefined) {
+    clearTimeout(poll);
+    poll = undefined;
+  }
+}
+
+/** A Worker gets no SIGCHLD (Bun delivers signals to the main thread's listeners), so
+ *  there the pidfds are looked at on a timer: soon after a start, then every 50 ms at
+ *  most. The timer also keeps the Worker alive until the status is in. */
+function pollLater(): void {
+  poll = setTimeout(() => {
+    poll = undefined;
+    collect();
+    if (waiting.size === 0) return;
+    pollDelay = Math.min(pollDelay * 2, POLL_MAX_MS);
+    pollLater();
+  }, pollDelay);
 }
 
 /** The exit status of the child behind `pidfd`. SIGCHLD says when to look; the pidfd
@@ -120,7 +142,11 @@ function collect(): void {
  *  alive, so an idle timer does until the status is in. */
 export function watchExit(started: Started): Promise<number> {
   return new Promise((resolve) => {
-    if (waiting.size === 0) {
+    if (!Bun.isMainThread) {
+      pollDelay = 1;
+      if (poll !== undefined) clearTimeout(poll);
+      pollLater();
+    } else if (waiting.size === 0) {
       process.on("SIGCHLD", collect);
       keepAlive = setInterval(() => {}, 2 ** 30);
     }

@@ -182,6 +182,15 @@ describe("library", () => {
     expect(await p.stdin!.end()).toBe(0);
   });
 
+  test("exited resolves when the library runs in a Worker", async () => {
+    const worker = new Worker(new URL("./worker-start.ts", import.meta.url).href);
+    const message = await new Promise<{ output: string; status: number }>((resolve) => {
+      worker.onmessage = (event) => resolve(event.data);
+    });
+    worker.terminate();
+    expect(message).toEqual({ output: "from the worker\n", status: 3 });
+  }, 20_000);
+
   test("nothing is left behind: fds, children, mounts, temporary directories", async () => {
     // The root itself is removed in afterAll; everything else must already be gone.
     await root.remove();
