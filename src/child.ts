@@ -2,6 +2,7 @@
 // failure reports, and exit statuses collected through pidfds.
 import {
   closeFd,
+  type Report,
   strerror,
   readReport,
   releaseRegion,
@@ -12,7 +13,17 @@ import {
   writeByte,
 } from "./native.ts";
 import { ContainError, Status, Step, stepText } from "./errors.ts";
-import { type MapPlan, writeMaps } from "./userns.ts";
+import { type MapPlan, writeMaps, writeMapsAsync } from "./userns.ts";
+
+const SIGKILL = 9;
+const ECANCELED = 125;
+
+/** What an AbortSignal that fired before CMD was executed makes the start throw. */
+export function abortError(signal: AbortSignal): ContainError {
+  const error = new ContainError("The operation was aborted", "", ECANCELED);
+  (error as { cause?: unknown }).cause = signal.reason;
+  return error;
+}
 
 export interface Child {
   /** Host PID of the first child: pseudo's CMD, contain's holder, inject's joiner. */
@@ -79,6 +90,100 @@ export function startRaw(
     reading.delete(keep);
     throw error instanceof ContainError ? error : new ContainError((error as Error).message);
   }
+  closeFd(reportFd);
+  reading.delete(keep);
+  return { pid, pidfd, region, open: true };
+}
+
+/** The child's reports, read without blocking: next() gives the next one, or null at EOF
+ *  (the command was executed, or the child died). */
+function reportReader(fd: number): { next(): Promise<Report | null>; cancel(): void } {
+  const reader = Bun.file(fd).stream().getReader();
+  let buffered: Uint8Array = new Uint8Array(0);
+  let ended = false;
+  return {
+    async next() {
+      while (buffered.length < 8 && !ended) {
+        const { done, value } = await reader.read();
+        if (done) ended = true;
+        else buffered = buffered.length === 0 ? value : concat(buffered, value);
+      }
+      if (buffered.length < 8) return null;
+      const view = new DataView(buffered.buffer, buffered.byteOffset, 8);
+      const report = { step: view.getUint32(0, true), value: view.getUint32(4, true) };
+      buffered = buffered.subarray(8);
+      return report;
+    },
+    cancel() {
+      reader.cancel().catch(() => {});
+    },
+  };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const both = new Uint8Array(a.length + b.length);
+  both.set(a);
+  both.set(b, a.length);
+  return both;
+}
+
+/**
+ * startRaw without blocking the event loop: the reports are read and newuidmap and
+ * newgidmap run asynchronously, so helpers that take their time stall nothing. `signal`
+ * aborting before CMD has been executed kills the child with SIGKILL (the -i and -o
+ * helpers die with it) and rejects with abortError.
+ */
+export async function startRawAsync(
+  config: SpawnConfig,
+  maps: [MapPlan, MapPlan] | null,
+  command: string,
+  signal?: AbortSignal,
+): Promise<Started> {
+  if (signal?.aborted) throw abortError(signal);
+  const { pid, pidfd, reportFd, goFd, region, keep } = spawnChild(config);
+  reading.add(keep);
+  const reports = reportReader(reportFd);
+  let goOpen = true;
+  const closeGo = () => {
+    if (goOpen) closeFd(goFd);
+    goOpen = false;
+  };
+  let aborted = false;
+  const abort = () => {
+    aborted = true;
+    // Its report pipe then reaches EOF, which ends the wait below.
+    sendSignal(pidfd, SIGKILL);
+    closeGo();
+  };
+  signal?.addEventListener("abort", abort, { once: true });
+  try {
+    if (maps) {
+      const ready = await reports.next();
+      if (aborted) throw abortError(signal!);
+      if (ready === null) throw new ContainError("Failed to start: the child exited at once");
+      if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
+      await writeMapsAsync(pid, maps[0], maps[1]);
+      if (aborted) throw abortError(signal!);
+      writeByte(goFd);
+    }
+    closeGo();
+    const report = await reports.next();
+    if (aborted) throw abortError(signal!);
+    if (report !== null) throw reportError(report.step, report.value, command);
+  } catch (error) {
+    // Closing the go pipe makes a child that waits for its maps exit; then reap it.
+    closeGo();
+    reports.cancel();
+    closeFd(reportFd);
+    waitChild(pidfd, true);
+    closeFd(pidfd);
+    releaseRegion(region);
+    reading.delete(keep);
+    throw error instanceof ContainError ? error : new ContainError((error as Error).message);
+  } finally {
+    signal?.removeEventListener("abort", abort);
+  }
+  reports.cancel();
   closeFd(reportFd);
   reading.delete(keep);
   return { pid, pidfd, region, open: true };

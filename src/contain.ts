@@ -1,6 +1,6 @@
 // contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
 import { resolve } from "node:path";
-import { type Child, follow, type Started, startRaw, watchExit } from "./child.ts";
+import { type Child, follow, type Started, startRaw, startRawAsync, watchExit } from "./child.ts";
 import { ContainError, Status } from "./errors.ts";
 import {
   type Arg,
@@ -17,6 +17,7 @@ import {
   refuseNul,
   restoreTerminal,
   sendSignal,
+  type SpawnConfig,
   statPath,
   strerror,
 } from "./native.ts";
@@ -83,16 +84,43 @@ export interface Contained extends Child {
   restore?: () => void;
 }
 
+type Fds = [number, number, number];
+
 /**
  * `fds`: the holder's 0, 1 and 2 (-1 keeps ours), which init keeps without a console.
  * With a console, the relay reads fds[0] and writes fds[1] instead (0 and 1 for -1), and
  * `relayed` runs once it has stopped using them.
  */
-export function startContain(
+export function startContain(options: ContainOptions, fds: Fds = [-1, -1, -1], relayed: () => void = () => {}): Contained {
+  const plan = prepare(options, fds);
+  let started;
+  try {
+    started = startRaw(plan.config, plan.maps, plan.command);
+  } catch (error) {
+    throw plan.failed(error);
+  }
+  return plan.finish(started, relayed);
+}
+
+/** startContain without blocking the event loop during set-up (startRawAsync). */
+export async function startContainAsync(
   options: ContainOptions,
-  fds: [number, number, number] = [-1, -1, -1],
+  fds: Fds = [-1, -1, -1],
   relayed: () => void = () => {},
-): Contained {
+  signal?: AbortSignal,
+): Promise<Contained> {
+  const plan = prepare(options, fds);
+  let started;
+  try {
+    started = await startRawAsync(plan.config, plan.maps, plan.command, signal);
+  } catch (error) {
+    throw plan.failed(error);
+  }
+  return plan.finish(started, relayed);
+}
+
+/** Everything before the fork: the checks, the maps, the console. */
+function prepare(options: ContainOptions, fds: Fds) {
   const { path: root, ...owner } = checkRoot(options.root);
   const argv = options.cmd?.length ? options.cmd : ["/bin/sh"];
   const maps = planMaps(options.uidMap, options.gidMap);
@@ -109,31 +137,32 @@ export function startContain(
   }
   let flags = options.hostNetwork ? Flag.hostNetwork : 0;
   if (pty) flags |= Flag.console;
-  let started;
-  try {
-    started = startRaw(
-      {
-        mode: Mode.contain,
-        flags,
-        argv,
-        envp: environment(options.env ?? process.env),
-        stdio: pty ? [-1, -1, fds[2]] : fds,
-        root,
-        console: pty?.path,
-        inside: options.inside,
-        outside: options.outside,
-      },
-      maps,
-      argText(argv[0]!),
-    );
-  } catch (error) {
-    if (pty) closeConsole(pty);
-    throw explain(error, options.root, maps[0]);
-  }
-  if (!pty) return follow(started, watchExit(started));
-  const input = fds[0] >= 0 ? fds[0] : 0;
-  const output = fds[1] >= 0 ? fds[1] : 1;
-  return relayConsole(started, pty, input, output, relayed, options.onWarning);
+  const config: SpawnConfig = {
+    mode: Mode.contain,
+    flags,
+    argv,
+    envp: environment(options.env ?? process.env),
+    stdio: pty ? [-1, -1, fds[2]] : fds,
+    root,
+    console: pty?.path,
+    inside: options.inside,
+    outside: options.outside,
+  };
+  return {
+    config,
+    maps,
+    command: argText(argv[0]!),
+    failed(error: unknown): unknown {
+      if (pty) closeConsole(pty);
+      return explain(error, options.root, maps[0]);
+    },
+    finish(started: Started, relayed: () => void): Contained {
+      if (!pty) return follow(started, watchExit(started));
+      const input = fds[0] >= 0 ? fds[0] : 0;
+      const output = fds[1] >= 0 ? fds[1] : 1;
+      return relayConsole(started, pty, input, output, relayed, options.onWarning);
+    },
+  };
 }
 
 function closeConsole(pty: Console): void {

@@ -6,9 +6,10 @@
 // `errno` and `message` are what the CLI would print, and `status` what it would exit with.
 import type { FileSink } from "bun";
 import type { Child } from "./child.ts";
-import { type ContainOptions as ContainBase, startContain } from "./contain.ts";
+import { abortError } from "./child.ts";
+import { type ContainOptions as ContainBase, startContain, startContainAsync } from "./contain.ts";
 import { type InjectOptions as InjectBase, startInject } from "./inject.ts";
-import { type PseudoOptions as PseudoBase, startPseudo } from "./pseudo.ts";
+import { type PseudoOptions as PseudoBase, startPseudo, startPseudoAsync } from "./pseudo.ts";
 import { ContainError } from "./errors.ts";
 import { signals } from "./signals.ts";
 import { prepareStreams, readable, type StdioOptions, type Streams, writable } from "./stdio.ts";
@@ -56,15 +57,38 @@ function osSignals(): Record<string, number | undefined> {
 }
 
 function wrap(start: (streams: Streams) => Child, options: Common, fallback: StdioOptions = {}): Subprocess {
+  // As Bun.spawn: a signal that has already fired starts nothing.
+  if (options.signal?.aborted) throw abortError(options.signal);
   const streams = prepareStreams({ ...fallback, ...options });
   let child: Child;
   try {
     child = start(streams);
   } catch (error) {
     streams.failed();
-    // The one error type before CMD runs; anything else here is a bug's, kept as text.
-    throw error instanceof ContainError ? error : new ContainError(String((error as Error)?.message ?? error));
+    throw asContainError(error);
   }
+  return subprocess(child, streams, options);
+}
+
+async function wrapAsync(start: (streams: Streams) => Promise<Child>, options: Common): Promise<Subprocess> {
+  if (options.signal?.aborted) throw abortError(options.signal);
+  const streams = prepareStreams(options);
+  let child: Child;
+  try {
+    child = await start(streams);
+  } catch (error) {
+    streams.failed();
+    throw asContainError(error);
+  }
+  return subprocess(child, streams, options);
+}
+
+/** The one error type before CMD runs; anything else here is a bug's, kept as text. */
+function asContainError(error: unknown): ContainError {
+  return error instanceof ContainError ? error : new ContainError(String((error as Error)?.message ?? error));
+}
+
+function subprocess(child: Child, streams: Streams, options: Common): Subprocess {
   const [stdin, stdout, stderr] = streams.ours;
   const input = stdin === null ? undefined : writable(stdin);
   let exitCode: number | null = null;
@@ -113,4 +137,27 @@ export function contain(options: ContainOptions): Subprocess {
 /** CMD inside the running container of `pid`. */
 export function inject(options: InjectOptions): Subprocess {
   return wrap((streams) => started(streams, startInject(options, streams.child)), options);
+}
+
+/**
+ * pseudo, resolving once CMD has been executed, without blocking the event loop while
+ * newuidmap and newgidmap run; `signal` aborting before that rejects with a ContainError
+ * (code ECANCELED) and CMD is not executed.
+ */
+export function pseudoAsync(options: PseudoOptions = {}): Promise<Subprocess> {
+  return wrapAsync(async (streams) => started(streams, await startPseudoAsync(options, streams.child, options.signal)), options);
+}
+
+/** contain, as pseudoAsync: the -i and -o helpers and newuidmap run while the event loop
+ *  goes on, and an abort meanwhile stops the container before CMD. */
+export function containAsync(options: ContainOptions): Promise<Subprocess> {
+  return wrapAsync(async (streams) => {
+    if (!options.console) return started(streams, await startContainAsync(options, streams.child, undefined, options.signal));
+    return startContainAsync(options, streams.child, () => streams.started(), options.signal);
+  }, options);
+}
+
+/** inject as a promise, for symmetry: joining a container takes no helper and no map. */
+export async function injectAsync(options: InjectOptions): Promise<Subprocess> {
+  return inject(options);
 }

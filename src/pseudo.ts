@@ -1,6 +1,6 @@
 // pseudo: CMD as root in a new user namespace only.
-import { type Child, startChild } from "./child.ts";
-import { type Arg, argText, Mode } from "./native.ts";
+import { type Child, follow, startChild, startRawAsync, watchExit } from "./child.ts";
+import { type Arg, argText, Mode, type SpawnConfig } from "./native.ts";
 import { planMaps } from "./userns.ts";
 import { type Environment, environment, environmentValue } from "./stdio.ts";
 
@@ -22,15 +22,27 @@ export function defaultShell(env: Environment): Arg[] {
   return [shell === undefined || shell.length === 0 ? "/bin/sh" : shell];
 }
 
-/** `fds`: the child's 0, 1 and 2 (-1 keeps ours). */
-export function startPseudo(options: PseudoOptions, fds: [number, number, number] = [-1, -1, -1]): Child {
+type Fds = [number, number, number];
+
+/** The child's config and maps; calls onWarning for a map's fallback. */
+function prepare(options: PseudoOptions, fds: Fds) {
   const env = options.env ?? process.env;
   const argv = options.cmd?.length ? options.cmd : defaultShell(env);
   const maps = planMaps(options.uidMap, options.gidMap);
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
-  return startChild(
-    { mode: Mode.pseudo, argv, envp: environment(env), stdio: fds, cwd: options.cwd },
-    maps,
-    argText(argv[0]!),
-  );
+  const config: SpawnConfig = { mode: Mode.pseudo, argv, envp: environment(env), stdio: fds, cwd: options.cwd };
+  return { config, maps, command: argText(argv[0]!) };
+}
+
+/** `fds`: the child's 0, 1 and 2 (-1 keeps ours). */
+export function startPseudo(options: PseudoOptions, fds: Fds = [-1, -1, -1]): Child {
+  const { config, maps, command } = prepare(options, fds);
+  return startChild(config, maps, command);
+}
+
+/** startPseudo without blocking the event loop while newuidmap and newgidmap run. */
+export async function startPseudoAsync(options: PseudoOptions, fds: Fds = [-1, -1, -1], signal?: AbortSignal): Promise<Child> {
+  const { config, maps, command } = prepare(options, fds);
+  const started = await startRawAsync(config, maps, command, signal);
+  return follow(started, watchExit(started));
 }

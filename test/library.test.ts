@@ -2,9 +2,10 @@
 // and nothing left behind. Runs as whoever runs it; library-user.test.ts runs it again as
 // the unprivileged test user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { contain, ContainError, fromHost, inject, pseudo, type RootFilesystem } from "../src/index.ts";
+import { join } from "node:path";
+import { contain, containAsync, ContainError, fromHost, inject, pseudo, pseudoAsync, type RootFilesystem } from "../src/index.ts";
 
 let root: RootFilesystem;
 
@@ -190,6 +191,61 @@ describe("library", () => {
     worker.terminate();
     expect(message).toEqual({ output: "from the worker\n", status: 3 });
   }, 20_000);
+
+  test("an AbortSignal that has fired starts nothing", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const dir = mkdtempSync(join(tmpdir(), "contain-abort-"));
+    // Container root is another host ID when the tests run as root.
+    chmodSync(dir, 0o777);
+    const marker = join(dir, "ran");
+    const cmd = ["sh", "-c", `echo > ${marker}`];
+    try {
+      let caught: unknown;
+      try {
+        pseudo({ cmd, signal: controller.signal });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ContainError);
+      expect((caught as ContainError).code).toBe("ECANCELED");
+      await expect(pseudoAsync({ cmd, signal: controller.signal })).rejects.toThrow("The operation was aborted");
+      await expect(containAsync({ root: root.path, signal: controller.signal })).rejects.toThrow("The operation was aborted");
+      // And nothing ran.
+      expect(existsSync(marker)).toBe(false);
+      // Control: without the signal, the same command runs.
+      expect(await pseudo({ cmd }).exited).toBe(0);
+      expect(existsSync(marker)).toBe(true);
+    } finally {
+      await pseudo({ cmd: ["rm", "-rf", dir] }).exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("containAsync: a slow -o helper stalls nothing, and an abort meanwhile stops CMD", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "contain-helper-"));
+    const started = join(dir, "helper-started");
+    const outside = `echo > ${started}; exec sleep 3`;
+    const cmd = ["/bin/sh", "-c", "echo ran > /ran"];
+    const controller = new AbortController();
+    const pending = containAsync({ root: root.path, cmd, outside, signal: controller.signal });
+    // The event loop goes on while the helper runs (a set-up that blocked it would run
+    // CMD before this loop could see the helper start and abort).
+    while (!existsSync(started)) await Bun.sleep(10);
+    controller.abort();
+    let caught: unknown;
+    await pending.catch((error) => (caught = error));
+    expect(caught).toBeInstanceOf(ContainError);
+    expect((caught as ContainError).code).toBe("ECANCELED");
+    expect(existsSync(join(root.path, "ran"))).toBe(false);
+    // Control: without the abort, the same container runs CMD.
+    rmSync(started);
+    const c = await containAsync({ root: root.path, cmd, outside: `echo > ${started}` });
+    expect(await c.exited).toBe(0);
+    expect(existsSync(join(root.path, "ran"))).toBe(true);
+    await pseudo({ cmd: ["rm", join(root.path, "ran")] }).exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   test("nothing is left behind: fds, children, mounts, temporary directories", async () => {
     // The root itself is removed in afterAll; everything else must already be gone.
