@@ -4,6 +4,8 @@
 // Each call starts the command synchronously and returns once CMD has been executed. A
 // failure before that throws a ContainError (it never rejects `exited`): its `step`,
 // `errno` and `message` are what the CLI would print, and `status` what it would exit with.
+// The *Async calls do the same without blocking the event loop during the set-up, and
+// reject instead of throwing.
 import type { FileSink } from "bun";
 import type { Child } from "./child.ts";
 import { abortError } from "./child.ts";
