@@ -49,5 +49,17 @@ for (const runner of runners) {
       const result = shell(runner, script, { ROOT: root });
       expect(result.stdout.split(/\s+/)).toEqual(["fe", "0a", "fd"]);
     });
+
+    testIf(reason, "inject passes argv and environment bytes on", async () => {
+      const container = Bun.spawn([...runner.prefix, bun, cli("contain"), "-c", root, "/bin/sh", "-c", "echo ready; exec sleep 1000"], {
+        stdout: "pipe",
+      });
+      await container.stdout.getReader().read();
+      const script = `X="$(printf '\\377')" "$BUN" "$INJECT" ${container.pid} /bin/sh -c 'printf %s "$1$X"' sh "$(printf '\\376')" | ${hex}`;
+      const result = shell(runner, script, { INJECT: cli("inject") });
+      container.kill("SIGKILL");
+      await container.exited;
+      expect(result.stdout).toBe("fe ff");
+    });
   });
 }
