@@ -1,10 +1,10 @@
-// Bundles the three commands and the console relay's Worker into dist/: one file each,
+// Bundles the commands and the console relay's Worker into dist/: one file each,
 // with citty reduced to what the commands use. Run by `bun install` after the shim.
 import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
 const result = await Bun.build({
-  entrypoints: ["contain", "inject", "pseudo"].map((tool) => join(root, "src", "cli", `${tool}.ts`)).concat(join(root, "src", "relay-worker.ts")),
+  entrypoints: ["contain", "inject", "pseudo", "autopkgtest-virt-contain", "autopkgtest-execute"].map((tool) => join(root, "src", "cli", `${tool}.ts`)).concat(join(root, "src", "relay-worker.ts")),
   outdir: join(root, "dist"),
   target: "bun",
   naming: "[name].[ext]",

@@ -12,8 +12,13 @@ export class UsageError extends Error {}
 export type Word = string | Uint8Array;
 
 export interface Split<W extends Word = string> {
-  /** Option values by argument name: a word for valued options, true for flags. */
+  /** Option values by argument name: a word for valued options (the last one given),
+   *  true for flags. */
   options: Record<string, W | true>;
+  /** Every value of each valued option, in order, for options that may be repeated. */
+  lists: Record<string, W[]>;
+  /** Every valued option as [name, value], in command-line order. */
+  given: [string, W][];
   operands: W[];
   help: boolean;
 }
@@ -33,23 +38,32 @@ function letters(args: ArgsDef) {
 
 /** Splits argv. Words may be bytes: operands and option values come back as given (the
  *  letters before an attached value are ASCII, so its offset is the same in bytes). */
+export function splitArgv(argv: readonly string[], definition: Definition): Split<string>;
+export function splitArgv<W extends Word>(argv: readonly W[], definition: Definition): Split<W>;
 export function splitArgv<W extends Word>(argv: readonly W[], definition: Definition): Split<W> {
   const args = definition.args as ArgsDef;
   const byLetter = letters(args);
   const options: Record<string, W | true> = {};
+  const lists: Record<string, W[]> = {};
+  const given: [string, W][] = [];
+  const set = (name: string, value: W) => {
+    options[name] = value;
+    (lists[name] ??= []).push(value);
+    given.push([name, value]);
+  };
   let index = 0;
   for (; index < argv.length; index++) {
-    const given = argv[index]!;
-    const word = typeof given === "string" ? given : decoder.decode(given);
+    const raw = argv[index]!;
+    const word = typeof raw === "string" ? raw : decoder.decode(raw);
     if (word === "--") {
       index++;
       break;
     }
-    if (word === "--help") return { options, operands: [], help: true };
+    if (word === "--help") return { options, lists, given, operands: [], help: true };
     if (!word.startsWith("-") || word === "-") break;
     for (let at = 1; at < word.length; at++) {
       const letter = word[at]!;
-      if (letter === "h") return { options, operands: [], help: true };
+      if (letter === "h") return { options, lists, given, operands: [], help: true };
       const option = byLetter.get(letter);
       if (!option) throw new UsageError(`unknown option -- '${letter}'`);
       if (!option.valued) {
@@ -57,16 +71,16 @@ export function splitArgv<W extends Word>(argv: readonly W[], definition: Defini
         continue;
       }
       if (at + 1 < word.length) {
-        options[option.name] = given.slice(at + 1) as W;
+        set(option.name, raw.slice(at + 1) as W);
       } else if (index + 1 < argv.length) {
-        options[option.name] = argv[++index]!;
+        set(option.name, argv[++index]!);
       } else {
         throw new UsageError(`option requires an argument -- '${letter}'`);
       }
       break;
     }
   }
-  return { options, operands: argv.slice(index), help: false };
+  return { options, lists, given, operands: argv.slice(index), help: false };
 }
 
 /** Usage text in the original tools' shape, from the command definition. */

@@ -1,18 +1,20 @@
 // Starting a child through the shim and following it to its exit: the map handshake, the
 // failure reports, and exit statuses collected through pidfds.
 import {
+  argText,
   closeFd,
   type Report,
   strerror,
   readReport,
   releaseRegion,
+  sendGo,
   sendSignal,
+  type Spawned,
   type SpawnConfig,
   spawnChild,
   waitChild,
-  writeByte,
 } from "./native.ts";
-import { ContainError, Status, Step, stepText } from "./errors.ts";
+import { ContainError, EXDEV, Status, Step, stepText } from "./errors.ts";
 import { type MapPlan, writeMaps, writeMapsAsync } from "./userns.ts";
 
 const SIGKILL = 9;
@@ -32,6 +34,9 @@ export interface Child {
   exited: Promise<number>;
   /** Sends a signal; a no-op once the child has exited. */
   kill(signal: number): void;
+  /** Once exited has resolved: the signal that killed the child (for contain, init; for
+   *  inject, CMD), or null when it exited. */
+  readonly signal: number | null;
 }
 
 /**
@@ -54,6 +59,72 @@ export interface Started {
   pidfd: number;
   region: number;
   open: boolean;
+  /** The signal that killed it, once it has exited (null: it exited). */
+  signal?: number | null;
+}
+
+/** Once the maps are written: fds to hand the holder with go (it closes none of them). */
+export type BeforeGo = (spawned: Spawned) => number[];
+
+/** What the handshake needs from its driver: the next report, or the maps written. */
+type Need = "report" | "maps";
+
+/** A spawned child's go channel, closed once (closing it makes a child that waits for
+ *  its maps exit). */
+function goChannel(goFd: number): () => void {
+  let open = true;
+  return () => {
+    if (open) closeFd(goFd);
+    open = false;
+  };
+}
+
+/**
+ * The steps between the reports, shared by startRaw and startRawAsync, which drive it:
+ * it yields "report" for the next report (null at EOF) and "maps" for the maps to be
+ * written, and throws the ContainError of a failure report.
+ */
+function* handshake(
+  config: SpawnConfig,
+  spawned: Spawned,
+  hasMaps: boolean,
+  command: string,
+  closeGo: () => void,
+  beforeGo?: BeforeGo,
+): Generator<Need, void, Report | null | undefined> {
+  if (hasMaps) {
+    const ready = yield "report";
+    if (!ready) throw new ContainError("Failed to start: the child exited at once");
+    if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
+    yield "maps";
+    const fds = beforeGo?.(spawned) ?? [];
+    try {
+      sendGo(spawned.goFd, fds);
+    } finally {
+      fds.forEach(closeFd);
+    }
+  }
+  closeGo();
+  let report = (yield "report") ?? null;
+  let object: string | undefined;
+  if (report?.step === Step.mountIndex) {
+    const mount = config.mounts?.[report.value];
+    report = (yield "report") ?? { step: Step.mountIndex, value: 0 };
+    object = report.step === Step.bindSource ? mount?.source : mount?.target;
+  } else if (report?.step === Step.enterWorkingDirectory) {
+    object = config.cwd === undefined ? undefined : argText(config.cwd);
+  }
+  if (report !== null) throw reportError(report.step, report.value, command, object);
+}
+
+/** After a failed start: reap the child and free what it used. */
+function abandon(spawned: Spawned, closeGo: () => void): void {
+  closeGo();
+  closeFd(spawned.reportFd);
+  waitChild(spawned.pidfd, true);
+  closeFd(spawned.pidfd);
+  releaseRegion(spawned.region);
+  reading.delete(spawned.keep);
 }
 
 /** Like startChild, but leaves the pidfd to the caller (the console relay polls it). */
@@ -61,33 +132,24 @@ export function startRaw(
   config: SpawnConfig,
   maps: [MapPlan, MapPlan] | null,
   command: string,
+  beforeGo?: BeforeGo,
 ): Started {
-  const { pid, pidfd, reportFd, goFd, region, keep } = spawnChild(config);
+  const spawned = spawnChild(config);
+  const { pid, pidfd, reportFd, region, keep } = spawned;
   reading.add(keep);
-  let goOpen = true;
-  const closeGo = () => {
-    if (goOpen) closeFd(goFd);
-    goOpen = false;
-  };
+  const closeGo = goChannel(spawned.goFd);
   try {
-    if (maps) {
-      const ready = readReport(reportFd);
-      if (ready === null) throw new ContainError("Failed to start: the child exited at once");
-      if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
-      writeMaps(pid, maps[0], maps[1]);
-      writeByte(goFd);
+    const steps = handshake(config, spawned, maps !== null, command, closeGo, beforeGo);
+    for (let need = steps.next(); !need.done; ) {
+      if (need.value === "report") {
+        need = steps.next(readReport(reportFd));
+      } else {
+        writeMaps(pid, maps![0], maps![1]);
+        need = steps.next();
+      }
     }
-    closeGo();
-    const report = readReport(reportFd);
-    if (report !== null) throw reportError(report.step, report.value, command);
   } catch (error) {
-    // Closing the go pipe makes a child that waits for its maps exit; then reap it.
-    closeGo();
-    closeFd(reportFd);
-    waitChild(pidfd, true);
-    closeFd(pidfd);
-    releaseRegion(region);
-    reading.delete(keep);
+    abandon(spawned, closeGo);
     throw error instanceof ContainError ? error : new ContainError((error as Error).message);
   }
   closeFd(reportFd);
@@ -138,16 +200,14 @@ export async function startRawAsync(
   maps: [MapPlan, MapPlan] | null,
   command: string,
   signal?: AbortSignal,
+  beforeGo?: BeforeGo,
 ): Promise<Started> {
   if (signal?.aborted) throw abortError(signal);
-  const { pid, pidfd, reportFd, goFd, region, keep } = spawnChild(config);
+  const spawned = spawnChild(config);
+  const { pid, pidfd, reportFd, region, keep } = spawned;
   reading.add(keep);
   const reports = reportReader(reportFd);
-  let goOpen = true;
-  const closeGo = () => {
-    if (goOpen) closeFd(goFd);
-    goOpen = false;
-  };
+  const closeGo = goChannel(spawned.goFd);
   let aborted = false;
   const abort = () => {
     aborted = true;
@@ -157,28 +217,21 @@ export async function startRawAsync(
   };
   signal?.addEventListener("abort", abort, { once: true });
   try {
-    if (maps) {
-      const ready = await reports.next();
-      if (aborted) throw abortError(signal!);
-      if (ready === null) throw new ContainError("Failed to start: the child exited at once");
-      if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
-      await writeMapsAsync(pid, maps[0], maps[1]);
-      if (aborted) throw abortError(signal!);
-      writeByte(goFd);
+    const steps = handshake(config, spawned, maps !== null, command, closeGo, beforeGo);
+    for (let need = steps.next(); !need.done; ) {
+      if (need.value === "report") {
+        const report = await reports.next();
+        if (aborted) throw abortError(signal!);
+        need = steps.next(report);
+      } else {
+        await writeMapsAsync(pid, maps![0], maps![1]);
+        if (aborted) throw abortError(signal!);
+        need = steps.next();
+      }
     }
-    closeGo();
-    const report = await reports.next();
-    if (aborted) throw abortError(signal!);
-    if (report !== null) throw reportError(report.step, report.value, command);
   } catch (error) {
-    // Closing the go pipe makes a child that waits for its maps exit; then reap it.
-    closeGo();
     reports.cancel();
-    closeFd(reportFd);
-    waitChild(pidfd, true);
-    closeFd(pidfd);
-    releaseRegion(region);
-    reading.delete(keep);
+    abandon(spawned, closeGo);
     throw error instanceof ContainError ? error : new ContainError((error as Error).message);
   } finally {
     signal?.removeEventListener("abort", abort);
@@ -194,6 +247,9 @@ export function follow(started: Started, status: Promise<number>): Child {
   return {
     pid: started.pid,
     exited: status,
+    get signal() {
+      return started.signal ?? null;
+    },
     kill(signal: number) {
       if (started.open) sendSignal(started.pidfd, signal);
     },
@@ -215,7 +271,8 @@ function collect(): void {
     started.open = false;
     closeFd(started.pidfd);
     releaseRegion(started.region);
-    resolve(status);
+    started.signal = status & 0x100 ? (status & 0xff) - 128 : null;
+    resolve(status & 0xff);
   }
   if (waiting.size > 0) return;
   if (keepAlive !== undefined) {
@@ -260,9 +317,16 @@ export function watchExit(started: Started): Promise<number> {
   });
 }
 
-/** Turns a (step, value) report from the shim into the error the user sees. */
-export function reportError(step: number, value: number, command: string): ContainError {
-  const what = stepText(step);
+/**
+ * Turns a (step, value) report from the shim into the error the user sees. `object` names
+ * what the step acted on (a mount's target or source, the working directory).
+ */
+export function reportError(step: number, value: number, command: string, object?: string): ContainError {
+  const what = object === undefined ? stepText(step) : `${stepText(step)} ${object}`;
+  if (step === Step.resolveMountTarget && value === EXDEV) {
+    // RESOLVE_BENEATH refused a ".." or a symbolic link that leads out of the root.
+    return new ContainError(`Failed to ${what}: it leads outside the root filesystem`, what, value);
+  }
   if (step === Step.exec) {
     const status = value === 2 ? Status.notFound : Status.cannotExecute;
     return new ContainError(`Failed to execute ${command}: ${strerror(value)}`, what, value, status);

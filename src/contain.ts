@@ -1,5 +1,5 @@
 // contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { type Child, follow, type Started, startRaw, startRawAsync, watchExit } from "./child.ts";
 import { ContainError, Status } from "./errors.ts";
 import {
@@ -11,13 +11,18 @@ import {
   consoleNoEcho,
   copyTerminalSize,
   Flag,
+  idmapTree,
+  MAX_IDMAPPED,
   Mode,
+  type NativeMount,
   openConsole,
   rawTerminal,
   refuseNul,
   restoreTerminal,
   sendSignal,
+  type Spawned,
   type SpawnConfig,
+  type FileStat,
   statPath,
   strerror,
 } from "./native.ts";
@@ -42,10 +47,37 @@ export interface ContainOptions {
   /** -i and -o: /bin/sh -c helpers inside and outside the new namespaces. */
   inside?: Arg;
   outside?: Arg;
-  /** The helpers' environment (CMD's is always just container=contain). */
-  env?: Environment;
+  /** CMD's environment, added to container=contain. */
+  env?: Record<string, string | undefined>;
+  /** The -i and -o helpers' environment. Default: process.env. The CLI
+   *  passes its own environment here as the kernel gave it, bytes and all. */
+  helperEnv?: Environment;
+  /** CMD's working directory inside the container. Default: /. */
+  cwd?: Arg;
+  /** Binds and tmpfs mounts, made in order under the new root before the pivot. */
+  mounts?: Mount[];
+  /** DIR is the read-only lower layer of an overlay whose upper layer is a tmpfs of this
+   *  container's own: CMD may write anywhere, DIR is never written. */
+  ephemeral?: boolean;
   onWarning?: (message: string) => void;
 }
+
+/** A host path seen at `target` inside the container (read-only with `readonly`). */
+export interface BindMount {
+  type: "bind";
+  source: string;
+  target: string;
+  readonly?: boolean;
+}
+
+/** A fresh tmpfs at `target`; `size` in bytes, or a string with a k, m, g or % suffix. */
+export interface TmpfsMount {
+  type: "tmpfs";
+  target: string;
+  size?: number | string;
+}
+
+export type Mount = BindMount | TmpfsMount;
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
@@ -62,6 +94,64 @@ function checkRoot(root: Arg): { path: Arg; uid: number; gid: number } {
   return { path, uid: stat.uid, gid: stat.gid };
 }
 
+/** Checks the mounts and turns them into the shim's form: a missing source or a target
+ *  that is not absolute is a ContainError naming it. */
+function planMounts(mounts: Mount[]): NativeMount[] {
+  return mounts.map((mount) => {
+    if (typeof mount.target !== "string" || !mount.target.startsWith("/")) {
+      throw new ContainError(`Cannot mount on ${mount.target}: the target must be an absolute path`);
+    }
+    if (mount.type === "tmpfs") {
+      const size = mount.size === undefined ? undefined : String(mount.size);
+      if (size !== undefined && !/^\d+[kmgKMG%]?$/.test(size)) {
+        throw new ContainError(`Cannot mount tmpfs on ${mount.target}: bad size ${size}`);
+      }
+      return { kind: "tmpfs", target: mount.target, size };
+    }
+    if (mount.type !== "bind") throw new ContainError(`Cannot mount on ${(mount as Mount).target}: unknown type ${(mount as Mount).type}`);
+    const source = resolve(mount.source);
+    const stat = statPath(source);
+    if (typeof stat === "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(stat)}`, "bind", stat);
+    const directory = (stat.mode & S_IFMT) === S_IFDIR;
+    return { kind: "bind", source, target: mount.target, readonly: mount.readonly === true, directory };
+  });
+}
+
+/**
+ * As host root, container root is an unprivileged host ID, so a plain bind of root's
+ * files could not be written: give each bind an ID-mapped copy of its source, through
+ * which host IDs appear as the container's map shows them. The kernel lets only host
+ * root make it, so the supervisor does, once the holder's maps exist. Where the kernel or
+ * the filesystem refuses, the bind stays plain, with one warning.
+ */
+function idmapBinds(mounts: NativeMount[], spawned: Spawned, warn?: (message: string) => void): number[] {
+  const fds: number[] = [];
+  let warned = false;
+  mounts.forEach((mount, index) => {
+    // Container root may remount its own mounts read-write, and through an ID-mapped one
+    // it writes as host root: so a read-only bind stays plain, where host IDs keep it so.
+    if (mount.kind !== "bind" || mount.readonly || fds.length >= MAX_IDMAPPED) return;
+    const tree = idmapTree(mount.source!, spawned.pid);
+    if (typeof tree === "number") {
+      spawned.setIdmapped(index, fds.length);
+      fds.push(tree);
+    } else if (!warned) {
+      warned = true;
+      const why = strerror(tree.errno);
+      warn?.(`Cannot ID-map the bind of ${mount.source} (${why}): it is a plain bind, which container root may not write`);
+    }
+  });
+  return fds;
+}
+
+/** CMD's environment: container=contain and the caller's additions. */
+function commandEnvironment(env: Record<string, string | undefined> = {}): readonly Arg[] {
+  for (const name of Object.keys(env)) {
+    if (name === "" || name.includes("=")) throw new ContainError(`Cannot set environment variable ${name}: bad name`);
+  }
+  return environment({ container: "contain", ...env });
+}
+
 /** EACCES while entering DIR or creating /dev, /proc or /sys in it means container root
  *  cannot use DIR: say whose ID that is and how to fix it. */
 function explain(error: unknown, root: Arg, uid: MapPlan): unknown {
@@ -70,7 +160,7 @@ function explain(error: unknown, root: Arg, uid: MapPlan): unknown {
   if (!entering && !/^create \/(dev|proc|sys) in new root/.test(error.step)) return error;
   const host = hostRoot(uid);
   const what = entering ? "enter" : "write";
-  const fix = entering ? "let that ID search it (chmod o+x), or build it with pseudo" : "build it with pseudo, or create dev, proc and sys in it";
+  const fix = entering ? `give it to that ID (chown ${host} ${root}), or build it with pseudo` : "build it with pseudo, or create dev, proc and sys in it";
   return new ContainError(
     `${error.message}: container root is host UID ${host}, which cannot ${what} ${argText(root)}; ${fix}`,
     error.step,
@@ -91,11 +181,56 @@ type Fds = [number, number, number];
  * With a console, the relay reads fds[0] and writes fds[1] instead (0 and 1 for -1), and
  * `relayed` runs once it has stopped using them.
  */
+/** An absolute path's parent directory, for bytes too (dirname's, for text). */
+function parent(path: Arg): Arg {
+  if (typeof path === "string") return dirname(path);
+  let end = path.length;
+  while (end > 1 && path[end - 1] === 0x2f) end--;
+  const slash = path.lastIndexOf(0x2f, end - 1);
+  return slash <= 0 ? "/" : path.subarray(0, slash);
+}
+
+/** An absolute form of `path`: resolve's, or bytes under the working directory. */
+function absolute(path: Arg): Arg {
+  if (typeof path === "string") return resolve(path);
+  if (path[0] === 0x2f) return path;
+  const cwd = new TextEncoder().encode(`${process.cwd()}/`);
+  const whole = new Uint8Array(cwd.length + path.length);
+  whole.set(cwd);
+  whole.set(path, cwd.length);
+  return whole;
+}
+
+/**
+ * As host root under the default map, every container ID but root is the host ID of the
+ * same number, so container root can leave a setuid or setgid file in DIR for any real
+ * host user or group (chown 1001:42 f; chmod 2755 f: group shadow for whoever runs it).
+ * That is harmless only where no other host user can reach DIR: DIR or a directory above
+ * it must be closed to them (no search permission for others, nor for a group other than
+ * root's) and belong to root or to container root. Returns the problem, or null.
+ */
+export function reachableByOthers<P extends Arg>(path: P, stat: (path: P) => FileStat | number, containerRoot: number): string | null {
+  for (let at = path; ; at = parent(at) as P) {
+    const info = stat(at);
+    if (typeof info !== "number" && (info.uid === 0 || info.uid === containerRoot)) {
+      const othersOut = (info.mode & 0o001) === 0 && ((info.mode & 0o010) === 0 || info.gid === 0);
+      if (othersOut) return null;
+    }
+    if (argText(at) === "/") break;
+  }
+  return (
+    `${argText(path)} is open to other host users, and as host root the default map gives container IDs ` +
+    `their own numbers on the host, so the container could leave setuid files there for them: ` +
+    `make it private (chmod 700 ${argText(path)}, which container root owns when pseudo made it), ` +
+    `use -e, or choose maps with -u and -g`
+  );
+}
+
 export function startContain(options: ContainOptions, fds: Fds = [-1, -1, -1], relayed: () => void = () => {}): Contained {
   const plan = prepare(options, fds);
   let started;
   try {
-    started = startRaw(plan.config, plan.maps, plan.command);
+    started = startRaw(plan.config, plan.maps, plan.command, plan.beforeGo);
   } catch (error) {
     throw plan.failed(error);
   }
@@ -112,7 +247,7 @@ export async function startContainAsync(
   const plan = prepare(options, fds);
   let started;
   try {
-    started = await startRawAsync(plan.config, plan.maps, plan.command, signal);
+    started = await startRawAsync(plan.config, plan.maps, plan.command, signal, plan.beforeGo);
   } catch (error) {
     throw plan.failed(error);
   }
@@ -123,8 +258,15 @@ export async function startContainAsync(
 function prepare(options: ContainOptions, fds: Fds) {
   const { path: root, ...owner } = checkRoot(options.root);
   const argv = options.cmd?.length ? options.cmd : ["/bin/sh"];
+  const mounts = planMounts(options.mounts ?? []);
+  const initEnvp = commandEnvironment(options.env);
   const maps = planMaps(options.uidMap, options.gidMap);
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
+  // Explicit maps are the caller's choice, and an ephemeral root is never written.
+  if (process.geteuid!() === 0 && options.uidMap === undefined && options.gidMap === undefined && !options.ephemeral) {
+    const problem = reachableByOthers(absolute(root), statPath, hostRoot(maps[0]) ?? 0);
+    if (problem) throw new ContainError(`Cannot use ${argText(options.root)} as root filesystem: ${problem}`, "", 1);
+  }
   // /etc/subuid is read only for a DIR that container root does not own.
   if (owner.uid !== hostRoot(maps[0])) {
     const warning = ownerWarning(argText(options.root), owner, maps, delegatedRanges());
@@ -136,12 +278,16 @@ function prepare(options: ContainOptions, fds: Fds) {
     chownFd(pty.slave, hostRoot(maps[0]) ?? 0, 0xffffffff);
   }
   let flags = options.hostNetwork ? Flag.hostNetwork : 0;
+  if (options.ephemeral) flags |= Flag.ephemeral;
   if (pty) flags |= Flag.console;
   const config: SpawnConfig = {
     mode: Mode.contain,
     flags,
     argv,
-    envp: environment(options.env ?? process.env),
+    envp: environment(options.helperEnv ?? process.env),
+    initEnvp,
+    cwd: options.cwd,
+    mounts,
     stdio: pty ? [-1, -1, fds[2]] : fds,
     root,
     console: pty?.path,
@@ -152,6 +298,8 @@ function prepare(options: ContainOptions, fds: Fds) {
     config,
     maps,
     command: argText(argv[0]!),
+    beforeGo:
+      process.geteuid!() === 0 ? (spawned: Spawned) => idmapBinds(mounts, spawned, options.onWarning) : undefined,
     failed(error: unknown): unknown {
       if (pty) closeConsole(pty);
       return explain(error, options.root, maps[0]);
@@ -215,6 +363,8 @@ function relayConsole(
       const closed = new Promise((done) => worker.addEventListener("close", done, { once: true }));
       worker.terminate();
       const status = await watchExit(started);
+      // Killed by us for SIGPIPE: contain goes as the writer into a closed pipe would.
+      if (stdoutGone) started.signal = SIGPIPE;
       const code = stdoutGone ? 128 + SIGPIPE : broken ? Status.failure : status;
       relayed();
       // The Worker's own event loop fds go only when its thread has ended.

@@ -492,6 +492,16 @@ export function checkTiocsti(legacy: string | null): Check {
   };
 }
 
+/** 8. As root, what the default map asks of DIR. Information only. */
+export function checkRootMap(root: boolean): Check | null {
+  if (!root) return null;
+  const detail =
+    "as root, container IDs other than 0 are the host IDs of the same number, so contain takes a DIR " +
+    "under that map only if other host users cannot reach it (DIR 0700, owned by container root, as " +
+    "pseudo mkdir makes it), or with -e; -u and -g choose other maps";
+  return { name: "root map", status: "info", detail };
+}
+
 export function runDoctor(options: DoctorOptions = {}): Check[] {
   const uid = options.identity?.uid ?? process.getuid!();
   const root = uid === 0;
@@ -566,6 +576,8 @@ export function runDoctor(options: DoctorOptions = {}): Check[] {
   );
 
   checks.push(guard("tiocsti", () => checkTiocsti(read("/proc/sys/dev/tty/legacy_tiocsti"))));
+  const rootMap = checkRootMap(root);
+  if (rootMap) checks.push(rootMap);
 
   checks.push(
     guard("cgroup2", () => {

@@ -109,9 +109,24 @@ const steps: Record<number, string> = {
   60: "join a new session keyring",
   61: "refuse terminal input injection (seccomp)",
   62: "pass signals on to the child",
+  63: "open the holder's /proc directory",
+  64: "join the container's namespaces",
+  70: "mount the tmpfs of the ephemeral root",
+  71: "mount the overlay of the ephemeral root",
+  72: "mount",
+  73: "resolve mount target",
+  74: "create mount target",
+  75: "bind",
+  76: "make read-only the bind on",
+  77: "mount tmpfs on",
+  78: "mount on",
+  79: "enter working directory",
 };
 
-export const Step = { ready: 1, helperOutside: 13, helperInside: 14, exec: 44 } as const;
+export const Step = { ready: 1, helperOutside: 13, helperInside: 14, exec: 44, mountIndex: 72, resolveMountTarget: 73, bindSource: 75, enterWorkingDirectory: 79 } as const;
+
+/** The errno RESOLVE_BENEATH gives for a path that leads out of the root. */
+export const EXDEV = 18;
 
 export function stepText(step: number): string {
   return steps[step] ?? `complete step ${step}`;

@@ -14,30 +14,42 @@ import { type InjectOptions as InjectBase, startInject } from "./inject.ts";
 import { type PseudoOptions as PseudoBase, startPseudo, startPseudoAsync } from "./pseudo.ts";
 import { ContainError } from "./errors.ts";
 import { signals } from "./signals.ts";
-import { prepareStreams, readable, type StdioOptions, type Streams, writable } from "./stdio.ts";
+import { prepareStreams, readable, type Stdio, type StdioOptions, type Streams, writable } from "./stdio.ts";
 
 export { ContainError, Status } from "./errors.ts";
 export { MapError } from "./maps.ts";
 export type { Stdio, StdioOptions } from "./stdio.ts";
+export type { BindMount, Mount, TmpfsMount } from "./contain.ts";
 export { fromHost, fromTarball, hostFiles, type RootFilesystem } from "./rootfs.ts";
 
 export interface Common extends StdioOptions {
   /** Aborting kills the command (and a container, everything in it) with SIGKILL. */
   signal?: AbortSignal;
+  /** Milliseconds after which the command is sent `killSignal`, as in Bun.spawn. */
+  timeout?: number;
+  /** The signal for `timeout`. Default: SIGKILL, which takes a container whole. */
+  killSignal?: number | NodeJS.Signals;
 }
 
 export type PseudoOptions = Omit<PseudoBase, "onWarning"> & Common & { onWarning?: (message: string) => void };
 export type ContainOptions = Omit<ContainBase, "onWarning"> & Common & { onWarning?: (message: string) => void };
 export type InjectOptions = InjectBase & Common;
 
-export interface Subprocess {
+/** What a stdio option gives the caller, as Bun's Subprocess types it: a stream exactly
+ *  for "pipe". */
+export type Writable<In> = In extends "pipe" ? FileSink : undefined;
+export type Readable<Out> = Out extends "pipe" ? ReadableStream<Uint8Array> : undefined;
+
+export interface Subprocess<In extends Stdio = Stdio, Out extends Stdio = Stdio, Err extends Stdio = Stdio> {
   /** pseudo: CMD's PID. contain: the PID that inject accepts. inject: the joiner's PID. */
   readonly pid: number;
   /** With stdin "pipe". end() closes it. */
-  readonly stdin: FileSink | undefined;
+  readonly stdin: Writable<In>;
   /** With stdout or stderr "pipe": read them to the end (or cancel them). */
-  readonly stdout: ReadableStream<Uint8Array> | undefined;
-  readonly stderr: ReadableStream<Uint8Array> | undefined;
+  readonly stdout: Readable<Out>;
+  readonly stderr: Readable<Err>;
+  /** True once `timeout` has passed and `killSignal` was sent. */
+  readonly timedOut: boolean;
   /** Exit status: the command's own, 128+N for signal N (DESIGN.md contract). */
   readonly exited: Promise<number>;
   /** Null until exited resolves. */
@@ -57,6 +69,10 @@ function signalNumber(signal: number | NodeJS.Signals = "SIGTERM"): number {
 function osSignals(): Record<string, number | undefined> {
   return (require("node:os") as typeof import("node:os")).constants.signals;
 }
+
+/** The stdio kinds of an options object, for Subprocess's type parameters. */
+type Kind<S> = S extends Stdio ? S : "inherit";
+type SubprocessOf<O extends StdioOptions> = Subprocess<Kind<O["stdin"]>, Kind<O["stdout"]>, Kind<O["stderr"]>>;
 
 function wrap(start: (streams: Streams) => Child, options: Common, fallback: StdioOptions = {}): Subprocess {
   // As Bun.spawn: a signal that has already fired starts nothing.
@@ -94,8 +110,17 @@ function subprocess(child: Child, streams: Streams, options: Common): Subprocess
   const [stdin, stdout, stderr] = streams.ours;
   const input = stdin === null ? undefined : writable(stdin);
   let exitCode: number | null = null;
+  let timedOut = false;
+  const timer =
+    options.timeout === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          child.kill(signalNumber(options.killSignal ?? "SIGKILL"));
+        }, options.timeout);
   const exited = child.exited.then((status) => {
     exitCode = status;
+    clearTimeout(timer);
     options.signal?.removeEventListener("abort", abort);
     // Nothing reads it any more; a caller who never ended it would leak it.
     input?.release();
@@ -113,6 +138,9 @@ function subprocess(child: Child, streams: Streams, options: Common): Subprocess
     get exitCode() {
       return exitCode;
     },
+    get timedOut() {
+      return timedOut;
+    },
     kill: (signal) => child.kill(signalNumber(signal)),
   };
 }
@@ -123,22 +151,22 @@ function started<T extends Child>(streams: Streams, child: T): T {
 }
 
 /** CMD as root in a new user namespace only. */
-export function pseudo(options: PseudoOptions = {}): Subprocess {
-  return wrap((streams) => started(streams, startPseudo(options, streams.child)), options);
+export function pseudo<const O extends PseudoOptions>(options: O = {} as O): SubprocessOf<O> {
+  return wrap((streams) => started(streams, startPseudo(options, streams.child)), options) as SubprocessOf<O>;
 }
 
 /** CMD as PID 1 of a container on `root`. `console` defaults to false here. */
-export function contain(options: ContainOptions): Subprocess {
+export function contain<const O extends ContainOptions>(options: O): SubprocessOf<O> {
   return wrap((streams) => {
     if (!options.console) return started(streams, startContain(options, streams.child));
     // The relay keeps using our stdin and stdout ends of the child's streams until it stops.
     return startContain(options, streams.child, () => streams.started());
-  }, options);
+  }, options) as SubprocessOf<O>;
 }
 
 /** CMD inside the running container of `pid`. */
-export function inject(options: InjectOptions): Subprocess {
-  return wrap((streams) => started(streams, startInject(options, streams.child)), options);
+export function inject<const O extends InjectOptions>(options: O): SubprocessOf<O> {
+  return wrap((streams) => started(streams, startInject(options, streams.child)), options) as SubprocessOf<O>;
 }
 
 /**
@@ -146,20 +174,23 @@ export function inject(options: InjectOptions): Subprocess {
  * newuidmap and newgidmap run; `signal` aborting before that rejects with a ContainError
  * (code ECANCELED) and CMD is not executed.
  */
-export function pseudoAsync(options: PseudoOptions = {}): Promise<Subprocess> {
-  return wrapAsync(async (streams) => started(streams, await startPseudoAsync(options, streams.child, options.signal)), options);
+export function pseudoAsync<const O extends PseudoOptions>(options: O = {} as O): Promise<SubprocessOf<O>> {
+  return wrapAsync(
+    async (streams) => started(streams, await startPseudoAsync(options, streams.child, options.signal)),
+    options,
+  ) as Promise<SubprocessOf<O>>;
 }
 
 /** contain, as pseudoAsync: the -i and -o helpers and newuidmap run while the event loop
  *  goes on, and an abort meanwhile stops the container before CMD. */
-export function containAsync(options: ContainOptions): Promise<Subprocess> {
+export function containAsync<const O extends ContainOptions>(options: O): Promise<SubprocessOf<O>> {
   return wrapAsync(async (streams) => {
     if (!options.console) return started(streams, await startContainAsync(options, streams.child, undefined, options.signal));
     return startContainAsync(options, streams.child, () => streams.started(), options.signal);
-  }, options);
+  }, options) as Promise<SubprocessOf<O>>;
 }
 
 /** inject as a promise, for symmetry: joining a container takes no helper and no map. */
-export async function injectAsync(options: InjectOptions): Promise<Subprocess> {
+export async function injectAsync<const O extends InjectOptions>(options: O): Promise<SubprocessOf<O>> {
   return inject(options);
 }

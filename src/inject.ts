@@ -1,7 +1,7 @@
 // inject: CMD inside a running container, in all the namespaces of its init.
 import { type Child, startChild } from "./child.ts";
 import { ContainError } from "./errors.ts";
-import { type Arg, argText, Mode, readText, statPath } from "./native.ts";
+import { type Arg, argText, closeFd, Mode, openPidfd, readText, statPath } from "./native.ts";
 import { defaultShell } from "./pseudo.ts";
 import { type Environment, environment } from "./stdio.ts";
 
@@ -54,11 +54,25 @@ export function startInject(options: InjectOptions, fds: [number, number, number
     throw new ContainError("setuid or setgid installation is unsafe");
   }
   const init = findInit(options.pid);
-  const env = options.env ?? process.env;
-  const argv = options.cmd?.length ? options.cmd : defaultShell(env);
-  return startChild(
-    { mode: Mode.inject, targetPid: init, argv, envp: environment(env), stdio: fds },
-    null,
-    argText(argv[0]!),
-  );
+  // A pidfd pins the process: if init is still there, with container=contain, once it is
+  // open, the namespaces joined through it are that container's, even if init exits and
+  // its PID is given to another process before the joiner uses them.
+  let pidfd: number;
+  try {
+    pidfd = openPidfd(init);
+  } catch {
+    throw new ContainError(`PID ${options.pid} is not a container supervisor: its init has exited`);
+  }
+  try {
+    if (!isInit(init)) throw new ContainError(`PID ${options.pid} is not a container supervisor: its init has exited`);
+    const env = options.env ?? process.env;
+    const argv = options.cmd?.length ? options.cmd : defaultShell(env);
+    return startChild(
+      { mode: Mode.inject, targetPidfd: pidfd, argv, envp: environment(env), stdio: fds },
+      null,
+      argText(argv[0]!),
+    );
+  } finally {
+    closeFd(pidfd);
+  }
 }

@@ -6,9 +6,13 @@ import { ContainError, stepText } from "./errors.ts";
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 6;
+export const ABI_VERSION = 9;
 /** Byte size of spawn.Config in zig/spawn.zig; the layout is written in encodeConfig. */
-export const CONFIG_SIZE = 80;
+export const CONFIG_SIZE = 104;
+/** Byte size of binds.Mount in zig/binds.zig. */
+const MOUNT_SIZE = 40;
+/** At most this many ID-mapped binds travel with the go message (binds.max_idmapped). */
+export const MAX_IDMAPPED = 16;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
@@ -23,9 +27,14 @@ const symbols = {
   read_report: { args: [i32, pointer], returns: i32 },
   wait_child: { args: [i32, u32], returns: i32 },
   send_signal: { args: [i32, i32], returns: u32 },
+  open_pidfd: { args: [i32], returns: i32 },
   release_region: { args: [i32], returns: FFIType.void },
   write_byte: { args: [i32], returns: u32 },
   forward_start: { args: [u32], returns: u32 },
+  die_of: { args: [u32], returns: FFIType.void },
+
+  send_go: { args: [i32, pointer, u32], returns: u32 },
+  idmap_tree: { args: [pointer, i32], returns: i32 },
   close_fd: { args: [i32], returns: u32 },
   make_pipe: { args: [pointer], returns: u32 },
   // console
@@ -81,7 +90,21 @@ export function strerror(errno: number): string {
 }
 
 export const Mode = { pseudo: 1, contain: 2, inject: 3 } as const;
-export const Flag = { console: 1, hostNetwork: 2 } as const;
+export const Flag = { console: 1, hostNetwork: 2, ephemeral: 4 } as const;
+
+/** A mount made under a container's new root (binds.Mount in zig/binds.zig). */
+export interface NativeMount {
+  kind: "bind" | "tmpfs";
+  /** bind: the host path. */
+  source?: string;
+  /** Absolute, inside the container. */
+  target: string;
+  readonly?: boolean;
+  /** bind: the source is a directory (a missing target is made as one). */
+  directory?: boolean;
+  /** tmpfs: the size option. */
+  size?: string;
+}
 
 /** An argument, environment entry or path as the kernel takes it: text (sent as UTF-8) or
  *  bytes as they are, for what is not UTF-8 (the CLIs' argv and environment). */
@@ -90,7 +113,8 @@ export type Arg = string | Uint8Array;
 export interface SpawnConfig {
   mode: (typeof Mode)[keyof typeof Mode];
   flags?: number;
-  targetPid?: number;
+  /** inject: a pidfd of the container's init, whose namespaces are joined. */
+  targetPidfd?: number;
   /** fds for the child's 0, 1, 2; -1 keeps the parent's. */
   stdio?: [number, number, number];
   argv: readonly Arg[];
@@ -101,6 +125,9 @@ export interface SpawnConfig {
   inside?: Arg;
   outside?: Arg;
   cwd?: Arg;
+  /** contain: CMD's environment (envp is the helpers'). */
+  initEnvp?: readonly Arg[];
+  mounts?: NativeMount[];
 }
 
 export interface Spawned {
@@ -112,6 +139,8 @@ export interface Spawned {
   region: number;
   /** The config's buffers, which the children read until CMD is executed. */
   keep: unknown[];
+  /** Marks bind `index` as the ID-mapped tree `slot` of the go message (before go). */
+  setIdmapped(index: number, slot: number): void;
 }
 
 const encoder = new TextEncoder();
@@ -178,42 +207,69 @@ class Strings {
   }
 }
 
-function encodeConfig(config: SpawnConfig, keep: unknown[]): DataView {
+function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, DataView] {
   const strings = new Strings();
   const argv = config.argv.map((text, index) => strings.add(text, () => `cmd[${index}]`));
   const envp = config.envp.map((text) => strings.add(text, () => `environment variable ${envName(text)}`));
+  const initEnvp = (config.initEnvp ?? []).map((text) =>
+    strings.add(text, () => `environment variable ${envName(text)}`),
+  );
+  const mounts = (config.mounts ?? []).map((mount, index) => ({
+    mount,
+    source: mount.source === undefined ? -1 : strings.add(mount.source, () => `mounts[${index}].source`),
+    target: strings.add(mount.target, () => `mounts[${index}].target`),
+    size: mount.size === undefined ? -1 : strings.add(mount.size, () => `mounts[${index}].size`),
+  }));
   const names = ["root", "console", "inside", "outside", "cwd"];
   const optional = [config.root, config.console, config.inside, config.outside, config.cwd].map((text, index) =>
     text === undefined ? -1 : strings.add(text, () => names[index]!),
   );
   strings.seal();
-  // argv, NULL, envp, NULL: both pointer arrays in one buffer too.
-  const pointers = new BigUint64Array(argv.length + envp.length + 2);
+  // argv, NULL, envp, NULL, CMD's envp, NULL: the pointer arrays in one buffer too.
+  const pointers = new BigUint64Array(argv.length + envp.length + initEnvp.length + 3);
   argv.forEach((index, at) => (pointers[at] = strings.address(index)));
   envp.forEach((index, at) => (pointers[argv.length + 1 + at] = strings.address(index)));
+  const initAt = argv.length + envp.length + 2;
+  initEnvp.forEach((index, at) => (pointers[initAt + at] = strings.address(index)));
   const pointerBase = ptr(pointers);
+  const address = (index: number) => (index < 0 ? 0n : strings.address(index));
+  const table = new DataView(new ArrayBuffer(Math.max(1, mounts.length) * MOUNT_SIZE));
+  mounts.forEach(({ mount, source, target, size }, at) => {
+    const base = at * MOUNT_SIZE;
+    table.setUint32(base, mount.kind === "bind" ? 1 : 2, true);
+    table.setUint32(base + 4, (mount.readonly ? 1 : 0) | (mount.directory ? 2 : 0), true);
+    table.setBigUint64(base + 8, address(source), true);
+    table.setBigUint64(base + 16, address(target), true);
+    table.setBigUint64(base + 24, address(size), true);
+    table.setInt32(base + 32, -1, true);
+  });
 
   const view = new DataView(new ArrayBuffer(CONFIG_SIZE));
   const stdio = config.stdio ?? [-1, -1, -1];
   view.setUint32(0, config.mode, true);
   view.setUint32(4, config.flags ?? 0, true);
-  view.setInt32(8, config.targetPid ?? 0, true);
+  view.setInt32(8, config.targetPidfd ?? -1, true);
   stdio.forEach((fd, index) => view.setInt32(12 + index * 4, fd, true));
   view.setBigUint64(24, BigInt(pointerBase), true);
   view.setBigUint64(32, BigInt(pointerBase + (argv.length + 1) * 8), true);
-  optional.forEach((index, at) => view.setBigUint64(40 + at * 8, index < 0 ? 0n : strings.address(index), true));
-  keep.push(strings, pointers, view);
-  return view;
+  optional.forEach((index, at) => view.setBigUint64(40 + at * 8, address(index), true));
+  view.setBigUint64(80, BigInt(pointerBase + initAt * 8), true);
+  view.setBigUint64(88, mounts.length ? BigInt(ptr(table)) : 0n, true);
+  view.setUint32(96, mounts.length, true);
+  keep.push(strings, pointers, view, table);
+  return [view, table];
 }
 /** Forks the first child (see zig/spawn.zig). Throws NativeError, naming the step that
  *  failed (allocating stacks, creating a pipe, the fork itself), on failure. */
 export function spawnChild(config: SpawnConfig): Spawned {
   const keep: unknown[] = [];
-  const view = encodeConfig(config, keep);
+  const [view, table] = encodeConfig(config, keep);
   const result = new Int32Array(5);
   const failed = native.spawn_child(ptr(view), ptr(result));
   if (failed !== 0) throw new NativeError(stepText(failed >>> 16), failed & 0xffff);
-  return { pid: result[0]!, pidfd: result[1]!, reportFd: result[2]!, goFd: result[3]!, region: result[4]!, keep };
+  // The holder reads the table only after go, which the write and read of it order.
+  const setIdmapped = (index: number, slot: number) => table.setInt32(index * MOUNT_SIZE + 32, slot, true);
+  return { pid: result[0]!, pidfd: result[1]!, reportFd: result[2]!, goFd: result[3]!, region: result[4]!, keep, setIdmapped };
 }
 
 export interface Report {
@@ -231,12 +287,26 @@ export function readReport(fd: number): Report | null {
   return { step: reportBuffer[0]!, value: reportBuffer[1]! };
 }
 
-/** The child's status in shell terms, or null while it runs. */
+/** Dies of `signal`, as the command we supervised did (core dumps off). */
+export function dieOf(signal: number): never {
+  native.die_of(signal);
+  process.exit(128 + signal);
+}
+
+/** The child's status in shell terms, plus 0x100 when a signal killed it (so that
+ *  `status & 0xff` is what a shell shows), or null while it runs. */
 export function waitChild(pidfd: number, block: boolean): number | null {
   const status = native.wait_child(pidfd, block ? 1 : 0);
   if (status === -1) return null;
   if (status < 0) throw new NativeError("wait for the child", -status);
   return status;
+}
+
+/** A pidfd for `pid`; throws NativeError (ESRCH when it is gone). */
+export function openPidfd(pid: number): number {
+  const fd = native.open_pidfd(pid);
+  if (fd < 0) throw new NativeError("open the container's init", -fd);
+  return fd;
 }
 
 export function sendSignal(pidfd: number, signal: number): void {
@@ -262,6 +332,20 @@ export function releaseRegion(region: number): void {
 export function writeByte(fd: number): void {
   const e = native.write_byte(fd);
   if (e !== 0) throw new NativeError("release the child", e);
+}
+
+/** The go message for a holder, carrying `fds` (ID-mapped trees). */
+export function sendGo(fd: number, fds: number[]): void {
+  const list = Int32Array.from(fds.length ? fds : [-1]);
+  const e = native.send_go(fd, ptr(list), fds.length);
+  if (e !== 0) throw new NativeError("release the child", e);
+}
+
+/** A detached copy of `source` ID-mapped through the user namespace of `pid`: its fd, or
+ *  the errno why not. */
+export function idmapTree(source: string, pid: number): number | { errno: number } {
+  const fd = native.idmap_tree(ptr(path0(source)), pid);
+  return fd < 0 ? { errno: -fd } : fd;
 }
 
 export function closeFd(fd: number): void {

@@ -1,6 +1,6 @@
 // contain, run through its CLI as root and as the unprivileged test user, on a busybox root.
 import { describe, expect } from "bun:test";
-import { chmodSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { BUSYBOX, bun, busyboxFixture, cli, delegationReason, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
 
@@ -98,15 +98,45 @@ for (const runner of runners) {
         const [dir, done] = scratch(runner);
         const closed = run(runner, "contain", ["-c", dir, "/bin/true"]);
         chmodSync(dir, 0o755);
-        const readOnly = run(runner, "contain", ["-c", dir, "/bin/true"]);
+        const open = run(runner, "contain", ["-c", dir, "/bin/true"]);
+        // Explicit maps take the open DIR; the default map refuses it (see the next test).
+        const maps = ["-u", "0:4294967294:1,1:1:4294967293", "-g", "0:4294967294:1,1:1:4294967293"];
+        const readOnly = run(runner, "contain", ["-c", ...maps, dir, "/bin/true"]);
         done();
         expect(closed.stderr).toBe(
-          `contain: Failed to enter new root filesystem: Permission denied: container root is host UID 4294967294, which cannot enter ${dir}; let that ID search it (chmod o+x), or build it with pseudo\n`,
+          `contain: Failed to enter new root filesystem: Permission denied: container root is host UID 4294967294, which cannot enter ${dir}; give it to that ID (chown 4294967294 ${dir}), or build it with pseudo\n`,
         );
+        expect(open.stderr).toMatch(new RegExp(`^contain: Cannot use ${dir} as root filesystem: ${dir} is open to other host users.*use -e, or choose maps with -u and -g\n$`));
         expect(readOnly.stderr).toBe(
           `contain: Failed to create /dev in new root filesystem: Permission denied: container root is host UID 4294967294, which cannot write ${dir}; build it with pseudo, or create dev, proc and sys in it\n`,
         );
-        expect([closed.status, readOnly.status]).toEqual([125, 125]);
+        expect([closed.status, open.status, readOnly.status]).toEqual([125, 125, 125]);
+      });
+
+      testIf(reason, "as host root, a DIR open to other users cannot take setuid files for their IDs", () => {
+        const [dir, done] = scratch(runner);
+        try {
+          // Built by pseudo (owned by container root) but left open to every host user.
+          chownSync(dir, 4294967294, 4294967294);
+          const built = run(runner, "pseudo", ["sh", "-c", `cp -a ${root}/. ${dir}/ && chmod 755 ${dir}`]);
+          expect(built.status).toBe(0);
+          const plant = "cp /bin/busybox /bin/planted && chown 1001:42 /bin/planted && chmod 2755 /bin/planted";
+          const refused = run(runner, "contain", ["-c", dir, "/bin/sh", "-c", plant]);
+          expect(refused.stderr).toMatch(/is open to other host users/);
+          expect(existsSync(`${dir}/bin/planted`)).toBe(false);
+          // The control: the original's map, chosen explicitly, plants the file for host group 42.
+          const maps = ["-u", "0:4294967294:1,1:1:4294967293", "-g", "0:4294967294:1,1:1:4294967293"];
+          const planted = run(runner, "contain", ["-c", ...maps, dir, "/bin/sh", "-c", plant]);
+          expect(planted.status).toBe(0);
+          const stat = statSync(`${dir}/bin/planted`);
+          expect([stat.gid, stat.mode & 0o7777]).toEqual([42, 0o2755]);
+          // Made private, the default map runs it.
+          chmodSync(dir, 0o700);
+          expect(run(runner, "contain", ["-c", dir, "/bin/true"]).status).toBe(0);
+        } finally {
+          run(runner, "pseudo", ["rm", "-rf", dir]);
+          done();
+        }
       });
     }
 

@@ -37,7 +37,7 @@ describe("runDoctor", () => {
 
   test("every check is there, one line each", () => {
     const checks = runDoctor();
-    const names = ["user namespaces", "namespace kinds", "apparmor", "seccomp", "newuidmap", "newgidmap", "subuid", "subgid", "devpts", "tiocsti", "cgroup2", "pseudo"];
+    const names = ["user namespaces", "namespace kinds", "apparmor", "seccomp", "newuidmap", "newgidmap", "subuid", "subgid", "devpts", "tiocsti", "root map", "cgroup2", "pseudo"];
     expect(checks.map((check) => check.name)).toEqual(names);
     const lines = formatDoctor(checks).split("\n");
     expect(lines.filter((line) => !line.startsWith("      fix: "))).toHaveLength(names.length);

@@ -119,7 +119,7 @@ export const probeReason = existsSync(PROBE)
 
 export const BUSYBOX = "/bin/busybox";
 export const busyboxReason = existsSync(BUSYBOX) ? null : `${BUSYBOX} is missing (package busybox-static)`;
-const applets = "sh echo id hostname ls cat ps tty stty sleep head true readlink kill".split(" ");
+const applets = "sh echo id hostname ls cat ps tty stty sleep head true readlink kill chmod chown mkdir rm stat tar".split(" ");
 
 /** A busybox root owned by the runner's container root, built with pseudo. */
 export function busyboxRoot(runner: Runner): [string, () => void] {

@@ -25,6 +25,20 @@ for (const runner of runners) {
       expect(await container.exited).toBe(6);
     });
 
+    testIf(reason, "joins a container that shares the host network (-n)", async () => {
+      const container = Bun.spawn([...runner.prefix, bun, cli("contain"), "-c", "-n", root, "/bin/sh", "-c", "echo ready; exec sleep 30"], {
+        stdout: "pipe",
+      });
+      await container.stdout.getReader().read();
+      const result = run(runner, "inject", [String(container.pid), "/bin/sh", "-c", 'readlink /proc/self/ns/net; readlink /proc/1/ns/net; id -u']);
+      container.kill("SIGKILL");
+      await container.exited;
+      expect(result.stderr).toBe("");
+      const [own, init, uid] = result.stdout.trim().split("\n");
+      expect(own).toBe(init!);
+      expect(uid).toBe("0");
+    });
+
     testIf(reason, "bad PIDs", () => {
       expect(run(runner, "inject", ["abc"]).status).toBe(64);
       const missing = run(runner, "inject", ["999999999", "true"]);

@@ -2,7 +2,8 @@
 // and nothing left behind. Runs as whoever runs it; library-user.test.ts runs it again as
 // the unprivileged test user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { contain, containAsync, ContainError, fromHost, inject, pseudo, pseudoAsync, type RootFilesystem } from "../src/index.ts";
@@ -10,6 +11,20 @@ import { contain, containAsync, ContainError, fromHost, inject, pseudo, pseudoAs
 let root: RootFilesystem;
 
 const text = (stream: ReadableStream<Uint8Array> | undefined) => new Response(stream).text();
+
+/** A hash of a tree: every name, type, mode, owner, size, mtime, link target and content. */
+function treeHash(dir: string): string {
+  const hash = createHash("sha256");
+  const walk = (path: string) => {
+    const stat = lstatSync(path);
+    hash.update(`${path.slice(dir.length)} ${stat.mode} ${stat.uid} ${stat.gid} ${stat.size} ${stat.mtimeMs}\n`);
+    if (stat.isSymbolicLink()) hash.update(readlinkSync(path));
+    else if (stat.isFile()) hash.update(readFileSync(path));
+    else if (stat.isDirectory()) for (const name of readdirSync(path).sort()) walk(join(path, name));
+  };
+  walk(dir);
+  return hash.digest("hex");
+}
 
 function snapshot() {
   const children = readdirSync("/proc/self/task").flatMap((task) => {
@@ -32,7 +47,8 @@ function snapshot() {
       .sort(),
     children,
     mounts: readFileSync("/proc/self/mountinfo", "utf8"),
-    temporary: readdirSync(tmpdir()).filter((name) => name.startsWith("contain-")).sort(),
+    // Only the library's own names: other test runs on this machine share the directory.
+    temporary: readdirSync(tmpdir()).filter((name) => /^contain-(root\.|bind-)/.test(name)).sort(),
   };
 }
 
@@ -45,7 +61,7 @@ beforeAll(async () => {
   await contain({ root: warm.path, cmd: ["/usr/bin/true"], console: true, stdout: "ignore" }).exited;
   await warm.remove();
   before = snapshot();
-  root = await fromHost(["sh", "echo", "cat", "sleep", "hostname", "true"]);
+  root = await fromHost(["sh", "echo", "cat", "sleep", "hostname", "true", "rm", "ls"], { links: { escape: "../../.." } });
 });
 
 afterAll(async () => {
@@ -101,6 +117,86 @@ describe("library", () => {
     const aborted = contain({ root: root.path, cmd: ["/bin/sleep", "1000"], signal: controller.signal });
     controller.abort();
     expect(await aborted.exited).toBe(137);
+  });
+
+  test("env and cwd for CMD, binds and tmpfs mounts", async () => {
+    const host = mkdtempSync(join(tmpdir(), "contain-bind-"));
+    writeFileSync(join(host, "data"), "shared\n");
+    // A read-only bind is plain even as host root: anyone must be able to read it.
+    chmodSync(host, 0o755);
+    try {
+      const c = contain({
+        root: root.path,
+        cmd: ["/bin/sh", "-c", "pwd; echo $container $MARK; cat /mnt/host/data; echo t > /scratch/f && cat /scratch/f"],
+        env: { MARK: "x" },
+        cwd: "/mnt",
+        mounts: [
+          { type: "bind", source: host, target: "/mnt/host", readonly: true },
+          { type: "tmpfs", target: "/scratch", size: "1m" },
+        ],
+        ephemeral: true,
+        stdout: "pipe",
+      });
+      expect(await text(c.stdout)).toBe("/mnt\ncontain x\nshared\nt\n");
+      expect(await c.exited).toBe(0);
+      expect(() => contain({ root: root.path, mounts: [{ type: "bind", source: join(host, "nope"), target: "/x" }] })).toThrow(
+        `Cannot bind ${join(host, "nope")}: No such file or directory`,
+      );
+    } finally {
+      rmSync(host, { recursive: true });
+    }
+  });
+
+  test("bad mounts and environment throw a ContainError before CMD runs", () => {
+    const marker = `/tmp/contain-escape-library-${process.pid}`;
+    const cases: [Parameters<typeof contain>[0], string][] = [
+      [{ root: root.path, mounts: [{ type: "tmpfs", target: `/escape${marker}` }] }, `Failed to resolve mount target /escape${marker}: it leads outside the root filesystem`],
+      [{ root: root.path, mounts: [{ type: "tmpfs", target: `/..${marker}` }] }, `Failed to resolve mount target /..${marker}: it leads outside the root filesystem`],
+      [{ root: root.path, mounts: [{ type: "tmpfs", target: "tmp" }] }, "Cannot mount on tmp: the target must be an absolute path"],
+      [{ root: root.path, mounts: [{ type: "tmpfs", target: "/t", size: "lots" }] }, "Cannot mount tmpfs on /t: bad size lots"],
+      [{ root: root.path, env: { "A=B": "1" } }, "Cannot set environment variable A=B: bad name"],
+      [{ root: root.path, cwd: "/no/such/dir" }, "Failed to enter working directory /no/such/dir: No such file or directory"],
+    ];
+    for (const [options, message] of cases) {
+      let caught: unknown;
+      try {
+        contain({ ...options, cmd: ["/bin/true"], stdout: "pipe" });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ContainError);
+      expect((caught as ContainError).message).toBe(message);
+    }
+    expect(readdirSync("/tmp").filter((name) => name.startsWith("contain-escape-library-"))).toEqual([]);
+  });
+
+  test("20 ephemeral containers writing at once leave DIR byte-identical", async () => {
+    const before = treeHash(root.path);
+    const script = (index: number) =>
+      `echo ${index} > /bin/echo && echo ${index} > /new && rm /bin/hostname && ls / > /dev/null && cat /new /bin/echo`;
+    const all = Array.from({ length: 20 }, (_, index) =>
+      contain({ root: root.path, cmd: ["/bin/sh", "-c", script(index)], ephemeral: true, stdout: "pipe" }),
+    );
+    const results = await Promise.all(all.map(async (c) => [await text(c.stdout), await c.exited]));
+    results.forEach(([out, status], index) => {
+      expect(out).toBe(`${index}\n${index}\n`);
+      expect(status).toBe(0);
+    });
+    expect(treeHash(root.path)).toBe(before);
+  });
+
+  test("timeout kills the container whole with killSignal, and says so", async () => {
+    const slow = contain({ root: root.path, cmd: ["/bin/sh", "-c", "sleep 1000 & sleep 1000"], timeout: 100 });
+    expect(await slow.exited).toBe(137);
+    expect(slow.timedOut).toBe(true);
+    const trap = "trap 'echo term; exit 7' TERM; echo ready; sleep 1000 & wait";
+    const gentle = contain({ root: root.path, cmd: ["/bin/sh", "-c", trap], timeout: 200, killSignal: "SIGTERM", stdout: "pipe" });
+    expect(await text(gentle.stdout)).toBe("ready\nterm\n");
+    expect(await gentle.exited).toBe(7);
+    expect(gentle.timedOut).toBe(true);
+    const quick = contain({ root: root.path, cmd: ["/bin/true"], timeout: 60_000 });
+    expect(await quick.exited).toBe(0);
+    expect(quick.timedOut).toBe(false);
   });
 
   test("pseudo with cwd and env", async () => {

@@ -143,6 +143,22 @@ for (const runner of runners) {
       }
     });
 
+    testIf(reason, "signals the caller ignored stay ignored in CMD, and are not passed on", () => {
+      const hup = "kill -HUP $$; kill -INT $$; echo alive; grep ^SigIgn: /proc/self/status";
+      for (const command of [[cli("pseudo"), "sh", "-c", hup], [cli("contain"), "-c", root, "/bin/sh", "-c", hup]]) {
+        const ignored = Bun.spawnSync(["bash", "-c", `trap '' HUP INT; exec ${line([...runner.prefix, bun, ...command])}`], { stdin: "ignore" });
+        const [alive, mask] = ignored.stdout.toString().trim().split("\n");
+        expect(alive).toBe("alive");
+        // HUP and INT (bits 0 and 1) still ignored in CMD.
+        expect(BigInt(`0x${mask!.split(/\s+/)[1]}`) & 3n).toBe(3n);
+        expect(ignored.exitCode).toBe(0);
+      }
+      // The control: not ignored, HUP ends CMD (pseudo dies of it in turn).
+      const plain = Bun.spawnSync([...runner.prefix, bun, cli("pseudo"), "sh", "-c", hup], { stdin: "ignore" });
+      expect(plain.stdout.toString()).toBe("");
+      expect(plain.signalCode).toBe("SIGHUP");
+    });
+
     testIf(reason, "kill -INT of the supervisor runs CMD's INT trap once", async () => {
       const script = `trap "echo trapped" INT; echo ready; sleep 5 >/dev/null & wait; echo end`;
       for (const command of [[cli("contain"), "-c", root, "/bin/sh"], [cli("pseudo"), "sh"]]) {

@@ -6,15 +6,21 @@ const std = @import("std");
 const linux = std.os.linux;
 const sys = @import("sys.zig");
 const spawn = @import("spawn.zig");
+const binds = @import("binds.zig");
 
 const Reporter = spawn.Reporter;
 const cwd = linux.AT.FDCWD;
 
-pub fn build_root(config: *const spawn.Config, reporter: Reporter) void {
+/// `idmapped`: ID-mapped copies of bind sources, made by the supervisor (binds.zig).
+pub fn build_root(config: *const spawn.Config, idmapped: []const i32, reporter: Reporter) void {
     const root = config.root.?;
     // Nothing mounted from here on may propagate back to the host.
     reporter.check(.make_private, linux.mount("none", "/", null, linux.MS.REC | linux.MS.PRIVATE, 0));
-    reporter.check(.bind_root, linux.mount(root, root, null, linux.MS.BIND | linux.MS.REC, 0));
+    if (config.flags & spawn.flag_ephemeral != 0) {
+        binds.overlay_root(root, reporter);
+    } else {
+        reporter.check(.bind_root, linux.mount(root, root, null, linux.MS.BIND | linux.MS.REC, 0));
+    }
     reporter.check(.enter_root, linux.chdir(root));
 
     const mask = linux.syscall1(.umask, 0);
@@ -44,6 +50,7 @@ pub fn build_root(config: *const spawn.Config, reporter: Reporter) void {
         .{ "/proc/self/fd/2", "dev/stderr" },
     };
     for (links) |link| reporter.check(.link_dev, linux.symlinkat(link[0], cwd, link[1]));
+    if (config.mounts) |list| binds.add_mounts(list[0..config.mount_count], idmapped, reporter);
 }
 
 fn make_dir(reporter: Reporter, step: spawn.Step, path: [*:0]const u8, mode: u32) void {

@@ -9,10 +9,11 @@ const console = @import("console.zig");
 const clone = @import("clone.zig");
 const files = @import("files.zig");
 const forward = @import("forward.zig");
+const binds = @import("binds.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 6;
+    return 9;
 }
 
 export fn config_size() u32 {
@@ -37,7 +38,8 @@ export fn read_report(fd: i32, record: *[2]u32) i32 {
 }
 
 /// Waits for the child behind `pidfd` without blocking (`block` = 0) or until it exits.
-/// Returns its status in shell terms (0-255), or -1 while it runs, or -errno.
+/// Returns its status in shell terms (0-255), plus 0x100 if a signal killed it, or -1
+/// while it runs, or -errno.
 export fn wait_child(pidfd: i32, block: u32) i32 {
     var info: linux.siginfo_t = undefined;
     info.fields.common.first.piduid.pid = 0;
@@ -49,13 +51,20 @@ export fn wait_child(pidfd: i32, block: u32) i32 {
         if (e == @intFromEnum(linux.E.INTR)) continue;
         if (e != 0) return -@as(i32, @intCast(e));
         if (info.fields.common.first.piduid.pid == 0) return -1;
-        return sys.shell_status(&info);
+        return sys.wait_code(&info);
     }
 }
 
 /// Frees the children's stacks of a spawn_child result once its first child is reaped.
 export fn release_region(region: i32) void {
     if (region >= 0) clone.region_free(@intCast(region));
+}
+
+/// A pidfd for `pid` (close-on-exec), or -errno.
+export fn open_pidfd(pid: i32) i32 {
+    const rc = linux.syscall2(.pidfd_open, @intCast(pid), 0);
+    if (sys.errno(rc) != 0) return -@as(i32, @intCast(sys.errno(rc)));
+    return sys.value(rc);
 }
 
 export fn send_signal(pidfd: i32, signal: i32) u32 {
@@ -65,8 +74,24 @@ export fn send_signal(pidfd: i32, signal: i32) u32 {
 /// Catches INT, TERM, HUP, QUIT, USR1 and USR2 in this process and passes them on to the
 /// next child spawn_child starts (held until then); with `terminal_reaches_child` set,
 /// the terminal's own signals are not passed on.
+/// Dies of `signal`, as the command it supervised did (core dumps off).
+export fn die_of(signal: u32) void {
+    sys.die_of(signal);
+}
+
 export fn forward_start(terminal_reaches_child: u32) u32 {
     return forward.start(terminal_reaches_child != 0);
+}
+
+/// An ID-mapped detached copy of `source` for the holder `pid` (binds.zig): fd or -errno.
+export fn idmap_tree(source: [*:0]const u8, pid: i32) i32 {
+    return binds.idmap_tree(source, pid);
+}
+
+/// The go byte for a holder, with `count` fds of `fds` attached.
+export fn send_go(fd: i32, fds: [*]const i32, count: u32) u32 {
+    if (count > binds.max_idmapped) return @intFromEnum(linux.E.INVAL);
+    return binds.send_go(fd, fds[0..count]);
 }
 
 export fn write_byte(fd: i32) u32 {

@@ -182,6 +182,85 @@ pub fn set_pdeathsig() void {
     _ = linux.prctl(@intFromEnum(linux.PR.SET_PDEATHSIG), linux.SIG.KILL, 0, 0, 0);
 }
 
+/// The directory of this thread in the host's /proc, whose `children` file kill_children
+/// reads. Opened while /proc is still the host's: init's pivot_root moves the root of
+/// every process in the mount namespace, the holder's too. Returns an fd or -errno.
+pub fn open_task_dir() i32 {
+    var path_buffer: [64]u8 = undefined;
+    const path = std.fmt.bufPrintZ(&path_buffer, "/proc/self/task/{d}", .{linux.gettid()}) catch unreachable;
+    const rc = linux.openat(linux.AT.FDCWD, path, linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
+    if (errno(rc) != 0) return -@as(i32, @intCast(errno(rc)));
+    return value(rc);
+}
+
+/// SIGKILLs every child of this process listed in `task_dir`'s children file (Linux 4.2)
+/// and reaps them; one this process may not signal is handed to `proxy` (a keeper's pipe,
+/// or -1). `spare` is left alone: the keeper, which goes when this process does. Returns
+/// how many there were: 0 when none are left.
+pub fn kill_children(task_dir: fd_t, proxy: fd_t, spare: i32) u32 {
+    const rc = linux.openat(task_dir, "children", linux.O.RDONLY | linux.O.CLOEXEC, 0);
+    if (errno(rc) != 0) return 0;
+    const fd = value(rc);
+    var buffer: [4096]u8 = undefined;
+    const n = read_full(fd, &buffer);
+    close(fd);
+    if (n <= 0) return 0;
+    var count: u32 = 0;
+    var words = std.mem.tokenizeAny(u8, buffer[0..@intCast(n)], " \n");
+    while (words.next()) |word| {
+        const pid = std.fmt.parseInt(i32, word, 10) catch continue;
+        if (pid == spare) continue;
+        // A child this process may not signal (EPERM: the -o helper's, which kept host
+        // root's credentials) goes to the proxy. It stays our child, unreaped, until it
+        // dies, so its PID cannot name another process meanwhile.
+        if (errno(linux.kill(pid, linux.SIG.KILL)) != 0) {
+            if (proxy < 0 or write_all(proxy, std.mem.asBytes(&pid)) != 0) continue;
+        }
+        var info: linux.siginfo_t = undefined;
+        _ = linux.waitid(.PID, pid, &info, linux.W.EXITED);
+        count += 1;
+    }
+    return count;
+}
+
+/// The PID a pidfd names, from /proc/self/fdinfo ("Pid:" line), or -1.
+pub fn pidfd_pid(pidfd: fd_t) i32 {
+    var path_buffer: [64]u8 = undefined;
+    const path = std.fmt.bufPrintZ(&path_buffer, "/proc/self/fdinfo/{d}", .{pidfd}) catch return -1;
+    const rc = linux.openat(linux.AT.FDCWD, path, linux.O.RDONLY | linux.O.CLOEXEC, 0);
+    if (errno(rc) != 0) return -1;
+    var buffer: [512]u8 = undefined;
+    const n = read_full(value(rc), &buffer);
+    close(value(rc));
+    if (n <= 0) return -1;
+    var lines = std.mem.splitScalar(u8, buffer[0..@intCast(n)], '\n');
+    while (lines.next()) |line| {
+        if (!std.mem.startsWith(u8, line, "Pid:")) continue;
+        return std.fmt.parseInt(i32, std.mem.trim(u8, line[4..], " \t"), 10) catch -1;
+    }
+    return -1;
+}
+
+/// Whether process `pid` is in this process's namespace of kind `name` ("net", ...).
+pub fn same_namespace(pid: i32, name: []const u8) bool {
+    var theirs_buffer: [64]u8 = undefined;
+    var ours_buffer: [64]u8 = undefined;
+    const theirs_path = std.fmt.bufPrintZ(&theirs_buffer, "/proc/{d}/ns/{s}", .{ pid, name }) catch return false;
+    const ours_path = std.fmt.bufPrintZ(&ours_buffer, "/proc/self/ns/{s}", .{name}) catch return false;
+    var theirs: linux.Stat = undefined;
+    var ours: linux.Stat = undefined;
+    // fstatat: aarch64 has no stat system call.
+    if (errno(linux.fstatat(linux.AT.FDCWD, theirs_path, &theirs, 0)) != 0) return false;
+    if (errno(linux.fstatat(linux.AT.FDCWD, ours_path, &ours, 0)) != 0) return false;
+    return theirs.dev == ours.dev and theirs.ino == ours.ino;
+}
+
+/// Closes every fd but `keep`, standard streams included.
+pub fn close_all_but(keep: fd_t) void {
+    if (keep > 0) _ = linux.syscall3(.close_range, 0, @intCast(keep - 1), 0);
+    _ = linux.syscall3(.close_range, @intCast(keep + 1), std.math.maxInt(u32), 0);
+}
+
 pub fn set_dumpable(dumpable: bool) void {
     // EINVAL is only for values other than 0 and 1.
     _ = linux.prctl(@intFromEnum(linux.PR.SET_DUMPABLE), @intFromBool(dumpable), 0, 0, 0);
@@ -211,6 +290,27 @@ pub fn wait_status(pid: i32) u8 {
         if (errno(rc) != 0) return 125;
         return shell_status(&info);
     }
+}
+
+/// shell_status, with 0x100 added when a signal killed the process: what callers need to
+/// die of the same signal rather than exit 128 + N.
+pub fn wait_code(info: *const linux.siginfo_t) u16 {
+    const killed: u16 = if (info.code == 1) 0 else 0x100;
+    return killed | shell_status(info);
+}
+
+/// Dies of `signal` as the process it supervised did: core dumps off first (as GNU
+/// timeout does: the dump would be ours, not CMD's), its default action restored and
+/// unblocked. Exits 128 + signal should the signal not kill (a stop signal, say).
+pub fn die_of(signal: u32) noreturn {
+    const no_core = [2]usize{ 0, 0 };
+    _ = linux.syscall4(.prlimit64, 0, @intFromEnum(linux.rlimit_resource.CORE), @intFromPtr(&no_core), 0);
+    const default = [4]usize{ 0, 0, 0, 0 };
+    _ = linux.syscall4(.rt_sigaction, signal, @intFromPtr(&default), 0, 8);
+    const unblock = bit(signal);
+    _ = linux.syscall4(.rt_sigprocmask, linux.SIG.UNBLOCK, @intFromPtr(&unblock), 0, 8);
+    _ = linux.kill(linux.getpid(), @intCast(signal));
+    exit(@truncate(128 +% signal));
 }
 
 pub fn shell_status(info: *const linux.siginfo_t) u8 {

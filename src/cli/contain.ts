@@ -1,41 +1,93 @@
 #!/usr/bin/env bun
 import { defineCommand } from "citty";
-import { startContain } from "../contain.ts";
+import type { Split } from "../argv.ts";
+import { type Mount, startContain } from "../contain.ts";
+import { type Arg, argText } from "../native.ts";
 import { commandEnvironment, optionText, optionWord, parseArgs, supervise } from "./run.ts";
 
 export const command = defineCommand({
   meta: { name: "contain", description: "Run CMD (default /bin/sh) as PID 1 of a container with DIR as its root." },
   args: {
+    bind: { type: "string", alias: "b", valueHint: "SRC:DST[:ro]", description: "bind host SRC at DST (read-only with :ro); repeatable" },
     console: { type: "boolean", alias: "c", description: "disable console emulation in the container" },
+    ephemeral: { type: "boolean", alias: "e", description: "throwaway root: writes go to a tmpfs, DIR stays unchanged" },
+    env: { type: "string", alias: "E", valueHint: "NAME=VALUE", description: "set an environment variable for CMD; repeatable" },
     gid: { type: "string", alias: "g", valueHint: "MAP", description: "set the container-to-host GID map" },
     inside: { type: "string", alias: "i", valueHint: "CMD", description: "run a helper child inside the new namespaces" },
     hostNetwork: { type: "boolean", alias: "n", description: "share the host network unprivileged in the container" },
     outside: { type: "string", alias: "o", valueHint: "CMD", description: "run a helper child outside the new namespaces" },
+    tmpfs: { type: "string", alias: "t", valueHint: "DST", description: "mount a fresh tmpfs at DST; repeatable" },
     uid: { type: "string", alias: "u", valueHint: "MAP", description: "set the container-to-host UID map" },
+    workdir: { type: "string", alias: "w", valueHint: "DIR", description: "run CMD in DIR inside the container (default /)" },
     dir: { type: "positional", valueHint: "DIR", required: true },
     command: { type: "positional", valueHint: "CMD [ARG]...", required: false },
   },
 });
 
+/** -b SRC:DST[:ro] and -t DST, in the order given on the command line. */
+export function parseMounts(split: Pick<Split<Arg>, "given">): Mount[] | string {
+  const mounts: Mount[] = [];
+  for (const [name, word] of split.given) {
+    const value = argText(word);
+    if (name === "tmpfs") mounts.push({ type: "tmpfs", target: value });
+    if (name !== "bind") continue;
+    const bind = parseBind(value);
+    if (typeof bind === "string") return bind;
+    mounts.push(bind);
+  }
+  return mounts;
+}
+
+export function parseBind(text: string): Mount | string {
+  const parts = text.split(":");
+  const readonly = parts.length === 3 && parts[2] === "ro";
+  if (!(parts.length === 2 || readonly) || !parts[0] || !parts[1]) return `bad bind ${text}: expected SRC:DST or SRC:DST:ro`;
+  return { type: "bind", source: parts[0], target: parts[1], readonly };
+}
+
+/** -E NAME=VALUE, later ones winning. */
+export function parseEnv(texts: string[]): Record<string, string> | string {
+  const env: Record<string, string> = {};
+  for (const text of texts) {
+    const at = text.indexOf("=");
+    if (at <= 0) return `bad environment variable ${text}: expected NAME=VALUE`;
+    env[text.slice(0, at)] = text.slice(at + 1);
+  }
+  return env;
+}
+
 export async function main(): Promise<never> {
-  const { options, operands } = parseArgs(command, "contain", (split) =>
-    split.operands.length === 0 ? "missing DIR" : null,
-  );
+  let mounts: Mount[] = [];
+  let env: Record<string, string> = {};
+  const { options, operands } = parseArgs(command, "contain", (split) => {
+    if (split.operands.length === 0) return "missing DIR";
+    const parsedMounts = parseMounts(split);
+    if (typeof parsedMounts === "string") return parsedMounts;
+    const parsedEnv = parseEnv((split.lists.env ?? []).map(argText));
+    if (typeof parsedEnv === "string") return parsedEnv;
+    mounts = parsedMounts;
+    env = parsedEnv;
+    return null;
+  });
   return supervise("contain", () =>
     startContain({
       root: operands[0]!,
       cmd: operands.slice(1),
       console: options.console !== true,
-      env: commandEnvironment(),
       uidMap: optionText(options.uid),
       gidMap: optionText(options.gid),
       hostNetwork: options.hostNetwork === true,
       inside: optionWord(options.inside),
       outside: optionWord(options.outside),
+      env,
+      helperEnv: commandEnvironment(),
+      cwd: optionText(options.workdir),
+      mounts,
+      ephemeral: options.ephemeral === true,
       onWarning: (message) => process.stderr.write(`contain: ${message}\n`),
     }),
     // With a console, init has a terminal and a session of its own.
-    options.console === true,
+    { terminalReachesChild: options.console === true },
   );
 }
 

@@ -5,6 +5,8 @@
 //!                                request as the kernel reads it and with high bits set
 //!   probe key-add DESC DATA CMD  join a new session keyring, add a user key, exec CMD...
 //!   probe key-read DESC          print the user key DESC found from the session keyring
+//!   probe become ID CMD...       set every UID and GID to ID (clearing the parent-death
+//!                                signal, as su does), then exec CMD...
 //!
 //! Each prints one line saying what happened; the exit status is 0 when the attempt worked.
 const std = @import("std");
@@ -78,6 +80,20 @@ fn key_read(description: [*:0]const u8) u8 {
     return 0;
 }
 
+fn become(id_text: []const u8, argv: [*:null]const ?[*:0]const u8, envp: [*:null]const ?[*:0]const u8) u8 {
+    const id = std.fmt.parseInt(u32, id_text, 10) catch return 64;
+    _ = linux.syscall2(.setgroups, 0, 0);
+    var rc = linux.setresgid(id, id, id);
+    if (errno(rc) == 0) rc = linux.setresuid(id, id, id);
+    if (errno(rc) != 0) {
+        print("become: failed, errno {d}", .{errno(rc)});
+        return 2;
+    }
+    rc = linux.execve(argv[0].?, argv, envp);
+    print("become: cannot execute, errno {d}", .{errno(rc)});
+    return 2;
+}
+
 pub fn main() u8 {
     const argv: [*:null]const ?[*:0]const u8 = @ptrCast(std.os.argv.ptr);
     const args = std.os.argv;
@@ -85,6 +101,7 @@ pub fn main() u8 {
     if (args.len >= 3 and std.mem.eql(u8, std.mem.span(args[1]), "tiocsti")) return tiocsti(std.mem.span(args[2]));
     if (args.len >= 5 and std.mem.eql(u8, std.mem.span(args[1]), "key-add")) return key_add(args[2], std.mem.span(args[3]), argv + 4, envp);
     if (args.len >= 3 and std.mem.eql(u8, std.mem.span(args[1]), "key-read")) return key_read(args[2]);
-    print("usage: probe tiocsti TEXT | key-add DESC DATA CMD... | key-read DESC", .{});
+    if (args.len >= 4 and std.mem.eql(u8, std.mem.span(args[1]), "become")) return become(std.mem.span(args[2]), argv + 3, envp);
+    print("usage: probe tiocsti TEXT | key-add DESC DATA CMD... | key-read DESC | become ID CMD...", .{});
     return 64;
 }

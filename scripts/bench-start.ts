@@ -1,0 +1,105 @@
+// Start-to-exit and peak memory of pseudo and contain against what a user would pick
+// instead (fakeroot, unshare, bwrap) and against Bun's own start, through the installed
+// bin, as root and as the test user. Rounds are interleaved (every command once per
+// round) and medians reported, since this machine is noisy: read the ratios, not the
+// absolute figures. Prints a table; asserts nothing.
+//
+//   bun scripts/bench-start.ts [ROUNDS]        (as root, for both tiers)
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const repo = resolve(import.meta.dir, "..");
+const bun = process.execPath;
+const rounds = Number(process.argv[2] ?? 40);
+const user = process.env.CONTAIN_TEST_USER ?? "contain-test";
+const has = (tool: string) => Bun.which(tool) !== null;
+// The commands as installed: bin/*.ts run with the bun that npm installed.
+const env = { ...process.env, PATH: `${join(repo, "node_modules/.bin")}:${process.env.PATH}` };
+
+function id(flag: string): number {
+  return Number(Bun.spawnSync(["id", flag, user]).stdout.toString().trim());
+}
+
+/** A busybox root made by pseudo as `prefix` (0700, owned by that container root). */
+function busyboxRoot(prefix: string[]): string {
+  const made = Bun.spawnSync([...prefix, bun, join(repo, "bin/pseudo.ts"), "mktemp", "-d", join(tmpdir(), "bench-root.XXXXXX")]);
+  const root = made.stdout.toString().trim();
+  const script = `mkdir ${root}/bin ${root}/proc ${root}/dev && cp /bin/busybox ${root}/bin/ && ln -s busybox ${root}/bin/true && ln -s busybox ${root}/bin/sh`;
+  Bun.spawnSync([...prefix, bun, join(repo, "bin/pseudo.ts"), "sh", "-c", script]);
+  return root;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Peak RSS in kB of one run, from GNU time. */
+function peak(command: string[]): number {
+  const result = Bun.spawnSync(["/usr/bin/time", "-f", "%M", ...command], { stderr: "pipe", stdout: "ignore", stdin: "ignore", env });
+  const lines = result.stderr.toString().trim().split("\n");
+  return Number(lines[lines.length - 1]);
+}
+
+function tier(name: string, prefix: string[]) {
+  const root = busyboxRoot(prefix);
+  const pseudo = join(repo, "bin/pseudo.ts");
+  const contain = join(repo, "bin/contain.ts");
+  const commands: [string, string[]][] = [
+    ["bun -e 0", [bun, "-e", "0"]],
+    ["unshare -r /bin/true", ["unshare", "-r", "/bin/true"]],
+  ];
+  if (name === "user") commands.push(["unshare --map-auto -r /bin/true", ["unshare", "--map-auto", "-r", "/bin/true"]]);
+  if (has("fakeroot")) commands.push(["fakeroot /bin/true", ["fakeroot", "/bin/true"]]);
+  commands.push(["pseudo /bin/true", [pseudo, "/bin/true"]]);
+  // bwrap as root runs its set-up without root's override of permissions, so it gets a
+  // root open to all (which contain refuses under root's default map: see the README).
+  const open = busyboxRoot(prefix);
+  Bun.spawnSync([...prefix, bun, join(repo, "bin/pseudo.ts"), "chmod", "755", open], { env });
+  if (has("bwrap")) {
+    const bwrap = ["bwrap", "--unshare-all", "--bind", open, "/", "--proc", "/proc", "--dev", "/dev", "/bin/true"];
+    commands.push(["bwrap --unshare-all ... /bin/true", bwrap]);
+  }
+  commands.push(["contain -c DIR /bin/true", [contain, "-c", root, "/bin/true"]]);
+
+  const times = commands.map(() => [] as number[]);
+  for (let round = 0; round < rounds; round++) {
+    commands.forEach(([, command], index) => {
+      const start = performance.now();
+      const result = Bun.spawnSync([...prefix, ...command], { stdin: "ignore", stdout: "ignore", stderr: "ignore", env });
+      const elapsed = performance.now() - start;
+      if (result.exitCode === 0) times[index]!.push(elapsed);
+    });
+  }
+  console.log(`\n${name}: start to exit, median of ${rounds} interleaved rounds (failed runs left out)`);
+  const base = median(times[0]!);
+  commands.forEach(([label], index) => {
+    const values = times[index]!;
+    if (values.length === 0) return console.log(`  ${label.padEnd(36)} failed`);
+    const value = median(values);
+    console.log(`  ${label.padEnd(36)} ${value.toFixed(1).padStart(6)} ms  (${(value - base >= 0 ? "+" : "") + (value - base).toFixed(1)} ms on bun -e 0)`);
+  });
+
+  const idle = [bun, "-e", "setTimeout(() => {}, 300)"];
+  const memory: [string, string[]][] = [
+    ["idle bun (300 ms timer)", idle],
+    ["pseudo sleep 0.3", [pseudo, "sleep", "0.3"]],
+    ["contain -c DIR sleep 0.3", [contain, "-c", root, "/bin/sh", "-c", "sleep 0.3"]],
+    ["contain DIR sleep 0.3 (console)", [contain, root, "/bin/sh", "-c", "sleep 0.3"]],
+  ];
+  const peaks = memory.map(() => [] as number[]);
+  for (let round = 0; round < 5; round++) memory.forEach(([, command], index) => peaks[index]!.push(peak([...prefix, ...command])));
+  console.log(`${name}: peak RSS of the supervisor, median of 5`);
+  const idleKb = median(peaks[0]!);
+  memory.forEach(([label], index) => {
+    const kb = median(peaks[index]!);
+    console.log(`  ${label.padEnd(36)} ${(kb / 1024).toFixed(1).padStart(6)} MB  (${(kb / idleKb).toFixed(2)}x idle bun)`);
+  });
+  Bun.spawnSync([...prefix, bun, pseudo, "rm", "-rf", root, open]);
+}
+
+tier("root", []);
+if (process.getuid!() === 0) {
+  const prefix = ["setpriv", `--reuid=${id("-u")}`, `--regid=${id("-g")}`, "--init-groups", "env", "HOME=/tmp", `PATH=${env.PATH}`];
+  tier("user", prefix);
+}

@@ -1,0 +1,416 @@
+// autopkgtest's virtualisation server protocol (README.virtualisation-server.rst in Debian's
+// autopkgtest package) over a container: one line in, one reply line out, on stdin and
+// stdout. The testbed is an ephemeral container on a root directory or an extracted
+// tarball, so the source is never written and `revert` is a new container.
+import { closeSync, constants, fstatSync, mkdirSync, openSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { contain, fromTarball, inject, type RootFilesystem, type Subprocess } from "./index.ts";
+import type { Stdio } from "./stdio.ts";
+
+export const NAME = "autopkgtest-virt-contain";
+
+export interface ServerOptions {
+  /** A root directory or a tarball of one. */
+  source: string;
+  /** Host directories bound into the testbed: [outside, inside]. */
+  binds: [string, string][];
+  /** Share the host network (the testbed has none of its own otherwise). */
+  network: boolean;
+  debug: boolean;
+}
+
+export class UsageError extends Error {}
+
+export const usage = `Usage: ${NAME} [OPTIONS] TARBALL|DIR
+Serve autopkgtest's virtualisation protocol on stdin and stdout, with an ephemeral
+container on DIR, or on the root filesystem in TARBALL, as the testbed.
+Options:
+  -b, --bind OUTSIDE INSIDE  bind the host directory OUTSIDE at INSIDE in the testbed
+  -d, --debug                log the protocol and the testbed's commands on stderr
+  -n, --network              share the host network (the testbed has none otherwise)
+  -h, --help                 show this help
+`;
+
+/** Parses the server's argv (without the program); throws UsageError. Pure. */
+export function parseServerArgs(argv: string[]): ServerOptions | "help" {
+  const options: ServerOptions = { source: "", binds: [], network: false, debug: false };
+  const operands: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const word = argv[index]!;
+    if (word === "--") {
+      operands.push(...argv.slice(index + 1));
+      break;
+    }
+    if (word === "-h" || word === "--help") return "help";
+    if (word === "-d" || word === "--debug") options.debug = true;
+    else if (word === "-n" || word === "--network") options.network = true;
+    else if (word === "-b" || word === "--bind") {
+      const [outside, inside] = argv.slice(index + 1, index + 3);
+      if (inside === undefined) throw new UsageError(`${word} needs OUTSIDE and INSIDE`);
+      if (!inside.startsWith("/")) throw new UsageError(`${inside} must be an absolute path in the testbed`);
+      options.binds.push([outside!, inside]);
+      index += 2;
+    } else if (word.startsWith("-") && word !== "-") throw new UsageError(`unknown option ${word}`);
+    else operands.push(word);
+  }
+  if (operands.length !== 1) throw new UsageError(operands.length ? "too many operands" : "missing TARBALL or DIR");
+  options.source = operands[0]!;
+  return options;
+}
+
+/** One reply line and, for a failed command, its message for stderr. */
+export interface Reply {
+  line: string;
+  error?: string;
+}
+
+class CommandError extends Error {
+  constructor(
+    message: string,
+    /** The reply word: `error` for misuse, or the protocol's `copy-failed`. */
+    readonly word = "error",
+  ) {
+    super(message);
+  }
+}
+
+/** Quoted as Python's urllib.parse.quote does, which leaves "/" alone. */
+const q = (word: string) => encodeURIComponent(word).replaceAll("%2F", "/");
+/** Python's urllib.parse.unquote, which autopkgtest quotes with. */
+const unq = (word: string) => decodeURIComponent(word);
+
+/** The environment of every command in the testbed, as autopkgtest-virt-unshare gives. */
+export const TESTBED_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", SHELL: "/bin/sh" };
+
+/** Where the program for print-execute-command lives: beside this module, bundled or not. */
+function executeProgram(): string[] {
+  const bundled = !import.meta.url.endsWith(".ts");
+  const path = bundled ? "./autopkgtest-execute.js" : "./cli/autopkgtest-execute.ts";
+  return [process.execPath, new URL(path, import.meta.url).pathname];
+}
+
+/**
+ * The testbed's root: DIR itself, or the tarball extracted once (owned right for the
+ * caller). Containers on it are ephemeral, so it is never written and revert is only a
+ * new container.
+ */
+async function baseRoot(source: string): Promise<RootFilesystem> {
+  if (statSync(source).isDirectory()) {
+    const path = resolve(source);
+    return { path, remove: async () => {}, [Symbol.asyncDispose]: async () => {} };
+  }
+  return fromTarball(source);
+}
+
+/** Users in an /etc/passwd that tests may run as: UIDs 1000 to 59999 with a home. Pure. */
+export function normalUsers(passwd: string): string[] {
+  return passwd
+    .split("\n")
+    .map((line) => line.split(":"))
+    .filter((fields) => Number(fields[2]) >= 1000 && Number(fields[2]) < 60000 && fields[5]?.startsWith("/home/"))
+    .map((fields) => fields[0]!);
+}
+
+interface Testbed {
+  container: Subprocess;
+}
+
+export class Server {
+  private base: RootFilesystem | null = null;
+  private testbed: Testbed | null = null;
+  /** The scratch directory, kept across reverts (built trees may name it). */
+  private downtmp: string | null = null;
+  private readonly suggested: string[] = [];
+
+  constructor(readonly options: ServerOptions) {}
+
+  debug(message: string): void {
+    if (this.options.debug) process.stderr.write(`${NAME}: DBG: ${message}\n`);
+  }
+
+  capabilities(): string[] {
+    const capabilities = ["isolation-container", "revert", "revert-full-system", "root-on-testbed"];
+    return capabilities.concat(this.suggested.map((user) => `suggested-normal-user=${user}`));
+  }
+
+  /** Answers one protocol line. Never throws: a failure is a reply the caller can act on. */
+  async handle(line: string): Promise<Reply> {
+    const words = line.trim().split(/\s+/).filter(Boolean);
+    if (words.length === 0) return { line: "error empty commands are not permitted", error: "empty commands are not permitted" };
+    try {
+      const args = words.slice(1).map(unq);
+      const results = await this.dispatch(words[0]!, args);
+      return { line: ["ok", ...results].join(" ") };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const word = error instanceof CommandError ? error.word : "error";
+      return { line: word === "error" ? `error ${message}` : word, error: message };
+    }
+  }
+
+  private async dispatch(command: string, args: string[]): Promise<string[]> {
+    const count = (min: number, max = min) => {
+      if (args.length < min) throw new CommandError(`too few arguments to command \`${command}'`);
+      if (args.length > max) throw new CommandError(`too many arguments to command \`${command}'`);
+    };
+    const open = () => {
+      if (!this.testbed) throw new CommandError(`\`${command}' when not open`);
+      return this.testbed;
+    };
+    switch (command) {
+      case "capabilities":
+        count(0);
+        return this.capabilities();
+      case "open":
+        count(0);
+        if (this.testbed) throw new CommandError("`open' when already open");
+        await this.open();
+        return [q(this.downtmp!)];
+      case "revert":
+        count(0);
+        open();
+        await this.close();
+        await this.open();
+        return [q(this.downtmp!)];
+      case "close":
+        count(0);
+        open();
+        await this.close();
+        return [];
+      case "print-execute-command":
+        count(0);
+        return [[...executeProgram(), String(open().container.pid)].map(q).join(",")];
+      case "copydown":
+      case "copyup":
+        count(2);
+        open();
+        await this.copy(command, args[0]!, args[1]!);
+        return [];
+      case "shell":
+        count(1, Infinity);
+        open();
+        await this.shell(args[0]!, args.slice(1));
+        return [];
+      case "auxverb_debug_fail":
+        count(0);
+        return [];
+      case "reboot":
+        open();
+        throw new CommandError("`reboot' when `reboot' not advertised");
+      case "quit":
+        count(0);
+        await this.finish();
+        return [];
+      default:
+        throw new CommandError(`unknown command \`${command}'`);
+    }
+  }
+
+  private async open(): Promise<void> {
+    this.base ??= await baseRoot(this.options.source);
+    let container: Subprocess;
+    try {
+      // PID 1 waits for any child, so whatever a test leaves behind is reaped.
+      container = contain({
+        root: this.base.path,
+        ephemeral: true,
+        cmd: ["/bin/sh", "-c", "while :; do sleep 3600 & wait; done"],
+        hostNetwork: this.options.network,
+        mounts: this.options.binds.map(([source, target]) => ({ type: "bind", source: resolve(source), target })),
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: this.options.debug ? 2 : "ignore",
+      });
+    } catch (error) {
+      throw new CommandError(`cannot start the testbed: ${(error as Error).message}`);
+    }
+    this.testbed = { container };
+    this.debug(`testbed on ${this.base.path}, contain PID ${container.pid}`);
+    try {
+      this.downtmp ??= `/tmp/autopkgtest.${Math.random().toString(36).slice(2, 8)}`;
+      // One command for the scratch directory (and /tmp, which a root may lack) and the
+      // users: every command in the testbed costs a join.
+      const script = 'mkdir -p -m 1777 "$1" && chmod 1777 /tmp "$1" && { cat /etc/passwd 2>/dev/null || true; }';
+      const passwd = await this.run(["/bin/sh", "-c", script, "sh", this.downtmp]);
+      this.suggested.splice(0, this.suggested.length, ...normalUsers(passwd));
+    } catch (error) {
+      await this.close();
+      throw new CommandError(`cannot prepare the testbed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Stops the testbed: everything it changed goes with its container. */
+  async close(): Promise<void> {
+    const testbed = this.testbed;
+    if (!testbed) return;
+    this.testbed = null;
+    this.suggested.splice(0);
+    testbed.container.kill("SIGKILL");
+    await testbed.container.exited;
+  }
+
+  /** Closes the testbed and removes the extracted tarball: for quit, end of file, signals. */
+  async finish(): Promise<void> {
+    await this.close();
+    const base = this.base;
+    this.base = null;
+    await base?.remove();
+  }
+
+  /** Runs CMD in the testbed with its output collected; throws on a non-zero status. */
+  private async run(cmd: string[], stdio: { stdin?: Stdio; stdout?: Stdio } = {}): Promise<string> {
+    this.debug(`run ${cmd.join(" ")}`);
+    const child = inject({
+      pid: this.testbed!.container.pid,
+      cmd,
+      env: TESTBED_ENV,
+      stdin: stdio.stdin ?? "ignore",
+      stdout: stdio.stdout ?? "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr, status] = await Promise.all([
+      child.stdout ? new Response(child.stdout).text() : "",
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
+    if (status !== 0) throw new Error(`${cmd.join(" ")} failed with status ${status}: ${stderr.trim()}`);
+    return stdout;
+  }
+
+  /**
+   * copydown HOST TESTBED / copyup TESTBED HOST: files, or directories when both paths end
+   * in "/". Modes are kept; owners are kept as the IDs the testbed sees, as far as the
+   * receiving side may set them (a user on the host cannot give files away).
+   */
+  private async copy(command: "copydown" | "copyup", from: string, to: string): Promise<void> {
+    if (!from || !to) throw new CommandError(`${command} paths must be nonempty`);
+    const directory = from.endsWith("/");
+    if (directory !== to.endsWith("/")) {
+      throw new CommandError(`${command} paths must agree about directoryness (presence or absence of trailing /)`);
+    }
+    this.debug(`${command} ${from} ${to}`);
+    try {
+      if (command === "copydown") await (directory ? this.copyDownDirectory(from, to) : this.copyDownFile(from, to));
+      else await (directory ? this.copyUpDirectory(from, to) : this.copyUpFile(from, to));
+    } catch (error) {
+      throw new CommandError(`${command} ${from} ${to}: ${(error as Error).message}`, "copy-failed");
+    }
+  }
+
+  private async copyDownFile(host: string, testbed: string): Promise<void> {
+    const fd = openSync(host, constants.O_RDONLY);
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw new Error(`${host} is not a file`);
+      const [uid, gid] = this.inwardOwner(stat.uid, stat.gid);
+      const mode = (stat.mode & 0o7777).toString(8);
+      const script = 'cat > "$1" && chown "$2:$3" "$1" && chmod "$4" "$1"';
+      await this.run(["/bin/sh", "-c", script, "sh", testbed, String(uid), String(gid), mode], { stdin: fd });
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private async copyUpFile(testbed: string, host: string): Promise<void> {
+    const [mode, uid, gid] = (await this.run(["stat", "-c", "%a %u %g", testbed])).trim().split(" ");
+    const fd = openSync(host, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    try {
+      await this.run(["cat", testbed], { stdout: fd });
+    } finally {
+      closeSync(fd);
+    }
+    await this.host(["chmod", mode!, host]);
+    if (process.getuid!() === 0) await this.host(["chown", `${uid}:${gid}`, host]);
+  }
+
+  private async copyDownDirectory(host: string, testbed: string): Promise<void> {
+    if (!statSync(host).isDirectory()) throw new Error(`${host} is not a directory`);
+    // A user's own files are container root's inside, as pseudo shows them.
+    const owner = process.getuid!() === 0 ? [] : ["--owner=0", "--group=0"];
+    const tar = Bun.spawn(["tar", "-c", "-f", "-", "--numeric-owner", ...owner, "-C", host, "."], { stdout: "pipe", stderr: "pipe" });
+    const script = 'mkdir -p "$1" && tar -x -f - -C "$1" --numeric-owner';
+    await this.pipeInto(tar, ["/bin/sh", "-c", script, "sh", testbed]);
+  }
+
+  private async copyUpDirectory(testbed: string, host: string): Promise<void> {
+    mkdirSync(host, { recursive: true });
+    const owner = process.getuid!() === 0 ? ["--same-owner", "--numeric-owner"] : ["--no-same-owner"];
+    const tar = Bun.spawn(["tar", "-x", "-p", "-f", "-", ...owner, "-C", host], { stdin: "pipe", stderr: "pipe" });
+    const child = inject({
+      pid: this.testbed!.container.pid,
+      cmd: ["tar", "-c", "-f", "-", "-C", testbed, "."],
+      env: TESTBED_ENV,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    for await (const chunk of child.stdout!) tar.stdin.write(chunk);
+    await tar.stdin.end();
+    const [inside, outside, stderr] = await Promise.all([child.exited, tar.exited, new Response(child.stderr).text()]);
+    if (inside !== 0) throw new Error(`tar in the testbed failed with status ${inside}: ${stderr.trim()}`);
+    if (outside !== 0) throw new Error(`tar on the host failed with status ${outside}`);
+  }
+
+  /** Feeds a host process's stdout to CMD in the testbed. */
+  private async pipeInto(source: Bun.Subprocess<"ignore", "pipe", "pipe">, cmd: string[]): Promise<void> {
+    const child = inject({ pid: this.testbed!.container.pid, cmd, env: TESTBED_ENV, stdin: "pipe", stdout: "ignore", stderr: "pipe" });
+    const stderr = new Response(child.stderr).text();
+    for await (const chunk of source.stdout) child.stdin!.write(chunk);
+    await child.stdin!.end();
+    const [outside, inside] = await Promise.all([source.exited, child.exited]);
+    if (outside !== 0) throw new Error(`tar on the host failed: ${(await new Response(source.stderr).text()).trim()}`);
+    if (inside !== 0) throw new Error(`${cmd.join(" ")} failed with status ${inside}: ${(await stderr).trim()}`);
+  }
+
+  private async host(cmd: string[]): Promise<void> {
+    const result = Bun.spawnSync(cmd, { stderr: "pipe" });
+    if (result.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${result.stderr.toString().trim()}`);
+  }
+
+  /** The testbed owner of a host file: as a user, the user is container root. */
+  private inwardOwner(uid: number, gid: number): [number, number] {
+    return process.getuid!() === 0 ? [uid, gid] : [0, 0];
+  }
+
+  /** An interactive shell in DIR with ENV, on the controlling terminal, for debugging. */
+  private async shell(dir: string, env: string[]): Promise<void> {
+    let tty: number;
+    try {
+      tty = openSync("/dev/tty", "r+");
+    } catch (error) {
+      process.stderr.write(`${NAME}: Cannot run shell: ${(error as Error).message}\n`);
+      return;
+    }
+    const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+    const exports = env.map((entry) => `export ${quote(entry)}; `).join("");
+    const term = process.env.TERM ? `export TERM=${quote(process.env.TERM)}; ` : "";
+    const script = `cd ${quote(dir)}; ${exports}${term}if command -v bash >/dev/null; then exec bash -i; fi; exec sh -i`;
+    try {
+      const child = inject({ pid: this.testbed!.container.pid, cmd: ["sh", "-c", script], env: TESTBED_ENV, stdin: tty, stdout: tty, stderr: tty });
+      await child.exited;
+    } finally {
+      closeSync(tty);
+    }
+  }
+}
+
+/** Reads protocol lines from stdin until quit or end of file. Returns the exit status. */
+export async function serve(server: Server): Promise<number> {
+  const write = (line: string) => {
+    server.debug(`reply ${line}`);
+    process.stdout.write(`${line}\n`);
+  };
+  write("ok");
+  for await (const line of console) {
+    // Blank lines are skipped, as the Python servers do.
+    if (line.trim() === "") continue;
+    server.debug(`command ${line}`);
+    const reply = await server.handle(line);
+    if (reply.error) process.stderr.write(`${NAME}: failure: ${reply.error}\n`);
+    write(reply.line);
+    if (line.trim() === "quit" && !reply.error) return 0;
+  }
+  process.stderr.write(`${NAME}: failure: end of file - caller quit?\n`);
+  await server.finish();
+  return 12;
+}

@@ -1,0 +1,176 @@
+// autopkgtest-virt-contain driven over its stdin and stdout as autopkgtest drives it, on a
+// busybox root, as root and as the test user.
+import { describe, expect } from "bun:test";
+import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bun, busyboxFixture, repo, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
+
+const server = join(repo, "bin", "autopkgtest-virt-contain.ts");
+
+/** A running server: send a line, read the reply line. */
+function start(runner: Runner, args: string[]) {
+  const child = Bun.spawn([...runner.prefix, bun, server, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: "/tmp" });
+  const reader = child.stdout.getReader();
+  let buffered = "";
+  const line = async (): Promise<string> => {
+    while (!buffered.includes("\n")) {
+      const chunk = await reader.read();
+      if (chunk.done) return buffered;
+      buffered += new TextDecoder().decode(chunk.value);
+    }
+    const end = buffered.indexOf("\n");
+    const reply = buffered.slice(0, end);
+    buffered = buffered.slice(end + 1);
+    return reply;
+  };
+  const send = async (command: string): Promise<string> => {
+    child.stdin.write(`${command}\n`);
+    await child.stdin.flush();
+    return line();
+  };
+  return { child, line, send, stderr: () => new Response(child.stderr).text() };
+}
+
+/** Runs argv through the execute command the server printed, as the runner. */
+function execute(runner: Runner, program: string[], argv: string[], stdin?: string) {
+  const result = Bun.spawnSync([...runner.prefix, ...program, ...argv], {
+    stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
+    cwd: "/tmp",
+  });
+  return { status: result.exitCode ?? 128 + 9, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+for (const runner of runners) {
+  describe(`autopkgtest-virt-contain as ${runner.name}`, () => {
+    const { reason, root } = busyboxFixture(runner);
+
+    testIf(reason, "speaks the protocol: open, execute, copies, errors, revert, close, quit", async () => {
+      const [host, done] = scratch(runner);
+      try {
+        // Host files to copy down: a file with an unusual mode, a tree with a private file.
+        // As root they carry another owner, which the testbed must see too.
+        const owner = runner.name === "root" ? 1234 : runner.uid;
+        const group = runner.name === "root" ? 2345 : runner.gid;
+        writeFileSync(join(host, "tool"), "#!/bin/sh\necho tool\n", { mode: 0o751 });
+        mkdirSync(join(host, "tree", "sub"), { recursive: true });
+        writeFileSync(join(host, "tree", "sub", "secret"), "s\n", { mode: 0o640 });
+        for (const path of ["tool", "tree", "tree/sub", "tree/sub/secret"]) chownSync(join(host, path), owner, group);
+
+        const s = start(runner, ["-d", "--bind", host, "/shared", root]);
+        expect(await s.line()).toBe("ok");
+        const capabilities = (await s.send("capabilities")).split(" ");
+        expect(capabilities[0]).toBe("ok");
+        for (const capability of ["revert", "revert-full-system", "root-on-testbed", "isolation-container"]) {
+          expect(capabilities).toContain(capability);
+        }
+        // Misuse before open: an error reply, and the server carries on.
+        expect(await s.send("print-execute-command")).toBe("error `print-execute-command' when not open");
+        expect(await s.send("close")).toBe("error `close' when not open");
+
+        const opened = await s.send("open");
+        expect(opened).toMatch(/^ok \/tmp\/autopkgtest\.\w+$/);
+        const downtmp = opened.split(" ")[1]!;
+        expect(await s.send("open")).toBe("error `open' when already open");
+        const printed = (await s.send("print-execute-command")).split(" ");
+        expect(printed[0]).toBe("ok");
+        const program = printed[1]!.split(",").map(decodeURIComponent);
+
+        // Execute: stdio through, status and signal, as root in the testbed.
+        const ran = execute(runner, program, ["sh", "-c", 'echo "$(id -u) $(pwd)"; cat; echo err >&2; exit 3'], "in\n");
+        expect(ran).toEqual({ status: 3, stdout: "0 /\nin\n", stderr: "err\n" });
+        expect(execute(runner, program, ["sh", "-c", "kill -9 $$"]).status).toBe(137);
+        expect(execute(runner, program, ["/no/such/program"]).status).toBe(127);
+        expect(execute(runner, program, ["stat", "-c", "%a", downtmp]).stdout).toBe("1777\n");
+        expect(execute(runner, program, ["cat", "/shared/tool"]).stdout).toBe("#!/bin/sh\necho tool\n");
+
+        // copydown of a file and of a directory, keeping modes and owners.
+        expect(await s.send(`copydown ${join(host, "tool")} /tool`)).toBe("ok");
+        expect(await s.send(`copydown ${join(host, "tree")}/ ${downtmp}/tree/`)).toBe("ok");
+        const inside = runner.name === "root" ? `${owner} ${group}` : "0 0";
+        const listed = execute(runner, program, ["sh", "-c", `/tool; cd ${downtmp}/tree && stat -c "%n %a %u %g" . sub sub/secret && cat sub/secret`]);
+        expect(listed.stdout).toBe(`tool\n. 755 ${inside}\nsub 755 ${inside}\nsub/secret 640 ${inside}\ns\n`);
+        expect(execute(runner, program, ["stat", "-c", "%a %u %g", "/tool"]).stdout).toBe(`751 ${inside}\n`);
+
+        // copyup of what the testbed made, back to the host.
+        const made = "mkdir -p /made/d && echo m > /made/d/f && chmod 604 /made/d/f && chown 7:8 /made/d/f && chmod 750 /made/d";
+        expect(execute(runner, program, ["sh", "-c", made]).status).toBe(0);
+        expect(await s.send(`copyup /made/ ${host}/up/`)).toBe("ok");
+        expect(await s.send(`copyup /tool ${host}/tool.up`)).toBe("ok");
+        expect(readFileSync(join(host, "up", "d", "f"), "utf8")).toBe("m\n");
+        const up = statSync(join(host, "up", "d", "f"));
+        expect(up.mode & 0o7777).toBe(0o604);
+        expect(statSync(join(host, "up", "d")).mode & 0o7777).toBe(0o750);
+        expect([up.uid, up.gid]).toEqual(runner.name === "root" ? [7, 8] : [runner.uid, runner.gid]);
+        const tool = statSync(join(host, "tool.up"));
+        expect(tool.mode & 0o7777).toBe(0o751);
+        expect([tool.uid, tool.gid]).toEqual(runner.name === "root" ? [owner, group] : [runner.uid, runner.gid]);
+
+        // Bad commands and failed copies get an error reply; the testbed stays usable.
+        expect(await s.send("frobnicate")).toBe("error unknown command `frobnicate'");
+        expect(await s.send("copydown /only-one")).toBe("error too few arguments to command `copydown'");
+        expect(await s.send("copydown /etc/ /x")).toBe("error copydown paths must agree about directoryness (presence or absence of trailing /)");
+        expect(await s.send(`copydown ${host}/missing /x`)).toBe("copy-failed");
+        expect(await s.send(`copyup /missing ${host}/missing`)).toBe("copy-failed");
+        expect(await s.send("reboot")).toBe("error `reboot' when `reboot' not advertised");
+        expect(execute(runner, program, ["sh", "-c", `echo still > /marker && echo x > ${downtmp}/x && cat /marker`]).stdout).toBe("still\n");
+
+        // revert: a new testbed from the source, with the same scratch directory, empty.
+        expect(await s.send("revert")).toBe(`ok ${downtmp}`);
+        const reverted = (await s.send("print-execute-command")).split(" ")[1]!.split(",").map(decodeURIComponent);
+        expect(execute(runner, program, ["true"]).status).toBe(255);
+        const after = execute(runner, reverted, ["sh", "-c", `ls /marker /tool ${downtmp}/x 2>&1; stat -c %a ${downtmp}`]);
+        expect(after.stdout).toMatch(/\/marker.*No such file[^]*\/tool.*No such file[^]*x.*No such file[^]*1777\n$/);
+
+        expect(await s.send("close")).toBe("ok");
+        expect(execute(runner, reverted, ["true"]).status).toBe(255);
+        expect(await s.send("quit")).toBe("ok");
+        expect(await s.child.exited).toBe(0);
+        // The source was never written.
+        expect([...(await s.stderr()).matchAll(/testbed on (\S+),/g)].map((match) => match[1])).toEqual([root, root]);
+        expect(existsSync(join(root, "marker")) || existsSync(join(root, "tool"))).toBe(false);
+      } finally {
+        done();
+      }
+    }, 60_000);
+
+    testIf(reason, "end of file: the testbed is closed and the server says so", async () => {
+      const s = start(runner, [root]);
+      expect(await s.line()).toBe("ok");
+      expect(await s.send("open")).toMatch(/^ok /);
+      s.child.stdin.end();
+      expect(await s.child.exited).toBe(12);
+      expect(await s.stderr()).toBe("autopkgtest-virt-contain: failure: end of file - caller quit?\n");
+    });
+
+    testIf(reason, "a tarball: extracted once, removed on SIGTERM", async () => {
+      const [dir, done] = scratch(runner);
+      try {
+        // pseudo writes it as container root, which as host root is 4294967294.
+        if (runner.name === "root") chownSync(dir, 4294967294, 4294967294);
+        const tarball = join(dir, "root.tar");
+        expect(run(runner, "pseudo", ["tar", "-c", "-f", tarball, "-C", root, "."]).status).toBe(0);
+        const s = start(runner, ["-d", tarball]);
+        expect(await s.line()).toBe("ok");
+        expect(await s.send("open")).toMatch(/^ok /);
+        expect(await s.send("revert")).toMatch(/^ok /);
+        s.child.kill("SIGTERM");
+        expect(await s.child.exited).not.toBe(0);
+        const copies = [...(await s.stderr()).matchAll(/testbed on (\S+),/g)].map((match) => match[1]!);
+        expect(copies.length).toBe(2);
+        expect(copies[1]).toBe(copies[0]!);
+        expect(existsSync(copies[0]!)).toBe(false);
+      } finally {
+        done();
+      }
+    });
+
+    testIf(reason, "usage", () => {
+      const help = Bun.spawnSync([...runner.prefix, bun, server, "--help"]);
+      expect(help.exitCode).toBe(0);
+      expect(help.stdout.toString()).toStartWith("Usage: autopkgtest-virt-contain [OPTIONS] TARBALL|DIR\n");
+      const wrong = Bun.spawnSync([...runner.prefix, bun, server]);
+      expect(wrong.exitCode).toBe(64);
+      expect(wrong.stderr.toString()).toStartWith("autopkgtest-virt-contain: missing TARBALL or DIR\nUsage:");
+    });
+  });
+}
