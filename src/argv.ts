@@ -8,17 +8,22 @@ export type Definition = Pick<CommandDef<any>, "meta" | "args">;
 
 export class UsageError extends Error {}
 
-export interface Split {
-  /** Option values by argument name: a string for valued options (the last one given),
+/** A word of argv: text, or the bytes the kernel gave when they are not UTF-8. */
+export type Word = string | Uint8Array;
+
+export interface Split<W extends Word = string> {
+  /** Option values by argument name: a word for valued options (the last one given),
    *  true for flags. */
-  options: Record<string, string | true>;
+  options: Record<string, W | true>;
   /** Every value of each valued option, in order, for options that may be repeated. */
-  lists: Record<string, string[]>;
+  lists: Record<string, W[]>;
   /** Every valued option as [name, value], in command-line order. */
-  given: [string, string][];
-  operands: string[];
+  given: [string, W][];
+  operands: W[];
   help: boolean;
 }
+
+const decoder = new TextDecoder();
 
 function letters(args: ArgsDef) {
   const byLetter = new Map<string, { name: string; valued: boolean }>();
@@ -31,20 +36,25 @@ function letters(args: ArgsDef) {
   return byLetter;
 }
 
-export function splitArgv(argv: string[], definition: Definition): Split {
+/** Splits argv. Words may be bytes: operands and option values come back as given (the
+ *  letters before an attached value are ASCII, so its offset is the same in bytes). */
+export function splitArgv(argv: readonly string[], definition: Definition): Split<string>;
+export function splitArgv<W extends Word>(argv: readonly W[], definition: Definition): Split<W>;
+export function splitArgv<W extends Word>(argv: readonly W[], definition: Definition): Split<W> {
   const args = definition.args as ArgsDef;
   const byLetter = letters(args);
-  const options: Record<string, string | true> = {};
-  const lists: Record<string, string[]> = {};
-  const given: [string, string][] = [];
-  const set = (name: string, value: string) => {
+  const options: Record<string, W | true> = {};
+  const lists: Record<string, W[]> = {};
+  const given: [string, W][] = [];
+  const set = (name: string, value: W) => {
     options[name] = value;
     (lists[name] ??= []).push(value);
     given.push([name, value]);
   };
   let index = 0;
   for (; index < argv.length; index++) {
-    const word = argv[index]!;
+    const raw = argv[index]!;
+    const word = typeof raw === "string" ? raw : decoder.decode(raw);
     if (word === "--") {
       index++;
       break;
@@ -60,9 +70,8 @@ export function splitArgv(argv: string[], definition: Definition): Split {
         options[option.name] = true;
         continue;
       }
-      const rest = word.slice(at + 1);
-      if (rest !== "") {
-        set(option.name, rest);
+      if (at + 1 < word.length) {
+        set(option.name, raw.slice(at + 1) as W);
       } else if (index + 1 < argv.length) {
         set(option.name, argv[++index]!);
       } else {

@@ -1,7 +1,9 @@
 // Starting a child through the shim and following it to its exit: the map handshake, the
 // failure reports, and exit statuses collected through pidfds.
 import {
+  argText,
   closeFd,
+  type Report,
   strerror,
   readReport,
   releaseRegion,
@@ -15,7 +17,17 @@ import {
   waitChild,
 } from "./native.ts";
 import { ContainError, EXDEV, Status } from "./errors.ts";
-import { type MapPlan, writeMaps } from "./userns.ts";
+import { type MapPlan, writeMaps, writeMapsAsync } from "./userns.ts";
+
+const SIGKILL = 9;
+const ECANCELED = 125;
+
+/** What an AbortSignal that fired before CMD was executed makes the start throw. */
+export function abortError(signal: AbortSignal): ContainError {
+  const error = new ContainError("The operation was aborted", "", ECANCELED);
+  (error as { cause?: unknown }).cause = signal.reason;
+  return error;
+}
 
 export interface Child {
   /** Host PID of the first child: pseudo's CMD, contain's holder, inject's joiner. */
@@ -53,56 +65,180 @@ export interface Started {
   signal?: number | null;
 }
 
+/** Once the maps are written: fds to hand the holder with go (it closes none of them). */
+export type BeforeGo = (spawned: Spawned) => number[];
+
+/** What the handshake needs from its driver: the next report, or the maps written. */
+type Need = "report" | "maps";
+
+/** A spawned child's go channel, closed once (closing it makes a child that waits for
+ *  its maps exit). */
+function goChannel(goFd: number): () => void {
+  let open = true;
+  return () => {
+    if (open) closeFd(goFd);
+    open = false;
+  };
+}
+
+/**
+ * The steps between the reports, shared by startRaw and startRawAsync, which drive it:
+ * it yields "report" for the next report (null at EOF) and "maps" for the maps to be
+ * written, and throws the ContainError of a failure report.
+ */
+function* handshake(
+  config: SpawnConfig,
+  spawned: Spawned,
+  hasMaps: boolean,
+  command: string,
+  closeGo: () => void,
+  beforeGo?: BeforeGo,
+): Generator<Need, void, Report | null | undefined> {
+  if (hasMaps) {
+    const ready = yield "report";
+    if (!ready) throw new ContainError("Failed to start: the child exited at once");
+    if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
+    yield "maps";
+    const fds = beforeGo?.(spawned) ?? [];
+    try {
+      sendGo(spawned.goFd, fds);
+    } finally {
+      fds.forEach(closeFd);
+    }
+  }
+  closeGo();
+  let report = (yield "report") ?? null;
+  let object: string | undefined;
+  if (report?.step === Step.mountIndex) {
+    const mount = config.mounts?.[report.value];
+    report = (yield "report") ?? { step: Step.mountIndex, value: 0 };
+    object = report.step === Step.bindSource ? mount?.source : mount?.target;
+  } else if (report?.step === Step.enterWorkingDirectory) {
+    object = config.cwd === undefined ? undefined : argText(config.cwd);
+  }
+  if (report !== null) throw reportError(report.step, report.value, command, object);
+}
+
+/** After a failed start: reap the child and free what it used. */
+function abandon(spawned: Spawned, closeGo: () => void): void {
+  closeGo();
+  closeFd(spawned.reportFd);
+  waitChild(spawned.pidfd, true);
+  closeFd(spawned.pidfd);
+  releaseRegion(spawned.region);
+  reading.delete(spawned.keep);
+}
+
 /** Like startChild, but leaves the pidfd to the caller (the console relay polls it). */
 export function startRaw(
   config: SpawnConfig,
   maps: [MapPlan, MapPlan] | null,
   command: string,
-  /** Once the maps are written: fds to hand the holder with go (it closes none of them). */
-  beforeGo?: (spawned: Spawned) => number[],
+  beforeGo?: BeforeGo,
 ): Started {
   const spawned = spawnChild(config);
-  const { pid, pidfd, reportFd, goFd, region, keep } = spawned;
+  const { pid, pidfd, reportFd, region, keep } = spawned;
   reading.add(keep);
-  let goOpen = true;
-  const closeGo = () => {
-    if (goOpen) closeFd(goFd);
-    goOpen = false;
-  };
+  const closeGo = goChannel(spawned.goFd);
   try {
-    if (maps) {
-      const ready = readReport(reportFd);
-      if (ready === null) throw new ContainError("Failed to start: the child exited at once");
-      if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
-      writeMaps(pid, maps[0], maps[1]);
-      const fds = beforeGo?.(spawned) ?? [];
-      try {
-        sendGo(goFd, fds);
-      } finally {
-        fds.forEach(closeFd);
+    const steps = handshake(config, spawned, maps !== null, command, closeGo, beforeGo);
+    for (let need = steps.next(); !need.done; ) {
+      if (need.value === "report") {
+        need = steps.next(readReport(reportFd));
+      } else {
+        writeMaps(pid, maps![0], maps![1]);
+        need = steps.next();
       }
     }
-    closeGo();
-    let report = readReport(reportFd);
-    let object: string | undefined;
-    if (report?.step === Step.mountIndex) {
-      const mount = config.mounts?.[report.value];
-      report = readReport(reportFd) ?? { step: Step.mountIndex, value: 0 };
-      object = report.step === Step.bindSource ? mount?.source : mount?.target;
-    } else if (report?.step === Step.enterWorkingDirectory) {
-      object = config.cwd;
-    }
-    if (report !== null) throw reportError(report.step, report.value, command, object);
   } catch (error) {
-    // Closing the go pipe makes a child that waits for its maps exit; then reap it.
-    closeGo();
-    closeFd(reportFd);
-    waitChild(pidfd, true);
-    closeFd(pidfd);
-    releaseRegion(region);
-    reading.delete(keep);
+    abandon(spawned, closeGo);
     throw error instanceof ContainError ? error : new ContainError((error as Error).message);
   }
+  closeFd(reportFd);
+  reading.delete(keep);
+  return { pid, pidfd, region, open: true };
+}
+
+/** The child's reports, read without blocking: next() gives the next one, or null at EOF
+ *  (the command was executed, or the child died). */
+function reportReader(fd: number): { next(): Promise<Report | null>; cancel(): void } {
+  const reader = Bun.file(fd).stream().getReader();
+  let buffered: Uint8Array = new Uint8Array(0);
+  let ended = false;
+  return {
+    async next() {
+      while (buffered.length < 8 && !ended) {
+        const { done, value } = await reader.read();
+        if (done) ended = true;
+        else buffered = buffered.length === 0 ? value : concat(buffered, value);
+      }
+      if (buffered.length < 8) return null;
+      const view = new DataView(buffered.buffer, buffered.byteOffset, 8);
+      const report = { step: view.getUint32(0, true), value: view.getUint32(4, true) };
+      buffered = buffered.subarray(8);
+      return report;
+    },
+    cancel() {
+      reader.cancel().catch(() => {});
+    },
+  };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const both = new Uint8Array(a.length + b.length);
+  both.set(a);
+  both.set(b, a.length);
+  return both;
+}
+
+/**
+ * startRaw without blocking the event loop: the reports are read and newuidmap and
+ * newgidmap run asynchronously, so helpers that take their time stall nothing. `signal`
+ * aborting before CMD has been executed kills the child with SIGKILL (the -i and -o
+ * helpers die with it) and rejects with abortError.
+ */
+export async function startRawAsync(
+  config: SpawnConfig,
+  maps: [MapPlan, MapPlan] | null,
+  command: string,
+  signal?: AbortSignal,
+  beforeGo?: BeforeGo,
+): Promise<Started> {
+  if (signal?.aborted) throw abortError(signal);
+  const spawned = spawnChild(config);
+  const { pid, pidfd, reportFd, region, keep } = spawned;
+  reading.add(keep);
+  const reports = reportReader(reportFd);
+  const closeGo = goChannel(spawned.goFd);
+  let aborted = false;
+  const abort = () => {
+    aborted = true;
+    // Its report pipe then reaches EOF, which ends the wait below.
+    sendSignal(pidfd, SIGKILL);
+    closeGo();
+  };
+  signal?.addEventListener("abort", abort, { once: true });
+  try {
+    const steps = handshake(config, spawned, maps !== null, command, closeGo, beforeGo);
+    for (let need = steps.next(); !need.done; ) {
+      if (need.value === "report") {
+        const report = await reports.next();
+        if (aborted) throw abortError(signal!);
+        need = steps.next(report);
+      } else {
+        await writeMapsAsync(pid, maps![0], maps![1]);
+        if (aborted) throw abortError(signal!);
+        need = steps.next();
+      }
+    }
+  } catch (error) {
+    reports.cancel();
+    abandon(spawned, closeGo);
+    throw error instanceof ContainError ? error : new ContainError((error as Error).message);
+  } finally {
+    signal?.removeEventListener("abort", abort);
+  }
+  reports.cancel();
   closeFd(reportFd);
   reading.delete(keep);
   return { pid, pidfd, region, open: true };
@@ -124,6 +260,10 @@ export function follow(started: Started, status: Promise<number>): Child {
 
 const waiting = new Map<Started, (status: number) => void>();
 let keepAlive: ReturnType<typeof setInterval> | undefined;
+/** Off the main thread: the pending look at the pidfds, and the wait before the next. */
+let poll: ReturnType<typeof setTimeout> | undefined;
+let pollDelay = 1;
+const POLL_MAX_MS = 50;
 
 function collect(): void {
   for (const [started, resolve] of waiting) {
@@ -136,11 +276,29 @@ function collect(): void {
     started.signal = status & 0x100 ? (status & 0xff) - 128 : null;
     resolve(status & 0xff);
   }
-  if (waiting.size === 0 && keepAlive !== undefined) {
+  if (waiting.size > 0) return;
+  if (keepAlive !== undefined) {
     clearInterval(keepAlive);
     keepAlive = undefined;
     process.off("SIGCHLD", collect);
   }
+  if (poll !== undefined) {
+    clearTimeout(poll);
+    poll = undefined;
+  }
+}
+
+/** A Worker gets no SIGCHLD (Bun delivers signals to the main thread's listeners), so
+ *  there the pidfds are looked at on a timer: soon after a start, then every 50 ms at
+ *  most. The timer also keeps the Worker alive until the status is in. */
+function pollLater(): void {
+  poll = setTimeout(() => {
+    poll = undefined;
+    collect();
+    if (waiting.size === 0) return;
+    pollDelay = Math.min(pollDelay * 2, POLL_MAX_MS);
+    pollLater();
+  }, pollDelay);
 }
 
 /** The exit status of the child behind `pidfd`. SIGCHLD says when to look; the pidfd
@@ -148,7 +306,11 @@ function collect(): void {
  *  alive, so an idle timer does until the status is in. */
 export function watchExit(started: Started): Promise<number> {
   return new Promise((resolve) => {
-    if (waiting.size === 0) {
+    if (!Bun.isMainThread) {
+      pollDelay = 1;
+      if (poll !== undefined) clearTimeout(poll);
+      pollLater();
+    } else if (waiting.size === 0) {
       process.on("SIGCHLD", collect);
       keepAlive = setInterval(() => {}, 2 ** 30);
     }

@@ -1,8 +1,10 @@
 // contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
 import { dirname, resolve } from "node:path";
-import { type Child, follow, type Started, startRaw, watchExit } from "./child.ts";
+import { type Child, follow, type Started, startRaw, startRawAsync, watchExit } from "./child.ts";
 import { ContainError, Status } from "./errors.ts";
 import {
+  type Arg,
+  argText,
   chownFd,
   closeFd,
   type Console,
@@ -15,9 +17,11 @@ import {
   type NativeMount,
   openConsole,
   rawTerminal,
+  refuseNul,
   restoreTerminal,
   sendSignal,
   type Spawned,
+  type SpawnConfig,
   type FileStat,
   statPath,
   strerror,
@@ -26,14 +30,14 @@ import { signals } from "./signals.ts";
 
 const EPIPE = 32;
 const SIGPIPE = 13;
-import { environment } from "./stdio.ts";
+import { type Environment, environment } from "./stdio.ts";
 import { delegatedRanges, hostRoot, type MapPlan, ownerWarning, planMaps } from "./userns.ts";
 
 export interface ContainOptions {
   /** The root filesystem. */
-  root: string;
+  root: Arg;
   /** Command and arguments, run as PID 1. Default: /bin/sh. */
-  cmd?: string[];
+  cmd?: readonly Arg[];
   /** Relay a pty console at /dev/console (the CLI's default; -c turns it off). */
   console?: boolean;
   uidMap?: string;
@@ -41,12 +45,15 @@ export interface ContainOptions {
   /** -n: share the host network (and mount no /sys). */
   hostNetwork?: boolean;
   /** -i and -o: /bin/sh -c helpers inside and outside the new namespaces. */
-  inside?: string;
-  outside?: string;
+  inside?: Arg;
+  outside?: Arg;
   /** CMD's environment, added to container=contain. */
   env?: Record<string, string | undefined>;
+  /** The -i and -o helpers' environment. Default: process.env. The CLI
+   *  passes its own environment here as the kernel gave it, bytes and all. */
+  helperEnv?: Environment;
   /** CMD's working directory inside the container. Default: /. */
-  cwd?: string;
+  cwd?: Arg;
   /** Binds and tmpfs mounts, made in order under the new root before the pivot. */
   mounts?: Mount[];
   /** DIR is the read-only lower layer of an overlay whose upper layer is a tmpfs of this
@@ -75,11 +82,15 @@ export type Mount = BindMount | TmpfsMount;
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 
-function checkRoot(root: string): { path: string; uid: number; gid: number } {
-  const path = resolve(root);
+function checkRoot(root: Arg): { path: Arg; uid: number; gid: number } {
+  refuseNul(root, "root");
+  // Bytes that are not UTF-8 stay as they are: relative, they name the same directory in
+  // the holder, which starts in ours.
+  const path = typeof root === "string" ? resolve(root) : root;
   const stat = statPath(path);
-  if (typeof stat === "number") throw new ContainError(`Cannot use ${root} as root filesystem: ${strerror(stat)}`, "", stat);
-  if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${root} as root filesystem: Not a directory`, "", 20);
+  const name = argText(root);
+  if (typeof stat === "number") throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(stat)}`, "", stat);
+  if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${name} as root filesystem: Not a directory`, "", 20);
   return { path, uid: stat.uid, gid: stat.gid };
 }
 
@@ -134,7 +145,7 @@ function idmapBinds(mounts: NativeMount[], spawned: Spawned, warn?: (message: st
 }
 
 /** CMD's environment: container=contain and the caller's additions. */
-function commandEnvironment(env: Record<string, string | undefined> = {}): string[] {
+function commandEnvironment(env: Record<string, string | undefined> = {}): readonly Arg[] {
   for (const name of Object.keys(env)) {
     if (name === "" || name.includes("=")) throw new ContainError(`Cannot set environment variable ${name}: bad name`);
   }
@@ -143,7 +154,7 @@ function commandEnvironment(env: Record<string, string | undefined> = {}): strin
 
 /** EACCES while entering DIR or creating /dev, /proc or /sys in it means container root
  *  cannot use DIR: say whose ID that is and how to fix it. */
-function explain(error: unknown, root: string, uid: MapPlan): unknown {
+function explain(error: unknown, root: Arg, uid: MapPlan): unknown {
   if (!(error instanceof ContainError) || error.errno !== 13) return error;
   const entering = /enter new root/.test(error.step);
   if (!entering && !/^create \/(dev|proc|sys) in new root/.test(error.step)) return error;
@@ -151,7 +162,7 @@ function explain(error: unknown, root: string, uid: MapPlan): unknown {
   const what = entering ? "enter" : "write";
   const fix = entering ? `give it to that ID (chown ${host} ${root}), or build it with pseudo` : "build it with pseudo, or create dev, proc and sys in it";
   return new ContainError(
-    `${error.message}: container root is host UID ${host}, which cannot ${what} ${root}; ${fix}`,
+    `${error.message}: container root is host UID ${host}, which cannot ${what} ${argText(root)}; ${fix}`,
     error.step,
     error.errno,
     error.status,
@@ -163,11 +174,33 @@ export interface Contained extends Child {
   restore?: () => void;
 }
 
+type Fds = [number, number, number];
+
 /**
  * `fds`: the holder's 0, 1 and 2 (-1 keeps ours), which init keeps without a console.
  * With a console, the relay reads fds[0] and writes fds[1] instead (0 and 1 for -1), and
  * `relayed` runs once it has stopped using them.
  */
+/** An absolute path's parent directory, for bytes too (dirname's, for text). */
+function parent(path: Arg): Arg {
+  if (typeof path === "string") return dirname(path);
+  let end = path.length;
+  while (end > 1 && path[end - 1] === 0x2f) end--;
+  const slash = path.lastIndexOf(0x2f, end - 1);
+  return slash <= 0 ? "/" : path.subarray(0, slash);
+}
+
+/** An absolute form of `path`: resolve's, or bytes under the working directory. */
+function absolute(path: Arg): Arg {
+  if (typeof path === "string") return resolve(path);
+  if (path[0] === 0x2f) return path;
+  const cwd = new TextEncoder().encode(`${process.cwd()}/`);
+  const whole = new Uint8Array(cwd.length + path.length);
+  whole.set(cwd);
+  whole.set(path, cwd.length);
+  return whole;
+}
+
 /**
  * As host root under the default map, every container ID but root is the host ID of the
  * same number, so container root can leave a setuid or setgid file in DIR for any real
@@ -176,28 +209,53 @@ export interface Contained extends Child {
  * it must be closed to them (no search permission for others, nor for a group other than
  * root's) and belong to root or to container root. Returns the problem, or null.
  */
-export function reachableByOthers(path: string, stat: (path: string) => FileStat | number, containerRoot: number): string | null {
-  for (let at = path; ; at = dirname(at)) {
+export function reachableByOthers<P extends Arg>(path: P, stat: (path: P) => FileStat | number, containerRoot: number): string | null {
+  for (let at = path; ; at = parent(at) as P) {
     const info = stat(at);
     if (typeof info !== "number" && (info.uid === 0 || info.uid === containerRoot)) {
       const othersOut = (info.mode & 0o001) === 0 && ((info.mode & 0o010) === 0 || info.gid === 0);
       if (othersOut) return null;
     }
-    if (at === "/") break;
+    if (argText(at) === "/") break;
   }
   return (
-    `${path} is open to other host users, and as host root the default map gives container IDs ` +
+    `${argText(path)} is open to other host users, and as host root the default map gives container IDs ` +
     `their own numbers on the host, so the container could leave setuid files there for them: ` +
-    `make it private (chmod 700 ${path}, which container root owns when pseudo made it), ` +
+    `make it private (chmod 700 ${argText(path)}, which container root owns when pseudo made it), ` +
     `use -e, or choose maps with -u and -g`
   );
 }
 
-export function startContain(
+export function startContain(options: ContainOptions, fds: Fds = [-1, -1, -1], relayed: () => void = () => {}): Contained {
+  const plan = prepare(options, fds);
+  let started;
+  try {
+    started = startRaw(plan.config, plan.maps, plan.command, plan.beforeGo);
+  } catch (error) {
+    throw plan.failed(error);
+  }
+  return plan.finish(started, relayed);
+}
+
+/** startContain without blocking the event loop during set-up (startRawAsync). */
+export async function startContainAsync(
   options: ContainOptions,
-  fds: [number, number, number] = [-1, -1, -1],
+  fds: Fds = [-1, -1, -1],
   relayed: () => void = () => {},
-): Contained {
+  signal?: AbortSignal,
+): Promise<Contained> {
+  const plan = prepare(options, fds);
+  let started;
+  try {
+    started = await startRawAsync(plan.config, plan.maps, plan.command, signal, plan.beforeGo);
+  } catch (error) {
+    throw plan.failed(error);
+  }
+  return plan.finish(started, relayed);
+}
+
+/** Everything before the fork: the checks, the maps, the console. */
+function prepare(options: ContainOptions, fds: Fds) {
   const { path: root, ...owner } = checkRoot(options.root);
   const argv = options.cmd?.length ? options.cmd : ["/bin/sh"];
   const mounts = planMounts(options.mounts ?? []);
@@ -206,12 +264,12 @@ export function startContain(
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
   // Explicit maps are the caller's choice, and an ephemeral root is never written.
   if (process.geteuid!() === 0 && options.uidMap === undefined && options.gidMap === undefined && !options.ephemeral) {
-    const problem = reachableByOthers(root, statPath, hostRoot(maps[0]) ?? 0);
-    if (problem) throw new ContainError(`Cannot use ${options.root} as root filesystem: ${problem}`, "", 1);
+    const problem = reachableByOthers(absolute(root), statPath, hostRoot(maps[0]) ?? 0);
+    if (problem) throw new ContainError(`Cannot use ${argText(options.root)} as root filesystem: ${problem}`, "", 1);
   }
   // /etc/subuid is read only for a DIR that container root does not own.
   if (owner.uid !== hostRoot(maps[0])) {
-    const warning = ownerWarning(options.root, owner, maps, delegatedRanges());
+    const warning = ownerWarning(argText(options.root), owner, maps, delegatedRanges());
     if (warning) options.onWarning?.(warning);
   }
   const pty = options.console ? openConsole() : null;
@@ -222,35 +280,37 @@ export function startContain(
   let flags = options.hostNetwork ? Flag.hostNetwork : 0;
   if (options.ephemeral) flags |= Flag.ephemeral;
   if (pty) flags |= Flag.console;
-  let started;
-  try {
-    started = startRaw(
-      {
-        mode: Mode.contain,
-        flags,
-        argv,
-        envp: environment(process.env),
-        initEnvp,
-        cwd: options.cwd,
-        mounts,
-        stdio: pty ? [-1, -1, fds[2]] : fds,
-        root,
-        console: pty?.path,
-        inside: options.inside,
-        outside: options.outside,
-      },
-      maps,
-      argv[0]!,
-      process.geteuid!() === 0 ? (spawned) => idmapBinds(mounts, spawned, options.onWarning) : undefined,
-    );
-  } catch (error) {
-    if (pty) closeConsole(pty);
-    throw explain(error, options.root, maps[0]);
-  }
-  if (!pty) return follow(started, watchExit(started));
-  const input = fds[0] >= 0 ? fds[0] : 0;
-  const output = fds[1] >= 0 ? fds[1] : 1;
-  return relayConsole(started, pty, input, output, relayed, options.onWarning);
+  const config: SpawnConfig = {
+    mode: Mode.contain,
+    flags,
+    argv,
+    envp: environment(options.helperEnv ?? process.env),
+    initEnvp,
+    cwd: options.cwd,
+    mounts,
+    stdio: pty ? [-1, -1, fds[2]] : fds,
+    root,
+    console: pty?.path,
+    inside: options.inside,
+    outside: options.outside,
+  };
+  return {
+    config,
+    maps,
+    command: argText(argv[0]!),
+    beforeGo:
+      process.geteuid!() === 0 ? (spawned: Spawned) => idmapBinds(mounts, spawned, options.onWarning) : undefined,
+    failed(error: unknown): unknown {
+      if (pty) closeConsole(pty);
+      return explain(error, options.root, maps[0]);
+    },
+    finish(started: Started, relayed: () => void): Contained {
+      if (!pty) return follow(started, watchExit(started));
+      const input = fds[0] >= 0 ? fds[0] : 0;
+      const output = fds[1] >= 0 ? fds[1] : 1;
+      return relayConsole(started, pty, input, output, relayed, options.onWarning);
+    },
+  };
 }
 
 function closeConsole(pty: Console): void {

@@ -1,15 +1,15 @@
 // inject: CMD inside a running container, in all the namespaces of its init.
 import { type Child, startChild } from "./child.ts";
 import { ContainError } from "./errors.ts";
-import { closeFd, Mode, openPidfd, readText, statPath } from "./native.ts";
+import { type Arg, argText, closeFd, Mode, openPidfd, readText, statPath } from "./native.ts";
 import { defaultShell } from "./pseudo.ts";
-import { environment } from "./stdio.ts";
+import { type Environment, environment } from "./stdio.ts";
 
 export interface InjectOptions {
   /** contain's PID (the supervisor), or the PID whose child is the init. */
   pid: number;
-  cmd?: string[];
-  env?: Record<string, string | undefined>;
+  cmd?: readonly Arg[];
+  env?: Environment;
 }
 
 /** A /proc file, or "" when it cannot be read (the process is gone, or not ours). */
@@ -67,7 +67,11 @@ export function startInject(options: InjectOptions, fds: [number, number, number
     if (!isInit(init)) throw new ContainError(`PID ${options.pid} is not a container supervisor: its init has exited`);
     const env = options.env ?? process.env;
     const argv = options.cmd?.length ? options.cmd : defaultShell(env);
-    return startChild({ mode: Mode.inject, targetPidfd: pidfd, argv, envp: environment(env), stdio: fds }, null, argv[0]!);
+    return startChild(
+      { mode: Mode.inject, targetPidfd: pidfd, argv, envp: environment(env), stdio: fds },
+      null,
+      argText(argv[0]!),
+    );
   } finally {
     closeFd(pidfd);
   }

@@ -1,14 +1,17 @@
-// The library: contain, inject and pseudo shaped like Bun.spawn. The CLIs are thin layers
-// over the same functions.
+// The library: contain, inject and pseudo shaped like Bun.spawn (index.ts re-exports them).
+// The CLIs are thin layers over the same functions.
 //
 // Each call starts the command synchronously and returns once CMD has been executed. A
 // failure before that throws a ContainError (it never rejects `exited`): its `step`,
 // `errno` and `message` are what the CLI would print, and `status` what it would exit with.
+// The *Async calls do the same without blocking the event loop during the set-up, and
+// reject instead of throwing.
 import type { FileSink } from "bun";
 import type { Child } from "./child.ts";
-import { type ContainOptions as ContainBase, startContain } from "./contain.ts";
+import { abortError } from "./child.ts";
+import { type ContainOptions as ContainBase, startContain, startContainAsync } from "./contain.ts";
 import { type InjectOptions as InjectBase, startInject } from "./inject.ts";
-import { type PseudoOptions as PseudoBase, startPseudo } from "./pseudo.ts";
+import { type PseudoOptions as PseudoBase, startPseudo, startPseudoAsync } from "./pseudo.ts";
 import { ContainError } from "./errors.ts";
 import { signals } from "./signals.ts";
 import { prepareStreams, readable, type Stdio, type StdioOptions, type Streams, writable } from "./stdio.ts";
@@ -66,15 +69,40 @@ type Kind<S> = S extends Stdio ? S : "inherit";
 type SubprocessOf<O extends StdioOptions> = Subprocess<Kind<O["stdin"]>, Kind<O["stdout"]>, Kind<O["stderr"]>>;
 
 function wrap(start: (streams: Streams) => Child, options: Common, fallback: StdioOptions = {}): Subprocess {
+  // As Bun.spawn: a signal that has already fired starts nothing.
+  if (options.signal?.aborted) throw abortError(options.signal);
   const streams = prepareStreams({ ...fallback, ...options });
   let child: Child;
   try {
     child = start(streams);
   } catch (error) {
     streams.failed();
-    // The one error type before CMD runs; anything else here is a bug's, kept as text.
-    throw error instanceof ContainError ? error : new ContainError(String((error as Error)?.message ?? error));
+    throw asContainError(error);
   }
+  return subprocess(child, streams, options);
+}
+
+async function wrapAsync(start: (streams: Streams) => Promise<Child>, options: Common): Promise<Subprocess> {
+  if (options.signal?.aborted) throw abortError(options.signal);
+  const streams = prepareStreams(options);
+  let child: Child;
+  try {
+    child = await start(streams);
+  } catch (error) {
+    streams.failed();
+    throw asContainError(error);
+  }
+  return subprocess(child, streams, options);
+}
+
+/** The one error type before CMD runs; anything else here is a bug's, kept as text. */
+function asContainError(error: unknown): ContainError {
+  return error instanceof ContainError ? error : new ContainError(String((error as Error)?.message ?? error));
+}
+
+function subprocess(child: Child, streams: Streams, options: Common): Subprocess {
+  const [stdin, stdout, stderr] = streams.ours;
+  const input = stdin === null ? undefined : writable(stdin);
   let exitCode: number | null = null;
   let timedOut = false;
   const timer =
@@ -88,15 +116,16 @@ function wrap(start: (streams: Streams) => Child, options: Common, fallback: Std
     exitCode = status;
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", abort);
+    // Nothing reads it any more; a caller who never ended it would leak it.
+    input?.release();
     return status;
   });
   const abort = () => child.kill(signals.SIGKILL);
   if (options.signal?.aborted) abort();
   else options.signal?.addEventListener("abort", abort, { once: true });
-  const [stdin, stdout, stderr] = streams.ours;
   return {
     pid: child.pid,
-    stdin: stdin === null ? undefined : writable(stdin),
+    stdin: input?.sink,
     stdout: stdout === null ? undefined : readable(stdout),
     stderr: stderr === null ? undefined : readable(stderr),
     exited,
@@ -132,4 +161,30 @@ export function contain<const O extends ContainOptions>(options: O): SubprocessO
 /** CMD inside the running container of `pid`. */
 export function inject<const O extends InjectOptions>(options: O): SubprocessOf<O> {
   return wrap((streams) => started(streams, startInject(options, streams.child)), options) as SubprocessOf<O>;
+}
+
+/**
+ * pseudo, resolving once CMD has been executed, without blocking the event loop while
+ * newuidmap and newgidmap run; `signal` aborting before that rejects with a ContainError
+ * (code ECANCELED) and CMD is not executed.
+ */
+export function pseudoAsync<const O extends PseudoOptions>(options: O = {} as O): Promise<SubprocessOf<O>> {
+  return wrapAsync(
+    async (streams) => started(streams, await startPseudoAsync(options, streams.child, options.signal)),
+    options,
+  ) as Promise<SubprocessOf<O>>;
+}
+
+/** contain, as pseudoAsync: the -i and -o helpers and newuidmap run while the event loop
+ *  goes on, and an abort meanwhile stops the container before CMD. */
+export function containAsync<const O extends ContainOptions>(options: O): Promise<SubprocessOf<O>> {
+  return wrapAsync(async (streams) => {
+    if (!options.console) return started(streams, await startContainAsync(options, streams.child, undefined, options.signal));
+    return startContainAsync(options, streams.child, () => streams.started(), options.signal);
+  }, options) as Promise<SubprocessOf<O>>;
+}
+
+/** inject as a promise, for symmetry: joining a container takes no helper and no map. */
+export async function injectAsync<const O extends InjectOptions>(options: O): Promise<SubprocessOf<O>> {
+  return inject(options);
 }

@@ -191,6 +191,10 @@ export interface NativeMount {
   size?: string;
 }
 
+/** An argument, environment entry or path as the kernel takes it: text (sent as UTF-8) or
+ *  bytes as they are, for what is not UTF-8 (the CLIs' argv and environment). */
+export type Arg = string | Uint8Array;
+
 export interface SpawnConfig {
   mode: (typeof Mode)[keyof typeof Mode];
   flags?: number;
@@ -198,15 +202,16 @@ export interface SpawnConfig {
   targetPidfd?: number;
   /** fds for the child's 0, 1, 2; -1 keeps the parent's. */
   stdio?: [number, number, number];
-  argv: string[];
-  envp: string[];
-  root?: string;
+  argv: readonly Arg[];
+  /** NAME=value entries. */
+  envp: readonly Arg[];
+  root?: Arg;
   console?: string;
-  inside?: string;
-  outside?: string;
-  cwd?: string;
+  inside?: Arg;
+  outside?: Arg;
+  cwd?: Arg;
   /** contain: CMD's environment (envp is the helpers'). */
-  initEnvp?: string[];
+  initEnvp?: readonly Arg[];
   mounts?: NativeMount[];
 }
 
@@ -224,23 +229,45 @@ export interface Spawned {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** An Arg as text, for messages (bytes that are not UTF-8 show as U+FFFD). */
+export function argText(arg: Arg): string {
+  return typeof arg === "string" ? arg : decoder.decode(arg);
+}
+
+/** The kernel reads these as C strings, so a NUL would silently cut them short: refuse it,
+ *  naming the argument (`what`). */
+export function refuseNul(arg: Arg, what: string): void {
+  if (typeof arg === "string" ? arg.includes("\0") : arg.includes(0)) {
+    throw new ContainError(`Cannot use ${what}: it contains a NUL byte`, "", 22);
+  }
+}
+
+function envName(entry: Arg): string {
+  const text = argText(entry);
+  const equals = text.indexOf("=");
+  return equals < 0 ? text : text.slice(0, equals);
+}
 
 /**
  * All of a config's strings in one buffer, NUL-terminated, so that one ptr() call gives
  * every address (each ptr() and encode() costs, and pseudo's start is made of few things).
  */
 class Strings {
-  private readonly texts: string[] = [];
+  private readonly texts: Arg[] = [];
   private length = 0;
   private offsets: number[] = [];
   bytes = new Uint8Array(0);
   base = 0;
 
-  add(text: string): number {
+  /** Adds `text`, or throws for a NUL in it, naming it `what()`. */
+  add(text: Arg, what: () => string): number {
+    refuseNul(text, what());
     this.texts.push(text);
     this.offsets.push(this.length);
     // An upper bound: UTF-16 to UTF-8 takes at most three bytes per code unit.
-    this.length += text.length * 3 + 1;
+    this.length += (typeof text === "string" ? text.length * 3 : text.length) + 1;
     return this.texts.length - 1;
   }
 
@@ -250,7 +277,12 @@ class Strings {
     let at = 0;
     this.texts.forEach((text, index) => {
       this.offsets[index] = at;
-      at += encoder.encodeInto(text, this.bytes.subarray(at)).written + 1;
+      if (typeof text === "string") {
+        at += encoder.encodeInto(text, this.bytes.subarray(at)).written + 1;
+      } else {
+        this.bytes.set(text, at);
+        at += text.length + 1;
+      }
     });
     this.base = ptr(this.bytes);
   }
@@ -262,17 +294,20 @@ class Strings {
 
 export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, DataView] {
   const strings = new Strings();
-  const argv = config.argv.map((text) => strings.add(text));
-  const envp = config.envp.map((text) => strings.add(text));
-  const initEnvp = (config.initEnvp ?? []).map((text) => strings.add(text));
-  const mounts = (config.mounts ?? []).map((mount) => ({
+  const argv = config.argv.map((text, index) => strings.add(text, () => `cmd[${index}]`));
+  const envp = config.envp.map((text) => strings.add(text, () => `environment variable ${envName(text)}`));
+  const initEnvp = (config.initEnvp ?? []).map((text) =>
+    strings.add(text, () => `environment variable ${envName(text)}`),
+  );
+  const mounts = (config.mounts ?? []).map((mount, index) => ({
     mount,
-    source: mount.source === undefined ? -1 : strings.add(mount.source),
-    target: strings.add(mount.target),
-    size: mount.size === undefined ? -1 : strings.add(mount.size),
+    source: mount.source === undefined ? -1 : strings.add(mount.source, () => `mounts[${index}].source`),
+    target: strings.add(mount.target, () => `mounts[${index}].target`),
+    size: mount.size === undefined ? -1 : strings.add(mount.size, () => `mounts[${index}].size`),
   }));
-  const optional = [config.root, config.console, config.inside, config.outside, config.cwd].map((text) =>
-    text === undefined ? -1 : strings.add(text),
+  const names = ["root", "console", "inside", "outside", "cwd"];
+  const optional = [config.root, config.console, config.inside, config.outside, config.cwd].map((text, index) =>
+    text === undefined ? -1 : strings.add(text, () => names[index]!),
   );
   strings.seal();
   // argv, NULL, envp, NULL, CMD's envp, NULL: the pointer arrays in one buffer too.
@@ -447,17 +482,29 @@ export function copyTerminalSize(from: number, to: number): void {
   native.terminal_copy_size(from, to);
 }
 
-const path0 = (path: string) => encoder.encode(`${path}\0`);
+function path0(path: Arg): Uint8Array {
+  refuseNul(path, argText(path));
+  if (typeof path === "string") return encoder.encode(`${path}\0`);
+  const bytes = new Uint8Array(path.length + 1);
+  bytes.set(path);
+  return bytes;
+}
 
-/** The file's contents, or null if it does not exist. Throws NativeError otherwise. */
-export function readText(path: string): string | null {
+/** The file's bytes, or null if it does not exist. Throws NativeError otherwise. */
+export function readBytes(path: string): Uint8Array | null {
   for (let size = 4096; ; size *= 8) {
     const buffer = new Uint8Array(size);
     const n = native.file_read(ptr(path0(path)), ptr(buffer), size);
     if (n === -2) return null;
     if (n < 0) throw new NativeError(`read ${path}`, -n);
-    if (n < size) return new TextDecoder().decode(buffer.subarray(0, n));
+    if (n < size) return buffer.subarray(0, n);
   }
+}
+
+/** The file's contents, or null if it does not exist. Throws NativeError otherwise. */
+export function readText(path: string): string | null {
+  const bytes = readBytes(path);
+  return bytes === null ? null : decoder.decode(bytes);
 }
 
 /** Writes `text` to an existing file in one write (as /proc's map files need). */
@@ -474,7 +521,7 @@ export interface FileStat {
 }
 
 /** stat(2) of `path`, or the errno. */
-export function statPath(path: string): FileStat | number {
+export function statPath(path: Arg): FileStat | number {
   const out = new Uint32Array(3);
   const e = native.file_stat(ptr(path0(path)), ptr(out));
   return e !== 0 ? e : { mode: out[0]!, uid: out[1]!, gid: out[2]! };

@@ -1,35 +1,48 @@
 // pseudo: CMD as root in a new user namespace only.
-import { type Child, startChild } from "./child.ts";
-import { Mode } from "./native.ts";
+import { type Child, follow, startChild, startRawAsync, watchExit } from "./child.ts";
+import { type Arg, argText, Mode, type SpawnConfig } from "./native.ts";
 import { planMaps } from "./userns.ts";
-import { environment } from "./stdio.ts";
+import { type Environment, environment, environmentValue } from "./stdio.ts";
 
 export interface PseudoOptions {
   /** Command and arguments; searched on PATH. Default: $SHELL, else /bin/sh. */
-  cmd?: string[];
+  cmd?: readonly Arg[];
   /** -u and -g: START:LOWER:COUNT[,...]; defaults as DESIGN.md "ID maps". */
   uidMap?: string;
   gidMap?: string;
-  env?: Record<string, string | undefined>;
+  env?: Environment;
   /** The directory CMD starts in. Default: the caller's. */
-  cwd?: string;
+  cwd?: Arg;
   /** Called once with each map's fallback warning, if any. */
   onWarning?: (message: string) => void;
 }
 
-export function defaultShell(env: Record<string, string | undefined>): string[] {
-  return [env.SHELL || "/bin/sh"];
+export function defaultShell(env: Environment): Arg[] {
+  const shell = environmentValue(env, "SHELL");
+  return [shell === undefined || shell.length === 0 ? "/bin/sh" : shell];
 }
 
-/** `fds`: the child's 0, 1 and 2 (-1 keeps ours). */
-export function startPseudo(options: PseudoOptions, fds: [number, number, number] = [-1, -1, -1]): Child {
+type Fds = [number, number, number];
+
+/** The child's config and maps; calls onWarning for a map's fallback. */
+function prepare(options: PseudoOptions, fds: Fds) {
   const env = options.env ?? process.env;
   const argv = options.cmd?.length ? options.cmd : defaultShell(env);
   const maps = planMaps(options.uidMap, options.gidMap);
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
-  return startChild(
-    { mode: Mode.pseudo, argv, envp: environment(env), stdio: fds, cwd: options.cwd },
-    maps,
-    argv[0]!,
-  );
+  const config: SpawnConfig = { mode: Mode.pseudo, argv, envp: environment(env), stdio: fds, cwd: options.cwd };
+  return { config, maps, command: argText(argv[0]!) };
+}
+
+/** `fds`: the child's 0, 1 and 2 (-1 keeps ours). */
+export function startPseudo(options: PseudoOptions, fds: Fds = [-1, -1, -1]): Child {
+  const { config, maps, command } = prepare(options, fds);
+  return startChild(config, maps, command);
+}
+
+/** startPseudo without blocking the event loop while newuidmap and newgidmap run. */
+export async function startPseudoAsync(options: PseudoOptions, fds: Fds = [-1, -1, -1], signal?: AbortSignal): Promise<Child> {
+  const { config, maps, command } = prepare(options, fds);
+  const started = await startRawAsync(config, maps, command, signal);
+  return follow(started, watchExit(started));
 }

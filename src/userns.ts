@@ -170,28 +170,54 @@ export function planMaps(uidText: string | undefined, gidText: string | undefine
  *  setgroups to be settled before it. */
 export function writeMaps(pid: number, uid: MapPlan, gid: MapPlan, proc = "/proc"): void {
   for (const plan of [gid, uid]) {
-    const file = `${proc}/${pid}/${plan.kind.toLowerCase()}_map`;
     try {
-      if (plan.method === "helper") {
-        runHelper(pid, plan);
-        continue;
-      }
-      if (plan.kind === "GID" && plan.method === "own") writeText(`${proc}/${pid}/setgroups`, "deny");
-      writeText(file, formatMap(plan.items));
+      if (plan.method === "helper") helperResult(plan, Bun.spawnSync(helperCommand(pid, plan), helperOptions));
+      else writeDirect(pid, plan, proc);
     } catch (error) {
-      if (!(error instanceof NativeError)) throw error;
-      // EPERM and EINVAL here come from the kernel's rules for maps, which doctor checks.
-      const hint = error.errno === 1 || error.errno === 22 ? " (run contain --doctor)" : "";
-      const message = `Failed to set container ${plan.kind} map: ${strerror(error.errno)}${hint}`;
-      throw new ContainError(message, `set container ${plan.kind} map`, error.errno);
+      throw mapError(plan, error);
     }
   }
 }
 
-function runHelper(pid: number, plan: MapPlan): void {
+/** writeMaps without blocking the event loop while newuidmap and newgidmap run. */
+export async function writeMapsAsync(pid: number, uid: MapPlan, gid: MapPlan, proc = "/proc"): Promise<void> {
+  for (const plan of [gid, uid]) {
+    try {
+      if (plan.method === "helper") {
+        const helper = Bun.spawn(helperCommand(pid, plan), helperOptions);
+        const [exitCode, stderr] = await Promise.all([helper.exited, new Response(helper.stderr).arrayBuffer()]);
+        helperResult(plan, { exitCode, stderr: Buffer.from(stderr) });
+      } else {
+        writeDirect(pid, plan, proc);
+      }
+    } catch (error) {
+      throw mapError(plan, error);
+    }
+  }
+}
+
+function writeDirect(pid: number, plan: MapPlan, proc: string): void {
+  if (plan.kind === "GID" && plan.method === "own") writeText(`${proc}/${pid}/setgroups`, "deny");
+  writeText(`${proc}/${pid}/${plan.kind.toLowerCase()}_map`, formatMap(plan.items));
+}
+
+function mapError(plan: MapPlan, error: unknown): unknown {
+  if (!(error instanceof NativeError)) return error;
+  // EPERM and EINVAL here come from the kernel's rules for maps, which doctor checks.
+  const hint = error.errno === 1 || error.errno === 22 ? " (run contain --doctor)" : "";
+  const message = `Failed to set container ${plan.kind} map: ${strerror(error.errno)}${hint}`;
+  return new ContainError(message, `set container ${plan.kind} map`, error.errno);
+}
+
+const helperOptions = { stdin: "ignore", stdout: "ignore", stderr: "pipe" } as const;
+
+function helperCommand(pid: number, plan: MapPlan): string[] {
   const helper = findHelper(plan.kind)!;
   const args = plan.items.flatMap((item) => [item.inside, item.outside, item.count].map(String));
-  const result = Bun.spawnSync([helper, String(pid), ...args], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  return [helper, String(pid), ...args];
+}
+
+function helperResult(plan: MapPlan, result: { exitCode: number | null; stderr: Buffer }): void {
   if (result.exitCode !== 0) {
     const text = result.stderr.toString().trim().split("\n")[0] ?? "";
     throw new ContainError(`Failed to set container ${plan.kind} map: ${helperName(plan.kind)} said: ${text}`);

@@ -3,10 +3,10 @@
 // the unprivileged test user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { contain, ContainError, fromHost, inject, pseudo, type RootFilesystem } from "../src/index.ts";
+import { join } from "node:path";
+import { contain, containAsync, ContainError, fromHost, inject, pseudo, pseudoAsync, type RootFilesystem } from "../src/index.ts";
 
 let root: RootFilesystem;
 
@@ -217,6 +217,130 @@ describe("library", () => {
     expect((caught as ContainError).errno).toBe(2);
     expect((caught as ContainError).status).toBe(127);
     expect(() => contain({ root: "/no/such/root" })).toThrow("Cannot use /no/such/root as root filesystem");
+  });
+
+  test("a NUL byte in any argument is refused, naming it, not cut short", () => {
+    const refused = (start: () => unknown) => {
+      try {
+        start();
+      } catch (error) {
+        expect(error).toBeInstanceOf(ContainError);
+        expect((error as ContainError).code).toBe("EINVAL");
+        return (error as ContainError).message;
+      }
+      return "started";
+    };
+    const quiet = { stdout: "ignore", stderr: "ignore" } as const;
+    expect(refused(() => pseudo({ cmd: ["true", "a\0b"], ...quiet }))).toBe("Cannot use cmd[1]: it contains a NUL byte");
+    expect(refused(() => pseudo({ cmd: ["true"], env: { PATH: "/usr/bin:/bin", MARK: "a\0b" }, ...quiet }))).toBe(
+      "Cannot use environment variable MARK: it contains a NUL byte",
+    );
+    expect(refused(() => pseudo({ cmd: ["true"], cwd: "/tmp\0/x", ...quiet }))).toBe("Cannot use cwd: it contains a NUL byte");
+    expect(refused(() => contain({ root: `${root.path}\0/x`, ...quiet }))).toBe("Cannot use root: it contains a NUL byte");
+    expect(refused(() => contain({ root: root.path, inside: "true\0; false", ...quiet }))).toBe("Cannot use inside: it contains a NUL byte");
+    expect(refused(() => contain({ root: root.path, cmd: [new Uint8Array([0x2f, 0, 0x78])], ...quiet }))).toBe(
+      "Cannot use cmd[0]: it contains a NUL byte",
+    );
+    // Control: the same calls without the NUL start.
+    expect(refused(() => pseudo({ cmd: ["true", "ab"], env: { PATH: "/usr/bin:/bin", MARK: "ab" }, cwd: "/tmp", ...quiet }))).toBe("started");
+  });
+
+  test("bytes that are not UTF-8 reach CMD as they are", async () => {
+    const p = pseudo({
+      cmd: ["sh", "-c", 'printf %s "$1$MARK"', "sh", new Uint8Array([0xff, 0xfe])],
+      env: ["PATH=/usr/bin:/bin", new Uint8Array([0x4d, 0x41, 0x52, 0x4b, 0x3d, 0x80])],
+      stdout: "pipe",
+    });
+    expect([...new Uint8Array(await new Response(p.stdout).arrayBuffer())]).toEqual([0xff, 0xfe, 0x80]);
+    expect(await p.exited).toBe(0);
+  });
+
+  test("stdin's pipe is closed once the command exits, even if never ended", async () => {
+    const ours = (inode: string) =>
+      readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === inode;
+        } catch {
+          return false;
+        }
+      });
+    const p = pseudo({ cmd: ["sh", "-c", "read line; echo $line"], stdin: "pipe", stdout: "pipe" });
+    const inode = readlinkSync(`/proc/${p.pid}/fd/0`);
+    // Control: while it runs, we hold the write end.
+    expect(ours(inode).length).toBeGreaterThan(0);
+    p.stdin!.write("hi\n");
+    p.stdin!.flush();
+    expect(await new Response(p.stdout).text()).toBe("hi\n");
+    expect(await p.exited).toBe(0);
+    // Bun closes its own copy a moment after the end.
+    for (let tries = 0; tries < 100 && ours(inode).length > 0; tries++) await Bun.sleep(20);
+    expect(ours(inode)).toEqual([]);
+    // The caller's own end() after that is harmless.
+    expect(await p.stdin!.end()).toBe(0);
+  });
+
+  test("exited resolves when the library runs in a Worker", async () => {
+    const worker = new Worker(new URL("./worker-start.ts", import.meta.url).href);
+    const message = await new Promise<{ output: string; status: number }>((resolve) => {
+      worker.onmessage = (event) => resolve(event.data);
+    });
+    worker.terminate();
+    expect(message).toEqual({ output: "from the worker\n", status: 3 });
+  }, 20_000);
+
+  test("an AbortSignal that has fired starts nothing", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const dir = mkdtempSync(join(tmpdir(), "contain-abort-"));
+    // Container root is another host ID when the tests run as root.
+    chmodSync(dir, 0o777);
+    const marker = join(dir, "ran");
+    const cmd = ["sh", "-c", `echo > ${marker}`];
+    try {
+      let caught: unknown;
+      try {
+        pseudo({ cmd, signal: controller.signal });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ContainError);
+      expect((caught as ContainError).code).toBe("ECANCELED");
+      await expect(pseudoAsync({ cmd, signal: controller.signal })).rejects.toThrow("The operation was aborted");
+      await expect(containAsync({ root: root.path, signal: controller.signal })).rejects.toThrow("The operation was aborted");
+      // And nothing ran.
+      expect(existsSync(marker)).toBe(false);
+      // Control: without the signal, the same command runs.
+      expect(await pseudo({ cmd }).exited).toBe(0);
+      expect(existsSync(marker)).toBe(true);
+    } finally {
+      await pseudo({ cmd: ["rm", "-rf", dir] }).exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("containAsync: a slow -o helper stalls nothing, and an abort meanwhile stops CMD", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "contain-helper-"));
+    const started = join(dir, "helper-started");
+    const outside = `echo > ${started}; exec sleep 3`;
+    const cmd = ["/bin/sh", "-c", "echo ran > /ran"];
+    const controller = new AbortController();
+    const pending = containAsync({ root: root.path, cmd, outside, signal: controller.signal });
+    // The event loop goes on while the helper runs (a set-up that blocked it would run
+    // CMD before this loop could see the helper start and abort).
+    while (!existsSync(started)) await Bun.sleep(10);
+    controller.abort();
+    let caught: unknown;
+    await pending.catch((error) => (caught = error));
+    expect(caught).toBeInstanceOf(ContainError);
+    expect((caught as ContainError).code).toBe("ECANCELED");
+    expect(existsSync(join(root.path, "ran"))).toBe(false);
+    // Control: without the abort, the same container runs CMD.
+    rmSync(started);
+    const c = await containAsync({ root: root.path, cmd, outside: `echo > ${started}` });
+    expect(await c.exited).toBe(0);
+    expect(existsSync(join(root.path, "ran"))).toBe(true);
+    await pseudo({ cmd: ["rm", join(root.path, "ran")] }).exited;
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test("nothing is left behind: fds, children, mounts, temporary directories", async () => {

@@ -2,7 +2,8 @@
 import { defineCommand } from "citty";
 import type { Split } from "../argv.ts";
 import { type Mount, startContain } from "../contain.ts";
-import { parseArgs, supervise } from "./run.ts";
+import { type Arg, argText } from "../native.ts";
+import { commandEnvironment, optionText, optionWord, parseArgs, supervise } from "./run.ts";
 
 export const command = defineCommand({
   meta: { name: "contain", description: "Run CMD (default /bin/sh) as PID 1 of a container with DIR as its root." },
@@ -24,9 +25,10 @@ export const command = defineCommand({
 });
 
 /** -b SRC:DST[:ro] and -t DST, in the order given on the command line. */
-export function parseMounts(split: Pick<Split, "given">): Mount[] | string {
+export function parseMounts(split: Pick<Split<Arg>, "given">): Mount[] | string {
   const mounts: Mount[] = [];
-  for (const [name, value] of split.given) {
+  for (const [name, word] of split.given) {
+    const value = argText(word);
     if (name === "tmpfs") mounts.push({ type: "tmpfs", target: value });
     if (name !== "bind") continue;
     const bind = parseBind(value);
@@ -61,7 +63,7 @@ export async function main(): Promise<never> {
     if (split.operands.length === 0) return "missing DIR";
     const parsedMounts = parseMounts(split);
     if (typeof parsedMounts === "string") return parsedMounts;
-    const parsedEnv = parseEnv(split.lists.env ?? []);
+    const parsedEnv = parseEnv((split.lists.env ?? []).map(argText));
     if (typeof parsedEnv === "string") return parsedEnv;
     mounts = parsedMounts;
     env = parsedEnv;
@@ -72,13 +74,14 @@ export async function main(): Promise<never> {
       root: operands[0]!,
       cmd: operands.slice(1),
       console: options.console !== true,
-      uidMap: options.uid as string | undefined,
-      gidMap: options.gid as string | undefined,
+      uidMap: optionText(options.uid),
+      gidMap: optionText(options.gid),
       hostNetwork: options.hostNetwork === true,
-      inside: options.inside as string | undefined,
-      outside: options.outside as string | undefined,
+      inside: optionWord(options.inside),
+      outside: optionWord(options.outside),
       env,
-      cwd: options.workdir as string | undefined,
+      helperEnv: commandEnvironment(),
+      cwd: optionText(options.workdir),
       mounts,
       ephemeral: options.ephemeral === true,
       onWarning: (message) => process.stderr.write(`contain: ${message}\n`),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
 import { defineCommand } from "citty";
 import { startInject } from "../inject.ts";
-import { parseArgs, supervise } from "./run.ts";
+import { argText } from "../native.ts";
+import { commandEnvironment, parseArgs, supervise } from "./run.ts";
 
 export const command = defineCommand({
   meta: { name: "inject", description: "Run CMD (default $SHELL) inside the running container of contain's PID." },
@@ -13,9 +14,11 @@ export const command = defineCommand({
 
 export async function main(): Promise<never> {
   const { operands } = parseArgs(command, "inject", (split) =>
-    /^\d+$/.test(split.operands[0] ?? "") ? null : "PID must be a number",
+    /^\d+$/.test(argText(split.operands[0] ?? "")) ? null : "PID must be a number",
   );
-  return supervise("inject", () => startInject({ pid: Number(operands[0]), cmd: operands.slice(1) }));
+  return supervise("inject", () =>
+    startInject({ pid: Number(argText(operands[0]!)), cmd: operands.slice(1), env: commandEnvironment() }),
+  );
 }
 
 if (import.meta.main) await main();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 import { defineCommand } from "citty";
 import { startPseudo } from "../pseudo.ts";
-import { parseArgs, supervise } from "./run.ts";
+import { commandEnvironment, optionText, parseArgs, supervise } from "./run.ts";
 
 export const command = defineCommand({
   meta: { name: "pseudo", description: "Run CMD (default $SHELL) as root in a new user namespace." },
@@ -17,8 +17,9 @@ export async function main(): Promise<never> {
   return supervise("pseudo", () =>
     startPseudo({
       cmd: operands,
-      uidMap: options.uid as string | undefined,
-      gidMap: options.gid as string | undefined,
+      env: commandEnvironment(),
+      uidMap: optionText(options.uid),
+      gidMap: optionText(options.gid),
       onWarning: (message) => process.stderr.write(`pseudo: ${message}\n`),
     }),
   );

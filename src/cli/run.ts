@@ -2,13 +2,71 @@
 import { type Definition, type Split, splitArgv, UsageError, usage } from "../argv.ts";
 import { ContainError, Status } from "../errors.ts";
 import type { Child } from "../child.ts";
-import { dieOf, forwardSignals } from "../native.ts";
+import { type Arg, argText, dieOf, forwardSignals, readBytes } from "../native.ts";
+
+/** NUL-terminated entries, as /proc/PID/cmdline and environ hold them. */
+function entries(bytes: Uint8Array): Uint8Array[] {
+  const list: Uint8Array[] = [];
+  for (let start = 0; start < bytes.length; ) {
+    let end = bytes.indexOf(0, start);
+    if (end < 0) end = bytes.length;
+    list.push(bytes.subarray(start, end));
+    start = end + 1;
+  }
+  return list;
+}
+
+function readOwn(path: string): Uint8Array | null {
+  try {
+    return readBytes(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Our arguments as the kernel gave them. Bun decodes them as UTF-8, turning bytes that
+ * are not UTF-8 into U+FFFD, which the original passes on as they are; so when U+FFFD
+ * appears, the words come from /proc/self/cmdline instead, where ours are the last ones
+ * (before them stand bun, its options and the script). They are used only if they decode
+ * to what Bun gave, so a cmdline that does not line up changes nothing.
+ */
+export function commandArguments(): Arg[] {
+  const words = process.argv.slice(2);
+  if (!words.some((word) => word.includes("\uFFFD"))) return words;
+  const cmdline = readOwn("/proc/self/cmdline");
+  if (cmdline === null) return words;
+  const raw = entries(cmdline).slice(-words.length);
+  if (words.length === 0 || raw.length !== words.length) return words;
+  return raw.every((bytes, index) => argText(bytes) === words[index]) ? raw : words;
+}
+
+/**
+ * Our environment as the kernel gave it at exec: /proc/self/environ, whose entries Bun
+ * has not decoded (process.env turns bytes that are not UTF-8 into U+FFFD and drops
+ * names that are not UTF-8), and which nothing here changes. process.env when it cannot
+ * be read.
+ */
+export function commandEnvironment(): Arg[] | undefined {
+  const environ = readOwn("/proc/self/environ");
+  return environ === null ? undefined : entries(environ);
+}
+
+/** A valued option as text (maps, numbers), or undefined when not given. */
+export function optionText(value: Arg | true | undefined): string | undefined {
+  return value === undefined || value === true ? undefined : argText(value);
+}
+
+/** A valued option as given, bytes and all (commands for the helpers). */
+export function optionWord(value: Arg | true | undefined): Arg | undefined {
+  return value === true ? undefined : value;
+}
 
 /** Splits argv, printing usage for -h and for mistakes (exit 64). */
-export function parseArgs(command: Definition, name: string, check?: (split: Split) => string | null): Split {
-  let split: Split;
+export function parseArgs(command: Definition, name: string, check?: (split: Split<Arg>) => string | null): Split<Arg> {
+  let split: Split<Arg>;
   try {
-    split = splitArgv(process.argv.slice(2), command);
+    split = splitArgv(commandArguments(), command);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`${name}: ${error.message}\n${usage(command, name)}`);
