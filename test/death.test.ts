@@ -1,23 +1,8 @@
 // Death with contain: whatever the container and the helpers start, and whatever they do to
 // their credentials, nothing outlives a SIGKILL of contain (or of inject, for its CMD).
 import { describe, expect } from "bun:test";
-import { chmodSync, readdirSync, readFileSync } from "node:fs";
-import { bun, busyboxFixture, cli, probeReason, runners, testIf } from "./helpers.ts";
-
-/** Host PIDs of processes running `sleep SECONDS`. */
-function sleepers(seconds: number): number[] {
-  const wanted = `sleep\0${seconds}\0`;
-  return readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8") === wanted;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+import { chmodSync } from "node:fs";
+import { bun, busyboxFixture, cli, probeReason, runners, sleepers, testIf } from "./helpers.ts";
 
 async function until(check: () => boolean): Promise<void> {
   for (let tries = 0; tries < 500 && !check(); tries++) await Bun.sleep(10);

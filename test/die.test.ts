@@ -2,20 +2,9 @@
 // that signal too, as if CMD had run in its place: a caller that looks at how it ended
 // (WIFSIGNALED, Bun's signalCode) sees the signal, not an exit with 128 + N.
 import { describe, expect } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
-import { bun, busyboxFixture, cli, runners, testIf } from "./helpers.ts";
+import { bun, busyboxFixture, cli, runners, sleepers, testIf } from "./helpers.ts";
 
-function findSleep(seconds: number): number | undefined {
-  const wanted = `sleep\0${seconds}\0`;
-  const found = readdirSync("/proc").find((pid) => {
-    try {
-      return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8") === wanted;
-    } catch {
-      return false;
-    }
-  });
-  return found === undefined ? undefined : Number(found);
-}
+const findSleep = (seconds: number): number | undefined => sleepers(seconds)[0];
 
 for (const runner of runners) {
   describe(`death by signal passes through, as ${runner.name}`, () => {

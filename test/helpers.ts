@@ -1,7 +1,7 @@
 // Shared by the namespace tiers: who can run the CLI, and how a test that cannot run says
 // why. With MUST_WORK=1 (set by CI) such a test fails instead of skipping.
 import { afterAll, test } from "bun:test";
-import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -142,4 +142,20 @@ export function busyboxFixture(runner: Runner): { reason: string | null; root: s
   const [root, cleanup] = busyboxRoot(runner);
   afterAll(() => cleanup());
   return { reason, root };
+}
+
+/** Host PIDs of processes running `sleep SECONDS` (a duration unique to one test marks
+ *  its processes, wherever they run). */
+export function sleepers(seconds: number): number[] {
+  const wanted = `sleep\0${seconds}\0`;
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8") === wanted;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }

@@ -2,19 +2,9 @@
 // runs, nothing the helper started is left, and contain reports the signal at once. And
 // what inject's caller holds (supplementary groups) stays out of the container.
 import { describe, expect } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
-import { bun, busyboxFixture, cli, runners, testIf } from "./helpers.ts";
+import { bun, busyboxFixture, cli, runners, sleepers, testIf } from "./helpers.ts";
 
-function running(seconds: number): number {
-  const wanted = `sleep\0${seconds}\0`;
-  return readdirSync("/proc").filter((pid) => {
-    try {
-      return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8") === wanted;
-    } catch {
-      return false;
-    }
-  }).length;
-}
+const running = (seconds: number) => sleepers(seconds).length;
 
 for (const runner of runners) {
   describe(`a signal during set-up, as ${runner.name}`, () => {
