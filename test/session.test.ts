@@ -28,11 +28,24 @@ function absolute(runner: Runner): string[] {
  * terminal. With `interrupt`, types ^C once the output shows "ready".
  */
 async function onTerminal(dir: string, body: string, interrupt = false): Promise<string> {
+  // script itself may fail now and then to set a pty up on a busy machine: that is no
+  // result, so it is tried again, and its own words kept for the failure.
+  let problem = "";
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const result = await onTerminalOnce(dir, body, interrupt);
+    if (result.output !== "" || result.status === 0) return result.output;
+    problem = result.stderr;
+  }
+  throw new Error(`script gave no output: ${problem}`);
+}
+
+async function onTerminalOnce(dir: string, body: string, interrupt: boolean) {
   const file = join(dir, `terminal-${Math.random().toString(36).slice(2)}.sh`);
   writeFileSync(file, `set +e\n${body}\n`);
   const child = Bun.spawn(["script", "-qec", `bash ${file}`, "/dev/null"], {
     stdin: "pipe",
     stdout: "pipe",
+    stderr: "pipe",
     env: { ...process.env, SHELL: "/bin/bash" },
   });
   let output = "";
@@ -50,8 +63,8 @@ async function onTerminal(dir: string, body: string, interrupt = false): Promise
     }
   }
   child.stdin.end();
-  await child.exited;
-  return output.replaceAll("\r", "");
+  const status = await child.exited;
+  return { output: output.replaceAll("\r", ""), status, stderr: await new Response(child.stderr).text() };
 }
 
 /** Starts `contain -c ROOT sleep 30` in the background and waits until inject reaches it. */
