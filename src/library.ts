@@ -48,8 +48,17 @@ export interface Subprocess<In extends Stdio = Stdio, Out extends Stdio = Stdio,
   readonly exited: Promise<number>;
   /** Null until exited resolves. */
   readonly exitCode: number | null;
+  /** Once exited has resolved: the signal that killed CMD (for a container, its init), as
+   *  Bun's Subprocess names it ("SIGTERM"), or null when it exited. */
+  readonly signalCode: NodeJS.Signals | null;
   /** Sends a signal (default SIGTERM); a container passes it on to its init. */
   kill(signal?: number | NodeJS.Signals): void;
+}
+
+/** The name of signal `number`, from node:os (loaded only when a signal killed CMD). */
+function signalName(number: number): NodeJS.Signals | null {
+  const entry = Object.entries(osSignals()).find(([, value]) => value === number);
+  return (entry?.[0] as NodeJS.Signals | undefined) ?? null;
 }
 
 function signalNumber(signal: number | NodeJS.Signals = "SIGTERM"): number {
@@ -112,8 +121,10 @@ function subprocess(child: Child, streams: Streams, options: Common): Subprocess
           timedOut = true;
           child.kill(signalNumber(options.killSignal ?? "SIGKILL"));
         }, options.timeout);
+  let signalCode: NodeJS.Signals | null = null;
   const exited = child.exited.then((status) => {
     exitCode = status;
+    if (child.signal !== null) signalCode = signalName(child.signal);
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", abort);
     // Nothing reads it any more; a caller who never ended it would leak it.
@@ -134,6 +145,9 @@ function subprocess(child: Child, streams: Streams, options: Common): Subprocess
     },
     get timedOut() {
       return timedOut;
+    },
+    get signalCode() {
+      return signalCode;
     },
     kill: (signal) => child.kill(signalNumber(signal)),
   };

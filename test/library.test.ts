@@ -75,6 +75,17 @@ describe("library", () => {
     expect(await text(c.stdout)).toBe("1 contain\n");
     expect(await c.exited).toBe(3);
     expect(c.exitCode).toBe(3);
+    expect(c.signalCode).toBeNull();
+  });
+
+  test("signalCode names the signal that killed CMD, as Bun's Subprocess does", async () => {
+    const p = pseudo({ cmd: ["sh", "-c", "kill -TERM $$"], stdin: "ignore" });
+    expect(await p.exited).toBe(143);
+    expect([p.exitCode, p.signalCode]).toEqual([143, "SIGTERM"]);
+    const c = contain({ root: root.path, cmd: ["/bin/sh", "-c", "sleep 30"], stdin: "ignore" });
+    c.kill("SIGKILL");
+    expect(await c.exited).toBe(137);
+    expect(c.signalCode).toBe("SIGKILL");
   });
 
   test("20 containers at once", async () => {
