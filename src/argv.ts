@@ -94,11 +94,12 @@ export function usage(command: Definition, name: string): string {
   const lines = [`Usage: ${name}${hasOptions(args) ? " [OPTIONS]" : ""} ${operands}`];
   if (meta.description) lines.push(meta.description);
   if (hasOptions(args)) lines.push("Options:");
-  for (const def of Object.values(args)) {
-    if (def.type === "positional") continue;
-    const flag = `-${"alias" in def ? def.alias : ""}${def.type === "string" ? ` ${def.valueHint}` : ""}`;
-    lines.push(`  ${flag.padEnd(10)}${def.description}`);
-  }
+  const flags = Object.values(args)
+    .filter((def) => def.type !== "positional")
+    .map((def) => [`-${"alias" in def ? def.alias : ""}${def.type === "string" ? ` ${def.valueHint}` : ""}`, def.description] as const);
+  // The original's column, wider only as far as the longest option needs.
+  const width = Math.max(10, ...flags.map(([flag]) => flag.length + 2));
+  for (const [flag, description] of flags) lines.push(`  ${flag.padEnd(width)}${description}`);
   if ("uid" in args) lines.push("GID and UID maps are specified as START:LOWER:COUNT[,START:LOWER:COUNT]...");
   if ("dir" in args) lines.push(`${name} --doctor checks this host for what makes containers fail.`);
   return `${lines.join("\n")}\n`;
