@@ -209,20 +209,32 @@ function absolute(path: Arg): Arg {
  * it must be closed to them (no search permission for others, nor for a group other than
  * root's) and belong to root or to container root. Returns the problem, or null.
  */
-export function reachableByOthers<P extends Arg>(path: P, stat: (path: P) => FileStat | number, containerRoot: number): string | null {
+export function reachableByOthers<P extends Arg>(path: P, stat: (path: P) => FileStat | number, containerRoot: number): boolean {
   for (let at = path; ; at = parent(at) as P) {
     const info = stat(at);
     if (typeof info !== "number" && (info.uid === 0 || info.uid === containerRoot)) {
       const othersOut = (info.mode & 0o001) === 0 && ((info.mode & 0o010) === 0 || info.gid === 0);
-      if (othersOut) return null;
+      if (othersOut) return false;
     }
     if (argText(at) === "/") break;
   }
+  return true;
+}
+
+/**
+ * The same for a writable bind as host root, and more so: through an ID-mapped bind,
+ * container root writes as host root (a setuid-root file, for whoever can reach it), and
+ * even a plain one takes files for real host IDs. A file's own mode says nothing of who
+ * reaches it, so for a file the path starts at its directory. Returns the problem, or null.
+ */
+function bindReachable(mount: NativeMount, containerRoot: number): string | null {
+  if (mount.kind !== "bind" || mount.readonly) return null;
+  const from = mount.directory ? mount.source! : parent(mount.source!);
+  if (!reachableByOthers(from, statPath, containerRoot)) return null;
   return (
-    `${argText(path)} is open to other host users, and as host root the default map gives container IDs ` +
-    `their own numbers on the host, so the container could leave setuid files there for them: ` +
-    `make it private (chmod 700 ${argText(path)}, which container root owns when pseudo made it), ` +
-    `use -e, or choose maps with -u and -g`
+    `Cannot bind ${argText(mount.source!)} writable: as host root, container root writes there as host root ` +
+    `(setuid files too), and other host users can reach it: make it private (chmod 700), bind it :ro, ` +
+    `or choose maps with -u and -g`
   );
 }
 
@@ -263,9 +275,23 @@ function prepare(options: ContainOptions, fds: Fds) {
   const maps = planMaps(options.uidMap, options.gidMap);
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
   // Explicit maps are the caller's choice, and an ephemeral root is never written.
-  if (process.geteuid!() === 0 && options.uidMap === undefined && options.gidMap === undefined && !options.ephemeral) {
-    const problem = reachableByOthers(absolute(root), statPath, hostRoot(maps[0]) ?? 0);
-    if (problem) throw new ContainError(`Cannot use ${argText(options.root)} as root filesystem: ${problem}`, "", 1);
+  const defaultRootMap = process.geteuid!() === 0 && options.uidMap === undefined && options.gidMap === undefined;
+  if (defaultRootMap && !options.ephemeral && reachableByOthers(absolute(root), statPath, hostRoot(maps[0]) ?? 0)) {
+    const path = argText(absolute(root));
+    throw new ContainError(
+      `Cannot use ${argText(options.root)} as root filesystem: ${path} is open to other host users, and as host ` +
+        `root the default map gives container IDs their own numbers on the host, so the container could leave ` +
+        `setuid files there for them: make it private (chmod 700 ${path}, which container root owns when pseudo ` +
+        `made it), use -e, or choose maps with -u and -g`,
+      "",
+      1,
+    );
+  }
+  if (defaultRootMap) {
+    for (const mount of mounts) {
+      const problem = bindReachable(mount, hostRoot(maps[0]) ?? 0);
+      if (problem) throw new ContainError(problem, "bind", 1);
+    }
   }
   // /etc/subuid is read only for a DIR that container root does not own.
   if (owner.uid !== hostRoot(maps[0])) {
