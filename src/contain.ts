@@ -281,8 +281,8 @@ function prepare(options: ContainOptions, fds: Fds) {
     throw new ContainError(
       `Cannot use ${argText(options.root)} as root filesystem: ${path} is open to other host users, and as host ` +
         `root the default map gives container IDs their own numbers on the host, so the container could leave ` +
-        `setuid files there for them: make it private (chmod 700 ${path}, which container root owns when pseudo ` +
-        `made it), use -e, or choose maps with -u and -g`,
+        `setuid files there for them: keep it in a directory only container root may enter (made by ` +
+        `pseudo mkdir -m 700, or chmod 700 ${path} itself), use -e, or choose maps with -u and -g`,
       "",
       1,
     );

@@ -497,8 +497,8 @@ export function checkRootMap(root: boolean): Check | null {
   if (!root) return null;
   const detail =
     "as root, container IDs other than 0 are the host IDs of the same number, so contain takes a DIR " +
-    "under that map only if other host users cannot reach it (DIR 0700, owned by container root, as " +
-    "pseudo mkdir makes it), or with -e; -u and -g choose other maps";
+    "under that map only if other host users cannot reach it (DIR inside a directory that only container " +
+    "root may enter: pseudo mkdir -m 700 PARENT), or with -e; -u and -g choose other maps";
   return { name: "root map", status: "info", detail };
 }
 

@@ -34,9 +34,22 @@ async function underPseudo(cmd: string[], maps: MapOptions, input?: ReadableStre
 }
 
 /** A new directory owned by container root (under pseudo, so by the right host ID). */
+/**
+ * The root is `root` inside a directory that only container root may enter: no other
+ * host user reaches it (as host root, contain requires that under the default map, since
+ * container IDs are host IDs there), while the root itself is 0755, as a root filesystem's
+ * "/" must be for the container's own unprivileged users.
+ */
 async function makeRoot(maps: MapOptions, parent = tmpdir()): Promise<RootFilesystem> {
-  const path = (await underPseudo(["mktemp", "-d", join(parent, "contain-root.XXXXXX")], maps)).trim();
-  const remove = () => underPseudo(["rm", "-rf", path], maps).then(() => {});
+  const home = (await underPseudo(["mktemp", "-d", join(parent, "contain-root.XXXXXX")], maps)).trim();
+  const path = join(home, "root");
+  const remove = () => underPseudo(["rm", "-rf", home], maps).then(() => {});
+  try {
+    await underPseudo(["mkdir", "-m", "755", path], maps);
+  } catch (error) {
+    await remove();
+    throw error;
+  }
   return { path, remove, [Symbol.asyncDispose]: remove };
 }
 
