@@ -57,14 +57,15 @@ export function startInject(options: InjectOptions, fds: [number, number, number
   // A pidfd pins the process: if init is still there, with container=contain, once it is
   // open, the namespaces joined through it are that container's, even if init exits and
   // its PID is given to another process before the joiner uses them.
+  const gone = () => new ContainError(`PID ${options.pid} is not a container supervisor: its init has exited`);
   let pidfd: number;
   try {
     pidfd = openPidfd(init);
   } catch {
-    throw new ContainError(`PID ${options.pid} is not a container supervisor: its init has exited`);
+    throw gone();
   }
   try {
-    if (!isInit(init)) throw new ContainError(`PID ${options.pid} is not a container supervisor: its init has exited`);
+    if (!isInit(init)) throw gone();
     const env = options.env ?? process.env;
     const argv = options.cmd?.length ? options.cmd : defaultShell(env);
     return startChild(

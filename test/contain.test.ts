@@ -2,7 +2,7 @@
 import { describe, expect } from "bun:test";
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { hostname } from "node:os";
-import { BUSYBOX, bun, busyboxFixture, cli, delegationReason, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
+import { bun, BUSYBOX, busyboxFixture, cli, delegationReason, ORIGINAL_ROOT_MAPS, run, type Runner, runners, scratch, testIf } from "./helpers.ts";
 
 for (const runner of runners) {
   describe(`contain as ${runner.name}`, () => {
@@ -100,7 +100,7 @@ for (const runner of runners) {
         chmodSync(dir, 0o755);
         const open = run(runner, "contain", ["-c", dir, "/bin/true"]);
         // Explicit maps take the open DIR; the default map refuses it (see the next test).
-        const maps = ["-u", "0:4294967294:1,1:1:4294967293", "-g", "0:4294967294:1,1:1:4294967293"];
+        const maps = ORIGINAL_ROOT_MAPS;
         const readOnly = run(runner, "contain", ["-c", ...maps, dir, "/bin/true"]);
         done();
         expect(closed.stderr).toBe(
@@ -125,7 +125,7 @@ for (const runner of runners) {
           expect(refused.stderr).toMatch(/is open to other host users/);
           expect(existsSync(`${dir}/bin/planted`)).toBe(false);
           // The control: the original's map, chosen explicitly, plants the file for host group 42.
-          const maps = ["-u", "0:4294967294:1,1:1:4294967293", "-g", "0:4294967294:1,1:1:4294967293"];
+          const maps = ORIGINAL_ROOT_MAPS;
           const planted = run(runner, "contain", ["-c", ...maps, dir, "/bin/sh", "-c", plant]);
           expect(planted.status).toBe(0);
           const stat = statSync(`${dir}/bin/planted`);

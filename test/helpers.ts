@@ -117,6 +117,10 @@ export const probeReason = existsSync(PROBE)
   ? null
   : `the probe could not be built (${probeBuild?.stderr.toString().trim().split("\n")[0] ?? `no ${zig}`})`;
 
+/** Root's default map in the original's terms, spelled out: explicit maps lift contain's
+ *  refusal of a DIR or writable bind that other host users can reach. */
+export const ORIGINAL_ROOT_MAPS = ["-u", "0:4294967294:1,1:1:4294967293", "-g", "0:4294967294:1,1:1:4294967293"];
+
 export const BUSYBOX = "/bin/busybox";
 export const busyboxReason = existsSync(BUSYBOX) ? null : `${BUSYBOX} is missing (package busybox-static)`;
 const applets = "sh echo id hostname ls cat ps tty stty sleep head true readlink kill chmod chown mkdir rm stat tar".split(" ");

@@ -3,7 +3,7 @@
 import { describe, expect } from "bun:test";
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { busyboxFixture, run, runners, scratch, testIf } from "./helpers.ts";
+import { busyboxFixture, ORIGINAL_ROOT_MAPS, run, runners, scratch, testIf } from "./helpers.ts";
 
 for (const runner of runners) {
   describe(`contain's mounts and environment as ${runner.name}`, () => {
@@ -76,7 +76,7 @@ for (const runner of runners) {
       );
       expect(existsSync(join(host, "planted"))).toBe(false);
       // The control: with maps chosen explicitly, the same bind takes a setuid-root file.
-      const maps = ["-u", "0:4294967294:1,1:1:4294967293", "-g", "0:4294967294:1,1:1:4294967293"];
+      const maps = ORIGINAL_ROOT_MAPS;
       expect(contain([...maps, "-b", `${host}:/mnt`, root, "/bin/sh", "-c", plant]).status).toBe(0);
       const stat = statSync(join(host, "planted"));
       expect([stat.uid, stat.mode & 0o7777]).toEqual([0, 0o4755]);
@@ -85,7 +85,7 @@ for (const runner of runners) {
 
     testIf(reason, "a source that cannot be ID-mapped is a plain bind, with one warning as root", () => {
       // Maps chosen explicitly: /proc/sys is open to every host user.
-      const maps = runner.name === "root" ? ["-u", "0:4294967294:1,1:1:4294967293", "-g", "0:4294967294:1,1:1:4294967293"] : [];
+      const maps = runner.name === "root" ? ORIGINAL_ROOT_MAPS : [];
       const result = contain([...maps, "-b", "/proc/sys/kernel:/k", "-b", "/proc/sys/vm:/v", root, "/bin/cat", "/k/ostype"]);
       expect(result.stdout).toBe("Linux\n");
       const warning = /^contain: Cannot ID-map the bind of \/proc\/sys\/kernel \(Invalid argument\): it is a plain bind, which container root may not write\n$/;

@@ -96,14 +96,14 @@ export fn send_signal(pidfd: i32, signal: i32) u32 {
     return sys.errno(linux.syscall4(.pidfd_send_signal, @intCast(pidfd), @intCast(signal), 0, 0));
 }
 
-/// Catches INT, TERM, HUP, QUIT, USR1 and USR2 in this process and passes them on to the
-/// next child spawn_child starts (held until then); with `terminal_reaches_child` set,
-/// the terminal's own signals are not passed on.
 /// Dies of `signal`, as the command it supervised did (core dumps off).
 export fn die_of(signal: u32) void {
     sys.die_of(signal);
 }
 
+/// Catches INT, TERM, HUP, QUIT, USR1 and USR2 in this process and passes them on to the
+/// next child spawn_child starts (held until then); with `terminal_reaches_child` set,
+/// the terminal's own signals are not passed on.
 export fn forward_start(terminal_reaches_child: u32) u32 {
     return forward.start(terminal_reaches_child != 0);
 }

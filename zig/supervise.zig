@@ -47,10 +47,9 @@ pub fn wait_or_end(pid: i32, others: Others) u8 {
     const set = sys.bit(linux.SIG.CHLD) | set_abort;
     while (true) {
         var status: linux.siginfo_t = undefined;
-        status.fields.common.first.piduid.pid = 0;
-        const rc = linux.waitid(.PID, pid, &status, linux.W.EXITED | linux.W.NOHANG);
-        if (sys.errno(rc) != 0) return 125;
-        if (status.fields.common.first.piduid.pid == pid) return sys.shell_status(&status);
+        const reaped = sys.reap(.PID, pid, &status);
+        if (reaped < 0) return 125;
+        if (reaped == pid) return sys.shell_status(&status);
         var info: linux.siginfo_t = undefined;
         const signal = linux.syscall4(.rt_sigtimedwait, @intFromPtr(&set), @intFromPtr(&info), 0, 8);
         if (sys.errno(signal) == 0 and signal != linux.SIG.CHLD) end(pid, others, aborted_status(@intCast(signal)));
@@ -82,10 +81,8 @@ pub fn supervise(pid: i32, parent: i32, others: Others) noreturn {
         // Reap every child that has exited (orphans included), noting `pid`'s status.
         while (true) {
             var status: linux.siginfo_t = undefined;
-            status.fields.common.first.piduid.pid = 0;
-            const wrc = linux.waitid(.ALL, 0, &status, linux.W.EXITED | linux.W.NOHANG);
-            const reaped = status.fields.common.first.piduid.pid;
-            if (sys.errno(wrc) != 0 or reaped == 0) break;
+            const reaped = sys.reap(.ALL, 0, &status);
+            if (reaped <= 0) break;
             if (reaped == pid) end(pid, others, sys.wait_code(&status));
         }
     }

@@ -40,28 +40,30 @@ pub fn sigmask(set: u64, old: ?*u64) void {
 /// PIPE and XFSZ, which Bun ignores for itself (else `yes | head -1` in a container
 /// prints "Broken pipe"). Whether the caller ignored those too cannot be known any more.
 pub fn signals_reset() void {
-    // A zeroed kernel sigaction is SIG_DFL with no flags and an empty mask on every arch.
-    const action = [4]usize{ 0, 0, 0, 0 };
-    var signal: usize = 1;
+    var signal: u32 = 1;
     while (signal <= 64) : (signal += 1) {
         if (signal == linux.SIG.KILL or signal == linux.SIG.STOP) continue;
-        var old = [4]usize{ 0, 0, 0, 0 };
-        _ = linux.syscall4(.rt_sigaction, signal, 0, @intFromPtr(&old), 8);
         const bun_own = signal == linux.SIG.PIPE or signal == linux.SIG.XFSZ;
-        if (old[0] == SIG_IGN and !bun_own) continue;
-        // Every other number from 1 to 64 takes a default action (EINVAL is only for
-        // KILL, STOP and numbers out of range), so this cannot fail.
-        _ = linux.syscall4(.rt_sigaction, signal, @intFromPtr(&action), 0, 8);
+        if (ignored(signal) and !bun_own) continue;
+        set_default(signal);
     }
 }
 
-pub const SIG_IGN = 1;
+const SIG_IGN = 1;
 
 /// Whether `signal` is ignored in this process.
 pub fn ignored(signal: u32) bool {
     var old = [4]usize{ 0, 0, 0, 0 };
     _ = linux.syscall4(.rt_sigaction, signal, 0, @intFromPtr(&old), 8);
     return old[0] == SIG_IGN;
+}
+
+/// Gives `signal` its default action. Every number from 1 to 64 but KILL and STOP takes
+/// one (EINVAL is only for those and numbers out of range), so this cannot fail.
+pub fn set_default(signal: u32) void {
+    // A zeroed kernel sigaction is SIG_DFL with no flags and an empty mask on every arch.
+    const action = [4]usize{ 0, 0, 0, 0 };
+    _ = linux.syscall4(.rt_sigaction, signal, @intFromPtr(&action), 0, 8);
 }
 
 /// fork(2) without libc. With CLONE_PIDFD the parent gets a pidfd, which sees the child's
@@ -257,8 +259,8 @@ pub fn same_namespace(pid: i32, name: []const u8) bool {
 
 /// Closes every fd but `keep`, standard streams included.
 pub fn close_all_but(keep: fd_t) void {
-    if (keep > 0) _ = linux.syscall3(.close_range, 0, @intCast(keep - 1), 0);
-    _ = linux.syscall3(.close_range, @intCast(keep + 1), std.math.maxInt(u32), 0);
+    if (keep > 0) _ = close_range(0, @intCast(keep - 1), 0);
+    _ = close_range(@intCast(keep + 1), std.math.maxInt(u32), 0);
 }
 
 pub fn set_dumpable(dumpable: bool) void {
@@ -292,6 +294,15 @@ pub fn wait_status(pid: i32) u8 {
     }
 }
 
+/// Reaps a child that has exited, without waiting: its pid (0 if none has exited) with its
+/// status in `info`, or -errno. `which` and `id` as waitid takes them.
+pub fn reap(which: linux.P, id: i32, info: *linux.siginfo_t) i32 {
+    info.fields.common.first.piduid.pid = 0;
+    const rc = linux.waitid(which, id, info, linux.W.EXITED | linux.W.NOHANG);
+    if (errno(rc) != 0) return -@as(i32, @intCast(errno(rc)));
+    return info.fields.common.first.piduid.pid;
+}
+
 /// shell_status, with 0x100 added when a signal killed the process: what callers need to
 /// die of the same signal rather than exit 128 + N.
 pub fn wait_code(info: *const linux.siginfo_t) u16 {
@@ -305,8 +316,7 @@ pub fn wait_code(info: *const linux.siginfo_t) u16 {
 pub fn die_of(signal: u32) noreturn {
     const no_core = [2]usize{ 0, 0 };
     _ = linux.syscall4(.prlimit64, 0, @intFromEnum(linux.rlimit_resource.CORE), @intFromPtr(&no_core), 0);
-    const default = [4]usize{ 0, 0, 0, 0 };
-    _ = linux.syscall4(.rt_sigaction, signal, @intFromPtr(&default), 0, 8);
+    set_default(signal);
     const unblock = bit(signal);
     _ = linux.syscall4(.rt_sigprocmask, linux.SIG.UNBLOCK, @intFromPtr(&unblock), 0, 8);
     _ = linux.kill(linux.getpid(), @intCast(signal));
