@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
 const result = await Bun.build({
-  entrypoints: ["contain", "inject", "pseudo", "autopkgtest-virt-contain", "autopkgtest-execute"].map((tool) => join(root, "src", "cli", `${tool}.ts`)).concat(join(root, "src", "relay-worker.ts")),
+  entrypoints: ["contain", "inject", "pseudo", "autopkgtest-virt-contain", "autopkgtest-execute"].map((tool) => join(root, "src", "cli", `${tool}.ts`)),
   outdir: join(root, "dist"),
   target: "bun",
   naming: "[name].[ext]",

@@ -1,25 +1,28 @@
-// Starting a child through the shim and following it to its exit: the map handshake, the
-// failure reports, and exit statuses collected through pidfds.
+// A child of the shim's from spawn to reap: the map handshake, the failure reports, the
+// console relay, and the exit status collected through its pidfd.
 import {
   argText,
   closeFd,
+  markIdmapped,
   type Report,
   strerror,
   readReport,
   releaseRegion,
   sendGo,
   sendSignal,
-  type Spawned,
   type SpawnConfig,
   spawnChild,
   Step,
   stepText,
   waitChild,
+  watchChild,
 } from "./native.ts";
 import { ContainError, EXDEV, Status } from "./errors.ts";
 import { type MapPlan, writeMaps, writeMapsAsync } from "./userns.ts";
 
 const SIGKILL = 9;
+const SIGPIPE = 13;
+const EPIPE = 32;
 const ECANCELED = 125;
 
 /** What an AbortSignal that fired before CMD was executed makes the start throw. */
@@ -29,134 +32,262 @@ export function abortError(signal: AbortSignal): ContainError {
   return error;
 }
 
-export interface Child {
-  /** Host PID of the first child: pseudo's CMD, contain's holder, inject's joiner. */
-  pid: number;
-  /** Resolves with the exit status in shell terms (128 + N for signal N). */
-  exited: Promise<number>;
-  /** Sends a signal; a no-op once the child has exited. */
-  kill(signal: number): void;
-  /** Once exited has resolved: the signal that killed the child (for contain, init; for
-   *  inject, CMD), or null when it exited. */
-  readonly signal: number | null;
-}
-
-/**
- * Forks the child, writes its ID maps when it has a new user namespace (`maps`), and
- * waits until it has executed CMD. Throws ContainError for any failure before that, after
- * reaping the child, so nothing is left behind.
- */
-export function startChild(config: SpawnConfig, maps: [MapPlan, MapPlan] | null, command: string): Child {
-  const started = startRaw(config, maps, command);
-  return follow(started, watchExit(started));
-}
-
-/** Buffers the children read until they exec; held here so the GC cannot take them. */
-const reading = new Set<unknown[]>();
-
-/** A started child's pidfd and stacks. `open` turns false the moment the pidfd is closed,
- *  so that nothing signals through a number the kernel may already have given out again. */
-export interface Started {
-  pid: number;
-  pidfd: number;
-  region: number;
-  open: boolean;
-  /** The signal that killed it, once it has exited (null: it exited). */
-  signal?: number | null;
-}
-
-/** Once the maps are written: fds to hand the holder with go (it closes none of them). */
-export type BeforeGo = (spawned: Spawned) => number[];
+/** What a start must do once the maps are written, before go: fds to hand the holder
+ *  with go (it closes none of them). */
+export type BeforeGo = (child: ChildProcess) => number[];
 
 /** What the handshake needs from its driver: the next report, or the maps written. */
 type Need = "report" | "maps";
 
-/** A spawned child's go channel, closed once (closing it makes a child that waits for
- *  its maps exit). */
-function goChannel(goFd: number): () => void {
-  let open = true;
-  return () => {
-    if (open) closeFd(goFd);
-    open = false;
-  };
-}
-
 /**
- * The steps between the reports, shared by startRaw and startRawAsync, which drive it:
- * it yields "report" for the next report (null at EOF) and "maps" for the maps to be
- * written, and throws the ContainError of a failure report.
+ * One child, from spawn to reap: pseudo's CMD, contain's holder or inject's joiner. It
+ * owns the pidfd, the children's stacks, the config buffers they read until CMD runs, the
+ * map handshake, and, with a console, the relay. start and startAsync drive the same
+ * handshake, blocking or not; wait (blocking) and exited (not) the same reaping.
  */
-function* handshake(
-  config: SpawnConfig,
-  spawned: Spawned,
-  hasMaps: boolean,
-  command: string,
-  closeGo: () => void,
-  beforeGo?: BeforeGo,
-): Generator<Need, void, Report | null | undefined> {
-  if (hasMaps) {
-    const ready = yield "report";
-    if (!ready) throw new ContainError("Failed to start: the child exited at once");
-    if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
-    yield "maps";
-    const fds = beforeGo?.(spawned) ?? [];
+export class ChildProcess {
+  /** The host PID. */
+  readonly pid: number;
+  readonly #pidfd: number;
+  readonly #region: number;
+  readonly #table: DataView;
+  /** The config as the children read it until CMD is executed: held so the GC cannot
+   *  take it; dropped once they are done. */
+  #buffers: unknown[] | null;
+  #reportFd: number;
+  #goFd: number;
+  /** False the moment the pidfd is closed, so that nothing signals through a number the
+   *  kernel may already have given out again. */
+  #open = true;
+  #signal: number | null = null;
+  #exited?: Promise<number>;
+  #console?: { master: number; input: number; output: number; onError: (errno: number) => void };
+
+  private constructor(config: SpawnConfig) {
+    const spawned = spawnChild(config);
+    this.pid = spawned.pid;
+    this.#pidfd = spawned.pidfd;
+    this.#region = spawned.region;
+    this.#table = spawned.table;
+    this.#buffers = spawned.buffers;
+    this.#reportFd = spawned.reportFd;
+    this.#goFd = spawned.goFd;
+  }
+
+  /**
+   * Forks the child, writes its ID maps when it has a new user namespace (`maps`), and
+   * waits until it has executed CMD. Throws ContainError for any failure before that,
+   * after reaping the child, so nothing is left behind.
+   */
+  static start(config: SpawnConfig, maps: [MapPlan, MapPlan] | null, command: string, beforeGo?: BeforeGo): ChildProcess {
+    const child = new ChildProcess(config);
     try {
-      sendGo(spawned.goFd, fds);
-    } finally {
-      fds.forEach(closeFd);
+      const steps = child.#handshake(config, maps !== null, command, beforeGo);
+      for (let need = steps.next(); !need.done; ) {
+        if (need.value === "report") {
+          need = steps.next(readReport(child.#reportFd));
+        } else {
+          writeMaps(child.pid, maps![0], maps![1]);
+          need = steps.next();
+        }
+      }
+    } catch (error) {
+      child.#abandon();
+      throw error instanceof ContainError ? error : new ContainError((error as Error).message);
     }
+    child.#started();
+    return child;
   }
-  closeGo();
-  let report = (yield "report") ?? null;
-  let object: string | undefined;
-  if (report?.step === Step.mountIndex) {
-    const mount = config.mounts?.[report.value];
-    report = (yield "report") ?? { step: Step.mountIndex, value: 0 };
-    object = report.step === Step.bindSource ? mount?.source : mount?.target;
-  } else if (report?.step === Step.enterWorkingDirectory) {
-    object = config.cwd === undefined ? undefined : argText(config.cwd);
+
+  /**
+   * start without blocking the event loop: the reports are read and newuidmap and
+   * newgidmap run asynchronously, so helpers that take their time stall nothing. `signal`
+   * aborting before CMD has been executed kills the child with SIGKILL (the -i and -o
+   * helpers die with it) and rejects with abortError.
+   */
+  static async startAsync(
+    config: SpawnConfig,
+    maps: [MapPlan, MapPlan] | null,
+    command: string,
+    signal?: AbortSignal,
+    beforeGo?: BeforeGo,
+  ): Promise<ChildProcess> {
+    if (signal?.aborted) throw abortError(signal);
+    const child = new ChildProcess(config);
+    const reports = reportReader(child.#reportFd);
+    let aborted = false;
+    const abort = () => {
+      aborted = true;
+      // Its report pipe then reaches EOF, which ends the wait below.
+      child.kill(SIGKILL);
+      child.#closeGo();
+    };
+    signal?.addEventListener("abort", abort, { once: true });
+    try {
+      const steps = child.#handshake(config, maps !== null, command, beforeGo);
+      for (let need = steps.next(); !need.done; ) {
+        if (need.value === "report") {
+          const report = await reports.next();
+          if (aborted) throw abortError(signal!);
+          need = steps.next(report);
+        } else {
+          await writeMapsAsync(child.pid, maps![0], maps![1]);
+          if (aborted) throw abortError(signal!);
+          need = steps.next();
+        }
+      }
+    } catch (error) {
+      reports.cancel();
+      child.#abandon();
+      throw error instanceof ContainError ? error : new ContainError((error as Error).message);
+    } finally {
+      signal?.removeEventListener("abort", abort);
+    }
+    reports.cancel();
+    child.#started();
+    return child;
   }
-  if (report !== null) throw reportError(report.step, report.value, command, object);
-}
 
-/** After a failed start: reap the child and free what it used. */
-function abandon(spawned: Spawned, closeGo: () => void): void {
-  closeGo();
-  closeFd(spawned.reportFd);
-  waitChild(spawned.pidfd, true);
-  closeFd(spawned.pidfd);
-  releaseRegion(spawned.region);
-  reading.delete(spawned.keep);
-}
-
-/** Like startChild, but leaves the pidfd to the caller (the console relay polls it). */
-export function startRaw(
-  config: SpawnConfig,
-  maps: [MapPlan, MapPlan] | null,
-  command: string,
-  beforeGo?: BeforeGo,
-): Started {
-  const spawned = spawnChild(config);
-  const { pid, pidfd, reportFd, region, keep } = spawned;
-  reading.add(keep);
-  const closeGo = goChannel(spawned.goFd);
-  try {
-    const steps = handshake(config, spawned, maps !== null, command, closeGo, beforeGo);
-    for (let need = steps.next(); !need.done; ) {
-      if (need.value === "report") {
-        need = steps.next(readReport(reportFd));
-      } else {
-        writeMaps(pid, maps![0], maps![1]);
-        need = steps.next();
+  /**
+   * The steps between the reports, which start and startAsync drive: it yields "report"
+   * for the next report (null at EOF) and "maps" for the maps to be written, and throws
+   * the ContainError of a failure report.
+   */
+  *#handshake(config: SpawnConfig, hasMaps: boolean, command: string, beforeGo?: BeforeGo): Generator<Need, void, Report | null | undefined> {
+    if (hasMaps) {
+      const ready = yield "report";
+      if (!ready) throw new ContainError("Failed to start: the child exited at once");
+      if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
+      yield "maps";
+      const fds = beforeGo?.(this) ?? [];
+      try {
+        sendGo(this.#goFd, fds);
+      } finally {
+        fds.forEach(closeFd);
       }
     }
-  } catch (error) {
-    abandon(spawned, closeGo);
-    throw error instanceof ContainError ? error : new ContainError((error as Error).message);
+    this.#closeGo();
+    let report = (yield "report") ?? null;
+    let object: string | undefined;
+    if (report?.step === Step.mountIndex) {
+      const mount = config.mounts?.[report.value];
+      report = (yield "report") ?? { step: Step.mountIndex, value: 0 };
+      object = report.step === Step.bindSource ? mount?.source : mount?.target;
+    } else if (report?.step === Step.enterWorkingDirectory) {
+      object = config.cwd === undefined ? undefined : argText(config.cwd);
+    }
+    if (report !== null) throw reportError(report.step, report.value, command, object);
   }
-  closeFd(reportFd);
-  reading.delete(keep);
-  return { pid, pidfd, region, open: true };
+
+  /** Closes the go channel, once: a child still waiting for its maps then exits. */
+  #closeGo(): void {
+    if (this.#goFd >= 0) closeFd(this.#goFd);
+    this.#goFd = -1;
+  }
+
+  /** CMD runs: the children read nothing of ours any more. */
+  #started(): void {
+    closeFd(this.#reportFd);
+    this.#reportFd = -1;
+    this.#buffers = null;
+  }
+
+  /** After a failed start: reap the child and free what it used. */
+  #abandon(): void {
+    this.#closeGo();
+    closeFd(this.#reportFd);
+    this.#reportFd = -1;
+    this.#reap(waitChild(this.#pidfd, true)!);
+    this.#buffers = null;
+  }
+
+  /** Marks bind `index` of the holder's mounts as ID-mapped tree `slot` (before go). */
+  markIdmapped(index: number, slot: number): void {
+    markIdmapped(this.#table, index, slot);
+  }
+
+  /** Sends a signal; a no-op once the child has been reaped. */
+  kill(signal: number): void {
+    if (this.#open) sendSignal(this.#pidfd, signal);
+  }
+
+  /** Once it has been reaped: the signal that killed it (for contain, init; for inject,
+   *  CMD), or null when it exited. */
+  get signal(): number | null {
+    return this.#signal;
+  }
+
+  /**
+   * Relays the console `master` to and from `input` and `output` until the child exits,
+   * on the shim's watcher thread. Before exited is first read. If the relay must stop
+   * early, the child is killed: when `output` is gone it ends as a writer into a closed
+   * pipe would (SIGPIPE), otherwise as our own failure, after onError(errno).
+   */
+  relayConsole(master: number, input: number, output: number, onError: (errno: number) => void): void {
+    this.#console = { master, input, output, onError };
+  }
+
+  /** Whether the console is relayed (then only exited can wait). */
+  get relaying(): boolean {
+    return this.#console !== undefined;
+  }
+
+  /** Resolves with the exit status in shell terms (128 + N for signal N), without
+   *  blocking, from a Worker too: the shim's thread tells when to reap. */
+  get exited(): Promise<number> {
+    return (this.#exited ??= this.#watch());
+  }
+
+  /** Blocks until the child exits and returns its status, as exited would. Not with a
+   *  console, whose relay runs until then. */
+  wait(): number {
+    if (this.#console) throw new Error("wait() cannot relay a console; use exited");
+    if (this.#exited) throw new Error("wait() after exited");
+    const status = this.#reap(waitChild(this.#pidfd, true)!);
+    this.#exited = Promise.resolve(status);
+    return status;
+  }
+
+  async #watch(): Promise<number> {
+    const relay = this.#console;
+    const fd = watchChild(this.#pidfd, relay?.master, relay?.input, relay?.output);
+    const bytes = await readToEnd(fd);
+    closeFd(fd);
+    const result = bytes.length >= 4 ? new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) : 0;
+    const status = this.#reap(waitChild(this.#pidfd, true)!);
+    if (result === 0) return status;
+    // The watcher killed it because the relay stopped: our stdout is gone (EPIPE), so it
+    // went as a writer into a closed pipe goes; or the relay failed, our own failure.
+    if (result === EPIPE) {
+      this.#signal = SIGPIPE;
+      return 128 + SIGPIPE;
+    }
+    this.#signal = null;
+    relay!.onError(result);
+    return Status.failure;
+  }
+
+  /** Takes the status waitChild gave: closes the pidfd and frees the stacks. */
+  #reap(status: number): number {
+    this.#open = false;
+    closeFd(this.#pidfd);
+    releaseRegion(this.#region);
+    this.#signal = status & 0x100 ? (status & 0xff) - 128 : null;
+    return status & 0xff;
+  }
+}
+
+/** Everything a pipe gives until EOF, read without blocking. */
+async function readToEnd(fd: number): Promise<Uint8Array> {
+  const reader = Bun.file(fd).stream().getReader();
+  let bytes: Uint8Array = new Uint8Array(0);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes = bytes.length === 0 ? value : concat(bytes, value);
+  }
+  reader.releaseLock();
+  return bytes;
 }
 
 /** The child's reports, read without blocking: next() gives the next one, or null at EOF
@@ -189,134 +320,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   both.set(a);
   both.set(b, a.length);
   return both;
-}
-
-/**
- * startRaw without blocking the event loop: the reports are read and newuidmap and
- * newgidmap run asynchronously, so helpers that take their time stall nothing. `signal`
- * aborting before CMD has been executed kills the child with SIGKILL (the -i and -o
- * helpers die with it) and rejects with abortError.
- */
-export async function startRawAsync(
-  config: SpawnConfig,
-  maps: [MapPlan, MapPlan] | null,
-  command: string,
-  signal?: AbortSignal,
-  beforeGo?: BeforeGo,
-): Promise<Started> {
-  if (signal?.aborted) throw abortError(signal);
-  const spawned = spawnChild(config);
-  const { pid, pidfd, reportFd, region, keep } = spawned;
-  reading.add(keep);
-  const reports = reportReader(reportFd);
-  const closeGo = goChannel(spawned.goFd);
-  let aborted = false;
-  const abort = () => {
-    aborted = true;
-    // Its report pipe then reaches EOF, which ends the wait below.
-    sendSignal(pidfd, SIGKILL);
-    closeGo();
-  };
-  signal?.addEventListener("abort", abort, { once: true });
-  try {
-    const steps = handshake(config, spawned, maps !== null, command, closeGo, beforeGo);
-    for (let need = steps.next(); !need.done; ) {
-      if (need.value === "report") {
-        const report = await reports.next();
-        if (aborted) throw abortError(signal!);
-        need = steps.next(report);
-      } else {
-        await writeMapsAsync(pid, maps![0], maps![1]);
-        if (aborted) throw abortError(signal!);
-        need = steps.next();
-      }
-    }
-  } catch (error) {
-    reports.cancel();
-    abandon(spawned, closeGo);
-    throw error instanceof ContainError ? error : new ContainError((error as Error).message);
-  } finally {
-    signal?.removeEventListener("abort", abort);
-  }
-  reports.cancel();
-  closeFd(reportFd);
-  reading.delete(keep);
-  return { pid, pidfd, region, open: true };
-}
-
-/** A Child over a started child whose status `status` will bring. */
-export function follow(started: Started, status: Promise<number>): Child {
-  return {
-    pid: started.pid,
-    exited: status,
-    get signal() {
-      return started.signal ?? null;
-    },
-    kill(signal: number) {
-      if (started.open) sendSignal(started.pidfd, signal);
-    },
-  };
-}
-
-const waiting = new Map<Started, (status: number) => void>();
-let keepAlive: ReturnType<typeof setInterval> | undefined;
-/** Off the main thread: the pending look at the pidfds, and the wait before the next. */
-let poll: ReturnType<typeof setTimeout> | undefined;
-let pollDelay = 1;
-const POLL_MAX_MS = 50;
-
-function collect(): void {
-  for (const [started, resolve] of waiting) {
-    const status = waitChild(started.pidfd, false);
-    if (status === null) continue;
-    waiting.delete(started);
-    started.open = false;
-    closeFd(started.pidfd);
-    releaseRegion(started.region);
-    started.signal = status & 0x100 ? (status & 0xff) - 128 : null;
-    resolve(status & 0xff);
-  }
-  if (waiting.size > 0) return;
-  if (keepAlive !== undefined) {
-    clearInterval(keepAlive);
-    keepAlive = undefined;
-    process.off("SIGCHLD", collect);
-  }
-  if (poll !== undefined) {
-    clearTimeout(poll);
-    poll = undefined;
-  }
-}
-
-/** A Worker gets no SIGCHLD (Bun delivers signals to the main thread's listeners), so
- *  there the pidfds are looked at on a timer: soon after a start, then every 50 ms at
- *  most. The timer also keeps the Worker alive until the status is in. */
-function pollLater(): void {
-  poll = setTimeout(() => {
-    poll = undefined;
-    collect();
-    if (waiting.size === 0) return;
-    pollDelay = Math.min(pollDelay * 2, POLL_MAX_MS);
-    pollLater();
-  }, pollDelay);
-}
-
-/** The exit status of the child behind `pidfd`. SIGCHLD says when to look; the pidfd
- *  makes sure the status is ours whoever else reaps. A SIGCHLD listener does not keep Bun
- *  alive, so an idle timer does until the status is in. */
-export function watchExit(started: Started): Promise<number> {
-  return new Promise((resolve) => {
-    if (!Bun.isMainThread) {
-      pollDelay = 1;
-      if (poll !== undefined) clearTimeout(poll);
-      pollLater();
-    } else if (waiting.size === 0) {
-      process.on("SIGCHLD", collect);
-      keepAlive = setInterval(() => {}, 2 ** 30);
-    }
-    waiting.set(started, resolve);
-    collect();
-  });
 }
 
 /**

@@ -1,6 +1,6 @@
 // contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
 import { dirname, resolve } from "node:path";
-import { type Child, follow, type Started, startRaw, startRawAsync, watchExit } from "./child.ts";
+import { ChildProcess } from "./child.ts";
 import { ContainError, Status } from "./errors.ts";
 import {
   type Arg,
@@ -19,17 +19,11 @@ import {
   rawTerminal,
   refuseNul,
   restoreTerminal,
-  sendSignal,
-  type Spawned,
   type SpawnConfig,
   type FileStat,
   statPath,
   strerror,
 } from "./native.ts";
-import { signals } from "./signals.ts";
-
-const EPIPE = 32;
-const SIGPIPE = 13;
 import { type Environment, environment } from "./stdio.ts";
 import { delegatedRanges, hostRoot, type MapPlan, ownerWarning, planMaps } from "./userns.ts";
 
@@ -124,16 +118,16 @@ function planMounts(mounts: Mount[]): NativeMount[] {
  * root make it, so the supervisor does, once the holder's maps exist. Where the kernel or
  * the filesystem refuses, the bind stays plain, with one warning.
  */
-function idmapBinds(mounts: NativeMount[], spawned: Spawned, warn?: (message: string) => void): number[] {
+function idmapBinds(mounts: NativeMount[], holder: ChildProcess, warn?: (message: string) => void): number[] {
   const fds: number[] = [];
   let warned = false;
   mounts.forEach((mount, index) => {
     // Container root may remount its own mounts read-write, and through an ID-mapped one
     // it writes as host root: so a read-only bind stays plain, where host IDs keep it so.
     if (mount.kind !== "bind" || mount.readonly || fds.length >= MAX_IDMAPPED) return;
-    const tree = idmapTree(mount.source!, spawned.pid);
+    const tree = idmapTree(mount.source!, holder.pid);
     if (typeof tree === "number") {
-      spawned.setIdmapped(index, fds.length);
+      holder.markIdmapped(index, fds.length);
       fds.push(tree);
     } else if (!warned) {
       warned = true;
@@ -169,17 +163,12 @@ function explain(error: unknown, root: Arg, uid: MapPlan): unknown {
   );
 }
 
-export interface Contained extends Child {
-  /** Set when the console is relayed: restores the terminal (also done on exit). */
-  restore?: () => void;
-}
-
 type Fds = [number, number, number];
 
 /**
  * `fds`: the holder's 0, 1 and 2 (-1 keeps ours), which init keeps without a console.
- * With a console, the relay reads fds[0] and writes fds[1] instead (0 and 1 for -1), and
- * `relayed` runs once it has stopped using them.
+ * With a console, the relay reads fds[0] and writes fds[1] instead (0 and 1 for -1), until
+ * exited resolves.
  */
 /** An absolute path's parent directory, for bytes too (dirname's, for text). */
 function parent(path: Arg): Arg {
@@ -238,32 +227,27 @@ function bindReachable(mount: NativeMount, containerRoot: number): string | null
   );
 }
 
-export function startContain(options: ContainOptions, fds: Fds = [-1, -1, -1], relayed: () => void = () => {}): Contained {
+export function startContain(options: ContainOptions, fds: Fds = [-1, -1, -1]): ChildProcess {
   const plan = prepare(options, fds);
-  let started;
+  let holder;
   try {
-    started = startRaw(plan.config, plan.maps, plan.command, plan.beforeGo);
+    holder = ChildProcess.start(plan.config, plan.maps, plan.command, plan.beforeGo);
   } catch (error) {
     throw plan.failed(error);
   }
-  return plan.finish(started, relayed);
+  return plan.finish(holder);
 }
 
-/** startContain without blocking the event loop during set-up (startRawAsync). */
-export async function startContainAsync(
-  options: ContainOptions,
-  fds: Fds = [-1, -1, -1],
-  relayed: () => void = () => {},
-  signal?: AbortSignal,
-): Promise<Contained> {
+/** startContain without blocking the event loop during set-up (ChildProcess.startAsync). */
+export async function startContainAsync(options: ContainOptions, fds: Fds = [-1, -1, -1], signal?: AbortSignal): Promise<ChildProcess> {
   const plan = prepare(options, fds);
-  let started;
+  let holder;
   try {
-    started = await startRawAsync(plan.config, plan.maps, plan.command, signal, plan.beforeGo);
+    holder = await ChildProcess.startAsync(plan.config, plan.maps, plan.command, signal, plan.beforeGo);
   } catch (error) {
     throw plan.failed(error);
   }
-  return plan.finish(started, relayed);
+  return plan.finish(holder);
 }
 
 /** Everything before the fork: the checks, the maps, the console. */
@@ -325,16 +309,17 @@ function prepare(options: ContainOptions, fds: Fds) {
     maps,
     command: argText(argv[0]!),
     beforeGo:
-      process.geteuid!() === 0 ? (spawned: Spawned) => idmapBinds(mounts, spawned, options.onWarning) : undefined,
+      process.geteuid!() === 0 ? (holder: ChildProcess) => idmapBinds(mounts, holder, options.onWarning) : undefined,
     failed(error: unknown): unknown {
       if (pty) closeConsole(pty);
       return explain(error, options.root, maps[0]);
     },
-    finish(started: Started, relayed: () => void): Contained {
-      if (!pty) return follow(started, watchExit(started));
+    finish(holder: ChildProcess): ChildProcess {
+      if (!pty) return holder;
       const input = fds[0] >= 0 ? fds[0] : 0;
       const output = fds[1] >= 0 ? fds[1] : 1;
-      return relayConsole(started, pty, input, output, relayed, options.onWarning);
+      relayConsole(holder, pty, input, output, options.onWarning);
+      return holder;
     },
   };
 }
@@ -344,16 +329,15 @@ function closeConsole(pty: Console): void {
   closeFd(pty.slave);
 }
 
-/** Copies stdin to the console and the console to stdout in a Worker until the holder
- *  exits; the terminal is raw meanwhile and restored on every way out. */
+/** Copies stdin to the console and the console to stdout on the shim's watcher thread
+ *  until the holder exits; the terminal is raw meanwhile and restored on every way out. */
 function relayConsole(
-  started: Started,
+  holder: ChildProcess,
   pty: Console,
   input: number,
   output: number,
-  relayed: () => void,
   onWarning?: (message: string) => void,
-): Contained {
+): void {
   const saved = rawTerminal(input);
   const resize = () => copyTerminalSize(input, pty.master);
   let restored = false;
@@ -371,33 +355,11 @@ function relayConsole(
   } else {
     consoleNoEcho(pty.slave);
   }
-  // From dist/, the bundled relay sits beside the bundled command.
-  const relay = import.meta.url.endsWith(".ts") ? "./relay-worker.ts" : "./relay-worker.js";
-  const worker = new Worker(new URL(relay, import.meta.url).href);
-  const status = new Promise<number>((resolve) => {
-    worker.onmessage = async (event: MessageEvent<number>) => {
-      restore();
-      // The relay stops early only when our stdout is gone (EPIPE). Then the container
-      // goes the way of a writer into a closed pipe: killed, and contain reports SIGPIPE.
-      const stdoutGone = event.data === EPIPE;
-      // Any other error is the relay's own (its poll failed): the container cannot be
-      // heard or fed any more, so it ends, and so does contain, as an own failure.
-      const broken = event.data !== 0 && !stdoutGone;
-      if (stdoutGone || broken) sendSignal(started.pidfd, signals.SIGKILL);
-      if (broken) onWarning?.(`Failed to relay the console: ${strerror(event.data)}`);
-      closeConsole(pty);
-      const closed = new Promise((done) => worker.addEventListener("close", done, { once: true }));
-      worker.terminate();
-      const status = await watchExit(started);
-      // Killed by us for SIGPIPE: contain goes as the writer into a closed pipe would.
-      if (stdoutGone) started.signal = SIGPIPE;
-      const code = stdoutGone ? 128 + SIGPIPE : broken ? Status.failure : status;
-      relayed();
-      // The Worker's own event loop fds go only when its thread has ended.
-      await closed;
-      resolve(code);
-    };
+  holder.relayConsole(pty.master, input, output, (errno) => onWarning?.(`Failed to relay the console: ${strerror(errno)}`));
+  // First in line once the holder is reaped: whoever awaits exited finds the terminal
+  // restored and the console closed.
+  holder.exited.finally(() => {
+    restore();
+    closeConsole(pty);
   });
-  worker.postMessage({ master: pty.master, input, output, pidfd: started.pidfd });
-  return { ...follow(started, status), restore };
 }

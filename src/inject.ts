@@ -1,5 +1,5 @@
 // inject: CMD inside a running container, in all the namespaces of its init.
-import { type Child, startChild } from "./child.ts";
+import { ChildProcess } from "./child.ts";
 import { ContainError } from "./errors.ts";
 import { type Arg, argText, closeFd, Mode, openPidfd, readText, statPath } from "./native.ts";
 import { defaultShell } from "./pseudo.ts";
@@ -49,7 +49,7 @@ export function findInit(pid: number): number {
 }
 
 /** `fds`: the command's 0, 1 and 2 (-1 keeps ours). */
-export function startInject(options: InjectOptions, fds: [number, number, number] = [-1, -1, -1]): Child {
+export function startInject(options: InjectOptions, fds: [number, number, number] = [-1, -1, -1]): ChildProcess {
   if (process.geteuid!() !== process.getuid!() || process.getegid!() !== process.getgid!()) {
     throw new ContainError("setuid or setgid installation is unsafe");
   }
@@ -68,7 +68,7 @@ export function startInject(options: InjectOptions, fds: [number, number, number
     if (!isInit(init)) throw gone();
     const env = options.env ?? process.env;
     const argv = options.cmd?.length ? options.cmd : defaultShell(env);
-    return startChild(
+    return ChildProcess.start(
       { mode: Mode.inject, targetPidfd: pidfd, argv, envp: environment(env), stdio: fds },
       null,
       argText(argv[0]!),

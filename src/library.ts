@@ -7,8 +7,7 @@
 // The *Async calls do the same without blocking the event loop during the set-up, and
 // reject instead of throwing.
 import type { FileSink } from "bun";
-import type { Child } from "./child.ts";
-import { abortError } from "./child.ts";
+import { abortError, type ChildProcess } from "./child.ts";
 import { type ContainOptions as ContainBase, startContain, startContainAsync } from "./contain.ts";
 import { type InjectOptions as InjectBase, startInject } from "./inject.ts";
 import { type PseudoOptions as PseudoBase, startPseudo, startPseudoAsync } from "./pseudo.ts";
@@ -77,11 +76,11 @@ function osSignals(): Record<string, number | undefined> {
 type Kind<S> = S extends Stdio ? S : "inherit";
 type SubprocessOf<O extends StdioOptions> = Subprocess<Kind<O["stdin"]>, Kind<O["stdout"]>, Kind<O["stderr"]>>;
 
-function wrap(start: (streams: Streams) => Child, options: Common, fallback: StdioOptions = {}): Subprocess {
+function wrap(start: (streams: Streams) => ChildProcess, options: Common, fallback: StdioOptions = {}): Subprocess {
   // As Bun.spawn: a signal that has already fired starts nothing.
   if (options.signal?.aborted) throw abortError(options.signal);
   const streams = prepareStreams({ ...fallback, ...options });
-  let child: Child;
+  let child: ChildProcess;
   try {
     child = start(streams);
   } catch (error) {
@@ -91,10 +90,10 @@ function wrap(start: (streams: Streams) => Child, options: Common, fallback: Std
   return subprocess(child, streams, options);
 }
 
-async function wrapAsync(start: (streams: Streams) => Promise<Child>, options: Common): Promise<Subprocess> {
+async function wrapAsync(start: (streams: Streams) => Promise<ChildProcess>, options: Common): Promise<Subprocess> {
   if (options.signal?.aborted) throw abortError(options.signal);
   const streams = prepareStreams(options);
-  let child: Child;
+  let child: ChildProcess;
   try {
     child = await start(streams);
   } catch (error) {
@@ -109,7 +108,7 @@ function asContainError(error: unknown): ContainError {
   return error instanceof ContainError ? error : new ContainError(String((error as Error)?.message ?? error));
 }
 
-function subprocess(child: Child, streams: Streams, options: Common): Subprocess {
+function subprocess(child: ChildProcess, streams: Streams, options: Common): Subprocess {
   const [stdin, stdout, stderr] = streams.ours;
   const input = stdin === null ? undefined : writable(stdin);
   let exitCode: number | null = null;
@@ -153,7 +152,7 @@ function subprocess(child: Child, streams: Streams, options: Common): Subprocess
   };
 }
 
-function started<T extends Child>(streams: Streams, child: T): T {
+function started(streams: Streams, child: ChildProcess): ChildProcess {
   streams.started();
   return child;
 }
@@ -163,13 +162,17 @@ export function pseudo<const O extends PseudoOptions>(options: O = {} as O): Sub
   return wrap((streams) => started(streams, startPseudo(options, streams.child)), options) as SubprocessOf<O>;
 }
 
+/** A console relay uses the child's ends of the streams in the holder's place, until the
+ *  holder has exited. */
+function relayed(streams: Streams, holder: ChildProcess): ChildProcess {
+  if (!holder.relaying) return started(streams, holder);
+  holder.exited.finally(() => streams.started());
+  return holder;
+}
+
 /** CMD as PID 1 of a container on `root`. `console` defaults to false here. */
 export function contain<const O extends ContainOptions>(options: O): SubprocessOf<O> {
-  return wrap((streams) => {
-    if (!options.console) return started(streams, startContain(options, streams.child));
-    // The relay keeps using our stdin and stdout ends of the child's streams until it stops.
-    return startContain(options, streams.child, () => streams.started());
-  }, options) as SubprocessOf<O>;
+  return wrap((streams) => relayed(streams, startContain(options, streams.child)), options) as SubprocessOf<O>;
 }
 
 /** CMD inside the running container of `pid`. */
@@ -192,10 +195,10 @@ export function pseudoAsync<const O extends PseudoOptions>(options: O = {} as O)
 /** contain, as pseudoAsync: the -i and -o helpers and newuidmap run while the event loop
  *  goes on, and an abort meanwhile stops the container before CMD. */
 export function containAsync<const O extends ContainOptions>(options: O): Promise<SubprocessOf<O>> {
-  return wrapAsync(async (streams) => {
-    if (!options.console) return started(streams, await startContainAsync(options, streams.child, undefined, options.signal));
-    return startContainAsync(options, streams.child, () => streams.started(), options.signal);
-  }, options) as Promise<SubprocessOf<O>>;
+  return wrapAsync(
+    async (streams) => relayed(streams, await startContainAsync(options, streams.child, options.signal)),
+    options,
+  ) as Promise<SubprocessOf<O>>;
 }
 
 /** inject as a promise, for symmetry: joining a container takes no helper and no map. */

@@ -6,7 +6,7 @@ import { ContainError } from "./errors.ts";
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 10;
+export const ABI_VERSION = 11;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
@@ -39,7 +39,7 @@ const symbols = {
   terminal_restore: { args: [i32, pointer], returns: u32 },
   terminal_no_echo: { args: [i32], returns: u32 },
   terminal_copy_size: { args: [i32, i32], returns: u32 },
-  console_relay: { args: [i32, i32, i32, i32], returns: u32 },
+  watch_child: { args: [i32, i32, i32, i32], returns: i32 },
   // files (node:fs costs more to load than pseudo's whole fast path)
   file_read: { args: [pointer, pointer, u32], returns: i32 },
   file_write: { args: [pointer, pointer, u32], returns: u32 },
@@ -215,7 +215,9 @@ export interface SpawnConfig {
   mounts?: NativeMount[];
 }
 
-export interface Spawned {
+/** What spawn_child gives: the first child's pid and pidfd, our ends of its report and
+ *  go pipes, and its stacks (see ChildProcess in child.ts, which owns them all). */
+export interface SpawnResult {
   pid: number;
   pidfd: number;
   reportFd: number;
@@ -223,9 +225,9 @@ export interface Spawned {
   /** The children's stacks: release with releaseRegion once the first child is reaped. */
   region: number;
   /** The config's buffers, which the children read until CMD is executed. */
-  keep: unknown[];
-  /** Marks bind `index` as the ID-mapped tree `slot` of the go message (before go). */
-  setIdmapped(index: number, slot: number): void;
+  buffers: unknown[];
+  /** The mount table, whose `idmapped` fields are set before go (markIdmapped). */
+  table: DataView;
 }
 
 const encoder = new TextEncoder();
@@ -349,17 +351,30 @@ export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, D
 
 /** Forks the first child (see zig/spawn.zig). Throws NativeError, naming the step that
  *  failed (allocating stacks, creating a pipe, the fork itself), on failure. */
-export function spawnChild(config: SpawnConfig): Spawned {
-  const keep: unknown[] = [];
-  const [view, table] = encodeConfig(config, keep);
+export function spawnChild(config: SpawnConfig): SpawnResult {
+  const buffers: unknown[] = [];
+  const [view, table] = encodeConfig(config, buffers);
   const result = new DataView(new ArrayBuffer(ResultLayout.size));
   const failed = native.spawn_child(ptr(view), ptr(result));
   if (failed !== 0) throw new NativeError(stepText(failed >>> 16), failed & 0xffff);
-  // The holder reads the table only after go, which the write and read of it order.
-  const setIdmapped = (index: number, slot: number) => table.setInt32(index * MountLayout.size + MountLayout.idmapped, slot, true);
   const R = ResultLayout;
   const field = (offset: number) => result.getInt32(offset, true);
-  return { pid: field(R.pid), pidfd: field(R.pidfd), reportFd: field(R.reportFd), goFd: field(R.goFd), region: field(R.region), keep, setIdmapped };
+  return { pid: field(R.pid), pidfd: field(R.pidfd), reportFd: field(R.reportFd), goFd: field(R.goFd), region: field(R.region), buffers, table };
+}
+
+/** Marks bind `index` of a spawned holder's mount table as the ID-mapped tree `slot` of
+ *  the go message. The holder reads the table only after go, which orders the two. */
+export function markIdmapped(table: DataView, index: number, slot: number): void {
+  table.setInt32(index * MountLayout.size + MountLayout.idmapped, slot, true);
+}
+
+/** Starts the shim's watcher thread on the child behind `pidfd` (relaying the console
+ *  `master` to and from `input` and `output` when it is >= 0): the fd of a pipe that
+ *  gives the relay's errno (4 bytes) and then EOF once the child may be reaped. */
+export function watchChild(pidfd: number, master = -1, input = -1, output = -1): number {
+  const fd = native.watch_child(pidfd, master, input, output);
+  if (fd < 0) throw new NativeError("watch the child", -fd);
+  return fd;
 }
 
 export interface Report {

@@ -1,5 +1,5 @@
 // pseudo: CMD as root in a new user namespace only.
-import { type Child, follow, startChild, startRawAsync, watchExit } from "./child.ts";
+import { ChildProcess } from "./child.ts";
 import { type Arg, argText, Mode, type SpawnConfig } from "./native.ts";
 import { planMaps } from "./userns.ts";
 import { type Environment, environment, environmentValue } from "./stdio.ts";
@@ -35,14 +35,13 @@ function prepare(options: PseudoOptions, fds: Fds) {
 }
 
 /** `fds`: the child's 0, 1 and 2 (-1 keeps ours). */
-export function startPseudo(options: PseudoOptions, fds: Fds = [-1, -1, -1]): Child {
+export function startPseudo(options: PseudoOptions, fds: Fds = [-1, -1, -1]): ChildProcess {
   const { config, maps, command } = prepare(options, fds);
-  return startChild(config, maps, command);
+  return ChildProcess.start(config, maps, command);
 }
 
 /** startPseudo without blocking the event loop while newuidmap and newgidmap run. */
-export async function startPseudoAsync(options: PseudoOptions, fds: Fds = [-1, -1, -1], signal?: AbortSignal): Promise<Child> {
+export async function startPseudoAsync(options: PseudoOptions, fds: Fds = [-1, -1, -1], signal?: AbortSignal): Promise<ChildProcess> {
   const { config, maps, command } = prepare(options, fds);
-  const started = await startRawAsync(config, maps, command, signal);
-  return follow(started, watchExit(started));
+  return ChildProcess.startAsync(config, maps, command, signal);
 }

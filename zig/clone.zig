@@ -56,10 +56,33 @@ pub fn start(comptime Args: type, comptime entry: fn (*const Args) noreturn, chi
     slot.* = args;
     const top = args_at - 16;
     const ptid: usize = if (parent_tid) |p| @intFromPtr(p) else 0;
-    return raw_clone(flags | linux.CLONE.VM | linux.SIG.CHLD, top, ptid, &Trampoline.run, args_at);
+    return raw_clone(flags | linux.CLONE.VM | linux.SIG.CHLD, top, ptid, 0, &Trampoline.run, args_at);
 }
 
-fn raw_clone(flags: usize, top: usize, ptid: usize, entry: *const fn (usize) callconv(.C) noreturn, arg: usize) usize {
+/// Starts `entry(&args)` as a thread of this process on `thread_stack`, under the same
+/// rules as a child (its own stack, raw system calls, no libc: it shares the TLS pointer
+/// of the thread that started it, so it must never touch thread-local state). It starts
+/// with every signal blocked, so that no handler of Bun's ever runs on it. It leaves by
+/// linux.exit, and the kernel then zeroes `*exited`, which tells when the stack is free.
+pub fn start_thread(comptime Args: type, comptime entry: fn (*const Args) noreturn, thread_stack: []align(16) u8, exited: *i32, args: Args) usize {
+    const Trampoline = struct {
+        fn run(arg: usize) callconv(.C) noreturn {
+            entry(@ptrFromInt(arg));
+        }
+    };
+    const args_at = std.mem.alignBackward(usize, @intFromPtr(thread_stack.ptr) + thread_stack.len - @sizeOf(Args), 16);
+    const slot: *Args = @ptrFromInt(args_at);
+    slot.* = args;
+    const flags = linux.CLONE.VM | linux.CLONE.FS | linux.CLONE.FILES | linux.CLONE.SIGHAND |
+        linux.CLONE.THREAD | linux.CLONE.SYSVSEM | linux.CLONE.CHILD_CLEARTID;
+    var old: u64 = 0;
+    sys.sigmask(sys.sigset_all, &old);
+    const rc = raw_clone(flags, args_at - 16, 0, @intFromPtr(exited), &Trampoline.run, args_at);
+    sys.sigmask(old, null);
+    return rc;
+}
+
+fn raw_clone(flags: usize, top: usize, ptid: usize, ctid: usize, entry: *const fn (usize) callconv(.C) noreturn, arg: usize) usize {
     switch (builtin.cpu.arch) {
         .x86_64 => return asm volatile (
             \\ syscall
@@ -75,7 +98,7 @@ fn raw_clone(flags: usize, top: usize, ptid: usize, entry: *const fn (usize) cal
               [flags] "{rdi}" (flags),
               [stack] "{rsi}" (top),
               [ptid] "{rdx}" (ptid),
-              [ctid] "{r10}" (@as(usize, 0)),
+              [ctid] "{r10}" (ctid),
               [tls] "{r8}" (@as(usize, 0)),
               [arg] "{r12}" (arg),
               [entry] "{r13}" (@intFromPtr(entry)),
@@ -95,7 +118,7 @@ fn raw_clone(flags: usize, top: usize, ptid: usize, entry: *const fn (usize) cal
               [stack] "{x1}" (top),
               [ptid] "{x2}" (ptid),
               [tls] "{x3}" (@as(usize, 0)),
-              [ctid] "{x4}" (@as(usize, 0)),
+              [ctid] "{x4}" (ctid),
               [arg] "{x20}" (arg),
               [entry] "{x21}" (@intFromPtr(entry)),
             : "memory"

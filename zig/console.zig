@@ -1,5 +1,5 @@
 //! The container console: a host pty whose slave is bound at /dev/console, relayed to and
-//! from contain's own stdin and stdout by a poll loop that runs in a Worker thread.
+//! from contain's own stdin and stdout by a poll loop on the shim's watcher thread (watch.zig).
 const std = @import("std");
 const linux = std.os.linux;
 const sys = @import("sys.zig");
@@ -73,7 +73,7 @@ pub fn copy_size(from: i32, to: i32) u32 {
 const buffer_size = 64 * 1024;
 
 /// Copies `input` to the console and the console to `output` until `pidfd` reports that
-/// the holder has exited, then drains what the container wrote. Blocks: run it in a Worker.
+/// the holder has exited, then drains what the container wrote. Blocks its thread.
 /// When `input` ends, the console's end-of-file character follows, so a reader inside sees
 /// EOF. When `output` is gone (EPIPE), the console hangs up as a closed terminal would.
 /// Any other errno returned is poll's own, and the caller ends the container over it.

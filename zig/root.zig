@@ -11,10 +11,11 @@ const clone = @import("clone.zig");
 const files = @import("files.zig");
 const forward = @import("forward.zig");
 const binds = @import("binds.zig");
+const watch = @import("watch.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 10;
+    return 11;
 }
 
 /// Copies abi.layout, the `name=value` lines that give TypeScript the struct layouts, modes,
@@ -152,8 +153,11 @@ export fn terminal_copy_size(from: i32, to: i32) u32 {
     return console.copy_size(from, to);
 }
 
-export fn console_relay(master: i32, input: i32, output: i32, pidfd: i32) u32 {
-    return console.relay(master, input, output, pidfd);
+/// Watches the child behind `pidfd` on a thread of the shim's own (watch.zig), relaying the
+/// console meanwhile when `master` >= 0. Returns a pipe that gives the relay's result
+/// (a u32 errno) and then EOF once the child may be reaped, or -errno.
+export fn watch_child(pidfd: i32, master: i32, input: i32, output: i32) i32 {
+    return watch.start(pidfd, master, input, output);
 }
 
 export fn file_read(path: [*:0]const u8, buffer: [*]u8, len: u32) i32 {

@@ -1,7 +1,7 @@
 // What the three commands share: argv splitting, usage, errors and exit statuses.
 import { type Definition, type Split, splitArgv, UsageError, usage } from "../argv.ts";
 import { ContainError, Status } from "../errors.ts";
-import type { Child } from "../child.ts";
+import type { ChildProcess } from "../child.ts";
 import { type Arg, argText, dieOf, forwardSignals, readBytes } from "../native.ts";
 
 /** NUL-terminated entries, as /proc/PID/cmdline and environ hold them. */
@@ -106,16 +106,18 @@ export interface Supervision {
  * Starts the child, passes the signals of the process contract on to it, and exits with
  * its status; a failure before CMD runs is one line on stderr and its own status.
  */
-export async function supervise(name: string, start: () => Child, how: Supervision = {}): Promise<never> {
+export async function supervise(name: string, start: () => ChildProcess, how: Supervision = {}): Promise<never> {
   // Caught before the child starts; one that arrives meanwhile is held for it.
   forwardSignals(how.terminalReachesChild ?? true);
-  let child: Child;
+  let child: ChildProcess;
   try {
     child = start();
   } catch (error) {
     fail(name, error, how.failure);
   }
-  const status = await child.exited;
+  // Nothing else runs here, so without a console this blocks in waitid: the shim's handler
+  // passes signals on meanwhile, whichever thread takes them.
+  const status = child.relaying ? await child.exited : child.wait();
   // Killed by a signal, CMD would have taken us with it had it run in our place: so we
   // die of it too, and a caller that checks how we ended (a shell's loop after ^C,
   // WIFSIGNALED) sees the truth. Shells show both as 128 + N.
