@@ -13,7 +13,7 @@ if (!tarball) {
 }
 const rounds = Number(process.argv[3] ?? 5);
 const executes = 20;
-const ours = [process.execPath, join(import.meta.dir, "..", "bin", "autopkgtest-virt-contain.ts"), tarball];
+const ours = [process.execPath, join(import.meta.dir, "..", "bin", "autopkgtest-virt-contain.js"), tarball];
 const servers: Record<string, string[]> = {
   contain: ours,
   unshare: ["autopkgtest-virt-unshare", "-t", tarball],

@@ -4,11 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bytes=268435456
-root=$(bin/pseudo.ts mktemp -d)
-trap 'bin/pseudo.ts rm -rf "$root"' EXIT
+root=$(bin/pseudo.js mktemp -d)
+trap 'bin/pseudo.js rm -rf "$root"' EXIT
 # The host's own head in the container, so both sides run the same writer.
 # shellcheck disable=SC2046
-tar -c -f - -C / $(bun scripts/host-files.ts head) 2>/dev/null | bin/pseudo.ts tar -x -f - -C "$root"
+tar -c -f - -C / $(bun scripts/host-files.ts head) 2>/dev/null | bin/pseudo.js tar -x -f - -C "$root"
 head=$(command -v head)
 
 measure() {
@@ -23,4 +23,4 @@ measure() {
 }
 
 measure script script -qc "head -c $bytes /dev/zero" /dev/null
-measure contain bin/contain.ts "$root" "$head" -c "$bytes" /dev/zero
+measure contain bin/contain.js "$root" "$head" -c "$bytes" /dev/zero

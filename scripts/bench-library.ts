@@ -6,7 +6,7 @@ import { contain, fromHost } from "../src/index.ts";
 
 const count = Number(process.env.COUNT ?? 200);
 const root = await fromHost(["true"]);
-const cli = join(import.meta.dir, "..", "bin", "contain.ts");
+const cli = join(import.meta.dir, "..", "bin", "contain.js");
 const unshareRoot = join(root.path, "..", `${root.path.split("/").pop()}-proc`);
 mkdirSync(join(unshareRoot, "proc"), { recursive: true });
 

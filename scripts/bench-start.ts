@@ -13,7 +13,7 @@ const bun = process.execPath;
 const rounds = Number(process.argv[2] ?? 40);
 const user = process.env.CONTAIN_TEST_USER ?? "contain-test";
 const has = (tool: string) => Bun.which(tool) !== null;
-// The commands as installed: bin/*.ts run with the bun that npm installed.
+// The commands as installed: bin/*.js run with the bun that npm installed.
 const env = { ...process.env, PATH: `${join(repo, "node_modules/.bin")}:${process.env.PATH}` };
 
 function id(flag: string): number {
@@ -22,10 +22,10 @@ function id(flag: string): number {
 
 /** A busybox root made by pseudo as `prefix` (0700, owned by that container root). */
 function busyboxRoot(prefix: string[]): string {
-  const made = Bun.spawnSync([...prefix, bun, join(repo, "bin/pseudo.ts"), "mktemp", "-d", join(tmpdir(), "bench-root.XXXXXX")]);
+  const made = Bun.spawnSync([...prefix, bun, join(repo, "bin/pseudo.js"), "mktemp", "-d", join(tmpdir(), "bench-root.XXXXXX")]);
   const root = made.stdout.toString().trim();
   const script = `mkdir ${root}/bin ${root}/proc ${root}/dev && cp /bin/busybox ${root}/bin/ && ln -s busybox ${root}/bin/true && ln -s busybox ${root}/bin/sh`;
-  Bun.spawnSync([...prefix, bun, join(repo, "bin/pseudo.ts"), "sh", "-c", script]);
+  Bun.spawnSync([...prefix, bun, join(repo, "bin/pseudo.js"), "sh", "-c", script]);
   return root;
 }
 
@@ -43,8 +43,8 @@ function peak(command: string[]): number {
 
 function tier(name: string, prefix: string[]) {
   const root = busyboxRoot(prefix);
-  const pseudo = join(repo, "bin/pseudo.ts");
-  const contain = join(repo, "bin/contain.ts");
+  const pseudo = join(repo, "bin/pseudo.js");
+  const contain = join(repo, "bin/contain.js");
   const commands: [string, string[]][] = [
     ["bun -e 0", [bun, "-e", "0"]],
     ["unshare -r /bin/true", ["unshare", "-r", "/bin/true"]],
@@ -55,7 +55,7 @@ function tier(name: string, prefix: string[]) {
   // bwrap as root runs its set-up without root's override of permissions, so it gets a
   // root open to all (which contain refuses under root's default map: see the README).
   const open = busyboxRoot(prefix);
-  Bun.spawnSync([...prefix, bun, join(repo, "bin/pseudo.ts"), "chmod", "755", open], { env });
+  Bun.spawnSync([...prefix, bun, join(repo, "bin/pseudo.js"), "chmod", "755", open], { env });
   if (has("bwrap")) {
     const bwrap = ["bwrap", "--unshare-all", "--bind", open, "/", "--proc", "/proc", "--dev", "/dev", "/bin/true"];
     commands.push(["bwrap --unshare-all ... /bin/true", bwrap]);

@@ -4,7 +4,7 @@
 # each summary. The two backends should give the same verdicts; tests that need
 # isolation-container are skipped by unshare, which cannot offer it.
 #   scripts/compare-autopkgtest.sh TARBALL OUTDIR PKG.dsc|SRCDIR/...
-# autopkgtest-virt-contain must be on PATH (a link to bin/autopkgtest-virt-contain.ts).
+# autopkgtest-virt-contain must be on PATH (a link to bin/autopkgtest-virt-contain.js).
 # AUTOPKGTEST_OPTIONS adds options, such as -B to test the archive's binaries unbuilt;
 # BACKENDS sets the order (the first run of a package may fill a download cache).
 set -uo pipefail

@@ -5,7 +5,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from "node:path";
 import { bun, busyboxFixture, repo, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
 
-const server = join(repo, "bin", "autopkgtest-virt-contain.ts");
+const server = join(repo, "bin", "autopkgtest-virt-contain.js");
 
 /** A running server: send a line, read the reply line. */
 function start(runner: Runner, args: string[]) {

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 export const MUST_WORK = process.env.MUST_WORK === "1";
 export const repo = resolve(import.meta.dir, "..");
 export const bun = process.execPath;
-export const cli = (tool: "contain" | "inject" | "pseudo") => join(repo, "bin", `${tool}.ts`);
+export const cli = (tool: "contain" | "inject" | "pseudo") => join(repo, "bin", `${tool}.js`);
 export const TEST_USER = process.env.CONTAIN_TEST_USER ?? "contain-test";
 
 /** A way to run the CLI: as root, or as the unprivileged test user. */

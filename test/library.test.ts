@@ -55,7 +55,7 @@ function snapshot() {
 let before: ReturnType<typeof snapshot>;
 
 beforeAll(async () => {
-  // Warm up what Bun opens on first use (its spawn machinery, the relay's Worker), so the
+  // Warm up what Bun opens on first use (its spawn machinery), so the
   // snapshot sees only what the library itself leaves.
   const warm = await fromHost(["true"]);
   await contain({ root: warm.path, cmd: ["/usr/bin/true"], console: true, stdout: "ignore" }).exited;

@@ -1,4 +1,3 @@
-#!/usr/bin/env bun
 // The program autopkgtest-virt-contain's print-execute-command names: `PID CMD [ARG]...`
 // runs CMD in the testbed whose contain has PID, with our stdio, as root in /, and exits
 // with CMD's status (128+N for signal N). Its own failures exit 255, as the protocol asks.
@@ -18,4 +17,6 @@ export async function main(): Promise<never> {
   });
 }
 
-if (import.meta.main) await main();
+// Not awaited (main exits by itself; a rejection still ends us with status 1): a top-level
+// await would keep the bundle from being CommonJS with bytecode (scripts/build-dist.ts).
+if (import.meta.main) main();

@@ -1,4 +1,3 @@
-#!/usr/bin/env bun
 // autopkgtest-virt-contain: autopkgtest's virtualisation server on a container.
 import { NAME, parseServerArgs, Server, type ServerOptions, serve, UsageError, usage } from "../autopkgtest.ts";
 import { Status } from "../errors.ts";
@@ -35,4 +34,6 @@ export async function main(): Promise<never> {
   process.exit(await serve(server));
 }
 
-if (import.meta.main) await main();
+// Not awaited (main exits by itself; a rejection still ends us with status 1): a top-level
+// await would keep the bundle from being CommonJS with bytecode (scripts/build-dist.ts).
+if (import.meta.main) main();

@@ -1,4 +1,3 @@
-#!/usr/bin/env bun
 import { defineCommand } from "citty";
 import type { Split } from "../argv.ts";
 import { type Mount, startContain } from "../contain.ts";
@@ -91,4 +90,6 @@ export async function main(): Promise<never> {
   );
 }
 
-if (import.meta.main) await main();
+// Not awaited (main exits by itself; a rejection still ends us with status 1): a top-level
+// await would keep the bundle from being CommonJS with bytecode (scripts/build-dist.ts).
+if (import.meta.main) main();

@@ -1,4 +1,3 @@
-#!/usr/bin/env bun
 import { defineCommand } from "citty";
 import { startInject } from "../inject.ts";
 import { argText } from "../native.ts";
@@ -21,4 +20,6 @@ export async function main(): Promise<never> {
   );
 }
 
-if (import.meta.main) await main();
+// Not awaited (main exits by itself; a rejection still ends us with status 1): a top-level
+// await would keep the bundle from being CommonJS with bytecode (scripts/build-dist.ts).
+if (import.meta.main) main();

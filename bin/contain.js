@@ -1,0 +1,11 @@
+#!/usr/bin/env bun
+// The contain command: the bundle in dist/ when it is built (it starts faster), else
+// the sources. Plain JavaScript loaded with require: nothing to transpile or await on the way.
+// A Bun too old for the bundle's CommonJS wrapper gets no main from it: the sources then.
+// --doctor is loaded on its own, so that it works where the shim does not.
+if (process.argv[2] === "--doctor") require("../src/cli/doctor.ts").main();
+else {
+  const bundle = `${__dirname}/../dist/contain.js`;
+  const cli = Bun.file(bundle).size > 0 ? require(bundle) : {};
+  (cli.main ? cli : require("../src/cli/contain.ts")).main();
+}
