@@ -6,7 +6,7 @@ import { ContainError } from "./errors.ts";
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 11;
+export const ABI_VERSION = 12;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
@@ -43,6 +43,7 @@ const symbols = {
   // files (node:fs costs more to load than pseudo's whole fast path)
   file_read: { args: [pointer, pointer, u32], returns: i32 },
   file_write: { args: [pointer, pointer, u32], returns: u32 },
+  fd_write: { args: [i32, pointer, u32], returns: u32 },
   file_stat: { args: [pointer, pointer], returns: u32 },
   file_open: { args: [pointer, u32], returns: i32 },
   fd_chown: { args: [i32, u32, u32], returns: u32 },
@@ -527,6 +528,17 @@ export function writeText(path: string, text: string): void {
   const data = encoder.encode(text);
   const e = native.file_write(ptr(path0(path)), ptr(data), data.length);
   if (e !== 0) throw new NativeError(`write ${path}`, e);
+}
+
+/**
+ * Writes `text` to `fd` at once, synchronously. For the commands' messages: in Bun the
+ * first use of process.stderr costs several milliseconds, more than all of pseudo's own
+ * start, and console.error paints a terminal red. Errors are ignored, as a message to a
+ * closed stderr has nowhere to go.
+ */
+export function writeFd(fd: number, text: string): void {
+  const data = encoder.encode(text);
+  if (data.length > 0) native.fd_write(fd, ptr(data), data.length);
 }
 
 export interface FileStat {

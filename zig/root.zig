@@ -15,7 +15,7 @@ const watch = @import("watch.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 11;
+    return 12;
 }
 
 /// Copies abi.layout, the `name=value` lines that give TypeScript the struct layouts, modes,
@@ -166,6 +166,11 @@ export fn file_read(path: [*:0]const u8, buffer: [*]u8, len: u32) i32 {
 
 export fn file_write(path: [*:0]const u8, data: [*]const u8, len: u32) u32 {
     return files.write(path, data[0..len]);
+}
+
+/// Writes all of `data` to `fd` (retrying short writes and EINTR): 0 or an errno.
+export fn fd_write(fd: i32, data: [*]const u8, len: u32) u32 {
+    return sys.write_all(fd, data[0..len]);
 }
 
 export fn file_stat(path: [*:0]const u8, out: *[3]u32) u32 {

@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import type { Split } from "../argv.ts";
 import { type Mount, startContain } from "../contain.ts";
 import { type Arg, argText } from "../native.ts";
-import { commandEnvironment, optionText, optionWord, parseArgs, supervise } from "./run.ts";
+import { commandEnvironment, optionText, optionWord, parseArgs, say, supervise } from "./run.ts";
 
 export const command = defineCommand({
   meta: { name: "contain", description: "Run CMD (default /bin/sh) as PID 1 of a container with DIR as its root." },
@@ -83,7 +83,7 @@ export async function main(): Promise<never> {
       cwd: optionText(options.workdir),
       mounts,
       ephemeral: options.ephemeral === true,
-      onWarning: (message) => process.stderr.write(`contain: ${message}\n`),
+      onWarning: (message) => say(`contain: ${message}`),
     }),
     // With a console, init has a terminal and a session of its own.
     { terminalReachesChild: options.console === true },

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { startPseudo } from "../pseudo.ts";
-import { commandEnvironment, optionText, parseArgs, supervise } from "./run.ts";
+import { commandEnvironment, optionText, parseArgs, say, supervise } from "./run.ts";
 
 export const command = defineCommand({
   meta: { name: "pseudo", description: "Run CMD (default $SHELL) as root in a new user namespace." },
@@ -19,7 +19,7 @@ export async function main(): Promise<never> {
       env: commandEnvironment(),
       uidMap: optionText(options.uid),
       gidMap: optionText(options.gid),
-      onWarning: (message) => process.stderr.write(`pseudo: ${message}\n`),
+      onWarning: (message) => say(`pseudo: ${message}`),
     }),
   );
 }
