@@ -6,7 +6,7 @@ import { ContainError } from "./errors.ts";
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 12;
+export const ABI_VERSION = 13;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
@@ -28,11 +28,13 @@ const symbols = {
   write_byte: { args: [i32], returns: u32 },
   forward_start: { args: [u32], returns: u32 },
   die_of: { args: [u32], returns: FFIType.void },
+  start_map_helpers: { args: [pointer, pointer, u32], returns: u32 },
 
   send_go: { args: [i32, pointer, u32], returns: u32 },
   idmap_tree: { args: [pointer, i32], returns: i32 },
   close_fd: { args: [i32], returns: u32 },
   make_pipe: { args: [pointer], returns: u32 },
+  read_fd: { args: [i32, pointer, u32], returns: i32 },
   // console
   console_open: { args: [pointer, u32, pointer], returns: u32 },
   terminal_raw: { args: [i32, pointer], returns: u32 },
@@ -126,6 +128,16 @@ const ResultLayout = {
   reportFd: known("Result.report_fd"),
   goFd: known("Result.go_fd"),
   region: known("Result.region"),
+} as const;
+
+/** Byte offsets of abi.MapHelper's fields, and its size (`size`). */
+const MapHelperLayout = {
+  size: known("MapHelper"),
+  args: known("MapHelper.args"),
+  argsLength: known("MapHelper.args_len"),
+  pidfd: known("MapHelper.pidfd"),
+  stderr: known("MapHelper.stderr"),
+  failure: known("MapHelper.failure"),
 } as const;
 
 /** At most this many ID-mapped binds travel with the go message (abi.max_idmapped). */
@@ -378,6 +390,57 @@ export function watchChild(pidfd: number, master = -1, input = -1, output = -1):
   return fd;
 }
 
+/** newuidmap or newgidmap, started by startMapHelpers. Reap it (waitChild) and close both
+ *  fds whatever happened. */
+export interface MapHelper {
+  pidfd: number;
+  /** The read end of its stderr. */
+  stderr: number;
+  /** Set when it never ran: the step that failed first (Step.exec for its exec) and the
+   *  errno. */
+  failed?: { step: number; errno: number };
+}
+
+/**
+ * Starts a helper for each argv of `commands` (null: none for that entry) at once, with
+ * `envp`, stdin and stdout on /dev/null and stderr on a pipe (see zig/map.zig); returns once
+ * each has been executed or failed to be. Throws NativeError, with nothing left running or
+ * open, when they could not be started at all.
+ */
+export function startMapHelpers(commands: [readonly string[] | null, readonly string[] | null], envp: readonly string[]): (MapHelper | null)[] {
+  const M = MapHelperLayout;
+  const table = new DataView(new ArrayBuffer(M.size * commands.length));
+  // Encoded whole rather than string by string: the shim splits them (the set-up runs once
+  // per process, before the JIT has seen any of this).
+  const args = commands.map((argv) => (argv === null ? null : nulTerminated(argv, `${argv[0]}'s arguments`)));
+  args.forEach((list, index) => {
+    if (list === null) return;
+    table.setBigUint64(index * M.size + M.args, BigInt(ptr(list.bytes)), true);
+    table.setUint32(index * M.size + M.argsLength, list.length, true);
+  });
+  const environment = nulTerminated(envp, "the environment");
+  const failed = native.start_map_helpers(ptr(table), ptr(environment.bytes), environment.length);
+  if (failed !== 0) throw new NativeError(stepText(failed >>> 16), failed & 0xffff);
+  return commands.map((argv, index) => {
+    if (argv === null) return null;
+    const at = index * M.size;
+    const helper: MapHelper = { pidfd: table.getInt32(at + M.pidfd, true), stderr: table.getInt32(at + M.stderr, true) };
+    const failure = table.getUint32(at + M.failure, true);
+    if (failure !== 0) helper.failed = { step: failure >>> 16, errno: failure & 0xffff };
+    return helper;
+  });
+}
+
+/** `strings`, each NUL-terminated, one after another, as UTF-8 (`length` bytes of `bytes`):
+ *  the shim's lists. A NUL in one would split it, so it is refused, naming `what`. */
+function nulTerminated(strings: readonly string[], what: string): { bytes: Uint8Array; length: number } {
+  const text = strings.join("\0");
+  if (text.split("\0").length !== Math.max(strings.length, 1)) refuseNul(text, what);
+  // ptr() takes no empty buffer, and the last string needs one byte more for its NUL.
+  const bytes = new Uint8Array(text.length * 3 + 1);
+  return { bytes, length: strings.length === 0 ? 0 : encoder.encodeInto(text, bytes).written + 1 };
+}
+
 export interface Report {
   step: number;
   value: number;
@@ -463,6 +526,13 @@ export function makePipe(): [number, number] {
   const e = native.make_pipe(ptr(fds));
   if (e !== 0) throw new NativeError("create a pipe", e);
   return [fds[0]!, fds[1]!];
+}
+
+/** Reads `fd` into `buffer` until it is full or at EOF, blocking: the count. */
+export function readFd(fd: number, buffer: Uint8Array): number {
+  const n = native.read_fd(fd, ptr(buffer), buffer.length);
+  if (n < 0) throw new NativeError("read a pipe", -n);
+  return n;
 }
 
 export interface Console {

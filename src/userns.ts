@@ -14,7 +14,22 @@ import {
   userDefault,
 } from "./maps.ts";
 import { ContainError } from "./errors.ts";
-import { NativeError, readText, strerror, writeText } from "./native.ts";
+import {
+  closeFd,
+  type MapHelper,
+  NativeError,
+  readFd,
+  readText,
+  startMapHelpers,
+  Step,
+  stepText,
+  strerror,
+  waitChild,
+  writeText,
+} from "./native.ts";
+import { environment } from "./stdio.ts";
+
+const decoder = new TextDecoder();
 
 /** How a map reaches the kernel: root writes it; a user writes their own ID alone (after
  *  denying setgroups); newuidmap/newgidmap write delegated ranges and keep setgroups. */
@@ -166,33 +181,101 @@ export function planMaps(uidText: string | undefined, gidText: string | undefine
   return [plan("UID", uidText, uid), plan("GID", gidText, gid)];
 }
 
-/** Writes the maps for the process `pid`: the GID map first, as the kernel requires
- *  setgroups to be settled before it. */
+/**
+ * Writes the maps for the process `pid`. Root's and a user's own are written here, the GID
+ * map first: the kernel wants setgroups settled before it. Then newgidmap and newuidmap run
+ * at once for the maps that need them; neither waits for the other, since newgidmap
+ * writes setgroups only for a map of the user's own GID alone, which planMap never gives it.
+ */
 export function writeMaps(pid: number, uid: MapPlan, gid: MapPlan, proc = "/proc"): void {
-  for (const plan of [gid, uid]) {
-    try {
-      if (plan.method === "helper") helperResult(plan, Bun.spawnSync(helperCommand(pid, plan), helperOptions));
-      else writeDirect(pid, plan, proc);
-    } catch (error) {
-      throw mapError(plan, error);
-    }
-  }
+  const running = startMaps(pid, [gid, uid], proc);
+  finishMaps(running, running.map(({ helper }) => readStderr(helper.stderr)));
 }
 
 /** writeMaps without blocking the event loop while newuidmap and newgidmap run. */
 export async function writeMapsAsync(pid: number, uid: MapPlan, gid: MapPlan, proc = "/proc"): Promise<void> {
-  for (const plan of [gid, uid]) {
+  const running = startMaps(pid, [gid, uid], proc);
+  finishMaps(running, await Promise.all(running.map(({ helper }) => readStderrAsync(helper.stderr))));
+}
+
+/** A helper started for `plan`, with the command it was given. */
+interface Running {
+  plan: MapPlan;
+  command: string[];
+  helper: MapHelper;
+}
+
+/** Writes the direct maps, then starts the helpers for the others. */
+function startMaps(pid: number, plans: [MapPlan, MapPlan], proc: string): Running[] {
+  for (const plan of plans) {
+    if (plan.method === "helper") continue;
     try {
-      if (plan.method === "helper") {
-        const helper = Bun.spawn(helperCommand(pid, plan), helperOptions);
-        const [exitCode, stderr] = await Promise.all([helper.exited, new Response(helper.stderr).arrayBuffer()]);
-        helperResult(plan, { exitCode, stderr: Buffer.from(stderr) });
-      } else {
-        writeDirect(pid, plan, proc);
-      }
+      writeDirect(pid, plan, proc);
     } catch (error) {
       throw mapError(plan, error);
     }
+  }
+  const commands = plans.map((plan) => (plan.method === "helper" ? helperCommand(pid, plan) : null)) as [string[] | null, string[] | null];
+  const first = plans.find((plan) => plan.method === "helper");
+  if (first === undefined) return [];
+  let helpers;
+  try {
+    // An object gives NAME=value strings. The helpers get what Bun.spawn gave them.
+    helpers = startMapHelpers(commands, environment(process.env) as string[]);
+  } catch (error) {
+    throw mapError(first, error);
+  }
+  return plans.flatMap((plan, index) => (helpers[index] ? [{ plan, command: commands[index]!, helper: helpers[index]! }] : []));
+}
+
+/** Reaps every helper, then throws for the first that failed, newgidmap before newuidmap
+ *  as the maps are listed. `stderr`: what each wrote there. */
+function finishMaps(running: Running[], stderr: string[]): void {
+  const statuses = running.map(({ helper }) => {
+    try {
+      return waitChild(helper.pidfd, true);
+    } catch (error) {
+      return error as NativeError;
+    } finally {
+      closeFd(helper.pidfd);
+    }
+  });
+  running.forEach(({ plan, command, helper }, index) => {
+    const status = statuses[index]!;
+    if (status instanceof NativeError) throw mapError(plan, status);
+    if (helper.failed) {
+      const { step, errno } = helper.failed;
+      const what = step === Step.exec ? `execute ${command[0]}` : `${stepText(step)} for ${command[0]}`;
+      throw new ContainError(`Failed to set container ${plan.kind} map: cannot ${what}: ${strerror(errno)}`, `set container ${plan.kind} map`, errno);
+    }
+    helperResult(plan, { exitCode: status, stderr: stderr[index]! });
+  });
+}
+
+/** All that `fd` gives until EOF, as text; then closes it. */
+function readStderr(fd: number): string {
+  const parts: Uint8Array[] = [];
+  try {
+    for (let n = 4096; n === 4096; ) {
+      const chunk = new Uint8Array(4096);
+      n = readFd(fd, chunk);
+      parts.push(chunk.subarray(0, n));
+    }
+  } catch {
+    // A read error ends the text; the helper's status still tells.
+  } finally {
+    closeFd(fd);
+  }
+  return decoder.decode(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+}
+
+async function readStderrAsync(fd: number): Promise<string> {
+  try {
+    return await new Response(Bun.file(fd).stream()).text();
+  } catch {
+    return "";
+  } finally {
+    closeFd(fd);
   }
 }
 
@@ -209,17 +292,15 @@ function mapError(plan: MapPlan, error: unknown): unknown {
   return new ContainError(message, `set container ${plan.kind} map`, error.errno);
 }
 
-const helperOptions = { stdin: "ignore", stdout: "ignore", stderr: "pipe" } as const;
-
 function helperCommand(pid: number, plan: MapPlan): string[] {
   const helper = findHelper(plan.kind)!;
   const args = plan.items.flatMap((item) => [item.inside, item.outside, item.count].map(String));
   return [helper, String(pid), ...args];
 }
 
-function helperResult(plan: MapPlan, result: { exitCode: number | null; stderr: Buffer }): void {
+function helperResult(plan: MapPlan, result: { exitCode: number; stderr: string }): void {
   if (result.exitCode !== 0) {
-    const text = result.stderr.toString().trim().split("\n")[0] ?? "";
+    const text = result.stderr.trim().split("\n")[0] ?? "";
     throw new ContainError(`Failed to set container ${plan.kind} map: ${helperName(plan.kind)} said: ${text}`);
   }
 }

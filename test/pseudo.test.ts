@@ -111,6 +111,22 @@ for (const runner of runners) {
       }
     });
 
+    if (runner.name === "user") {
+      testIf(runner.reason ?? delegationReason(runner), "what newuidmap says, or why it could not run, is the message", () => {
+        const [dir, done] = scratch(runner);
+        // A newuidmap first on PATH that asks the real one for IDs not delegated to the user.
+        writeFileSync(`${dir}/newuidmap`, `#!/bin/sh\nexec /usr/bin/newuidmap "$1" 0 ${runner.uid} 1 1 1 5\n`, { mode: 0o755 });
+        const refused = run(runner, "pseudo", ["true"], { env: { PATH: `${dir}:/usr/bin:/bin` } });
+        writeFileSync(`${dir}/newuidmap`, "#!/nonexistent/interpreter\n", { mode: 0o755 });
+        const missing = run(runner, "pseudo", ["true"], { env: { PATH: `${dir}:/usr/bin:/bin` } });
+        done();
+        expect(refused.stderr).toBe("pseudo: Failed to set container UID map: newuidmap said: newuidmap: uid range [1-6) -> [1-6) not allowed\n");
+        expect(refused.status).toBe(125);
+        expect(missing.stderr).toBe(`pseudo: Failed to set container UID map: cannot execute ${dir}/newuidmap: No such file or directory\n`);
+        expect(missing.status).toBe(125);
+      });
+    }
+
     testIf(runner.reason, "signals sent to pseudo reach CMD", async () => {
       const child = Bun.spawn([...runner.prefix, bun, cli("pseudo"), "sh", "-c", 'trap "exit 7" TERM; echo ready; while :; do sleep 0.05; done'], {
         stdout: "pipe",

@@ -1,7 +1,8 @@
 //! The boundary between the shim and src/native.ts, defined once: the modes, flags and
-//! Config that spawn_child reads, its Result, the mounts table, and every Step with the
-//! words of its "Failed to ..." message. root.zig exports their layout, numbers and texts,
-//! and TypeScript reads them from there rather than keeping copies of its own.
+//! Config that spawn_child reads, its Result, the mounts table, the MapHelper entries that
+//! start_map_helpers fills, and every Step with the words of its "Failed to ..." message.
+//! root.zig exports their layout, numbers and texts, and TypeScript reads them from there
+//! rather than keeping copies of its own.
 const std = @import("std");
 const exec = @import("exec.zig");
 
@@ -66,6 +67,23 @@ pub const Result = extern struct {
     go_fd: i32,
     /// The stacks of the children; free with release_region once the first child is reaped.
     region: i32,
+};
+
+/// newuidmap or newgidmap for map.zig, which starts both at once: its arguments in, the
+/// rest out.
+pub const MapHelper = extern struct {
+    /// The path and the arguments, each NUL-terminated, one after another (one string for
+    /// TypeScript to encode rather than one per argument). null: this map needs no helper,
+    /// and nothing is started for it.
+    args: ?[*]const u8,
+    args_len: u32,
+    /// -1 when nothing was started.
+    pidfd: i32 = -1,
+    /// The read end of the pipe that is the helper's stderr, or -1.
+    stderr: i32 = -1,
+    /// 0 once the helper was executed; else the step that failed before (stdio, exec) and
+    /// its errno, packed as spawn_child packs its own. Reap the child either way.
+    failure: u32 = 0,
 };
 
 /// Steps named in a report. Values are part of the ABI (src/native.ts has the same list).
@@ -245,7 +263,7 @@ pub const layout: []const u8 = describe();
 fn describe() []const u8 {
     @setEvalBranchQuota(100_000);
     comptime var out: []const u8 = "";
-    inline for (.{ .{ "Config", Config }, .{ "Result", Result }, .{ "Mount", Mount } }) |entry| {
+    inline for (.{ .{ "Config", Config }, .{ "Result", Result }, .{ "Mount", Mount }, .{ "MapHelper", MapHelper } }) |entry| {
         out = out ++ entry_text(entry[0], @sizeOf(entry[1]));
         inline for (@typeInfo(entry[1]).Struct.fields) |field| {
             out = out ++ entry_text(entry[0] ++ "." ++ field.name, @offsetOf(entry[1], field.name));
@@ -320,8 +338,11 @@ test "every step has words of its own, and the layout gives its code" {
     inline for (told_apart) |step| try std.testing.expect(layout_has("Step." ++ @tagName(step), @intFromEnum(step)));
 }
 
-test "the layout names every field of Config at its offset" {
+test "the layout names every field of Config and MapHelper at its offset" {
     inline for (@typeInfo(Config).Struct.fields) |field| {
         try std.testing.expect(layout_has("Config." ++ field.name, @offsetOf(Config, field.name)));
+    }
+    inline for (@typeInfo(MapHelper).Struct.fields) |field| {
+        try std.testing.expect(layout_has("MapHelper." ++ field.name, @offsetOf(MapHelper, field.name)));
     }
 }

@@ -12,10 +12,11 @@ const files = @import("files.zig");
 const forward = @import("forward.zig");
 const binds = @import("binds.zig");
 const watch = @import("watch.zig");
+const map = @import("map.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 12;
+    return 13;
 }
 
 /// Copies abi.layout, the `name=value` lines that give TypeScript the struct layouts, modes,
@@ -55,6 +56,19 @@ export fn termios_size() u32 {
 export fn spawn_child(config: *const abi.Config, result: *abi.Result) u32 {
     std.debug.assert(config.mode >= 1 and config.mode <= 3);
     return spawn.spawn(config, result);
+}
+
+/// Starts newgidmap and newuidmap (the entries of `helpers` that have arguments) at once,
+/// with `environment` (NUL-terminated strings one after another), and returns when both
+/// are running (see map.zig). Fills their pidfds, stderr pipes and failures. Returns 0, or
+/// the failed step and errno as spawn_child does, with nothing left running or open.
+export fn start_map_helpers(helpers: *[2]abi.MapHelper, environment: [*]const u8, environment_len: u32) u32 {
+    return map.start(helpers, environment[0..environment_len]);
+}
+
+/// Reads `fd` until `buffer` is full or EOF: returns the count, or -errno. Blocks.
+export fn read_fd(fd: i32, buffer: [*]u8, len: u32) i32 {
+    return sys.read_full(fd, buffer[0..len]);
 }
 
 /// Reads one (step, value) report into `record`: returns 8, or 0 at EOF, or -errno.
@@ -200,4 +214,5 @@ test {
     _ = clone;
     _ = files;
     _ = @import("session.zig");
+    _ = map;
 }

@@ -94,7 +94,7 @@ fn child(args: *const Start) noreturn {
     sys.signals_reset();
     sys.set_pdeathsig();
     if (sys.value(linux.syscall0(.getppid)) != args.parent) sys.exit(125);
-    setup_stdio(config, reporter);
+    reporter.check_errno(.stdio, sys.move_to_stdio(config.stdio));
     // contain's cwd is inside the container: init enters it after the pivot.
     if (config.mode != @intFromEnum(Mode.contain)) {
         if (config.cwd) |cwd| reporter.check(.change_directory, linux.chdir(cwd));
@@ -109,22 +109,6 @@ fn child(args: *const Start) noreturn {
         .pseudo => pseudo(args, reporter),
         .contain => holder.holder(args, reporter),
         .inject => joiner.joiner(args, reporter),
-    }
-}
-
-fn setup_stdio(config: *const Config, reporter: Reporter) void {
-    // Copy every source above 2 first, so that moving one cannot clobber another.
-    var copies = [3]i32{ -1, -1, -1 };
-    for (config.stdio, 0..) |fd, index| {
-        if (fd < 0 or fd == index) continue;
-        const rc = linux.fcntl(fd, sys.F_DUPFD_CLOEXEC, 3);
-        reporter.check(.stdio, rc);
-        copies[index] = sys.value(rc);
-    }
-    for (copies, 0..) |fd, index| {
-        if (fd < 0) continue;
-        reporter.check(.stdio, linux.dup3(fd, @intCast(index), 0));
-        sys.close(fd);
     }
 }
 

@@ -142,6 +142,26 @@ pub fn each_open_fd(first: u32, last: u32, flags: u32) u32 {
     }
 }
 
+/// Makes `fds[i]` fd i, left open across exec (-1 leaves fd i as it is). Every source is
+/// first copied above 2, so that moving one cannot clobber another. Returns 0 or the errno.
+pub fn move_to_stdio(fds: [3]fd_t) u32 {
+    var copies = [3]fd_t{ -1, -1, -1 };
+    for (fds, 0..) |fd, index| {
+        if (fd < 0) continue;
+        // Already in place: only close-on-exec to clear.
+        const rc = if (fd == index) linux.fcntl(fd, linux.F.SETFD, 0) else linux.fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (errno(rc) != 0) return errno(rc);
+        if (fd != index) copies[index] = value(rc);
+    }
+    for (copies, 0..) |fd, index| {
+        if (fd < 0) continue;
+        const e = errno(linux.dup3(fd, @intCast(index), 0));
+        if (e != 0) return e;
+        close(fd);
+    }
+    return 0;
+}
+
 pub fn write_all(fd: fd_t, bytes: []const u8) u32 {
     var done: usize = 0;
     while (done < bytes.len) {
@@ -388,6 +408,31 @@ test "each_open_fd marks or closes what close_range would, on kernels without it
     try testing.expectEqual(@as(u32, 0), each_open_fd(@intCast(a), @intCast(a), 0));
     try testing.expectEqual(@as(u32, @intFromEnum(linux.E.BADF)), errno(linux.fcntl(a, linux.F.GETFD, 0)));
     try testing.expect(!is_cloexec(b));
+}
+
+test "move_to_stdio swaps fds without clobbering one, and leaves them open across exec" {
+    // It changes 0, 1 and 2, which the test runner talks through: a fork does it.
+    const rc = fork(null);
+    try testing.expectEqual(@as(u32, 0), errno(rc));
+    if (rc == 0) {
+        // Two different files on 0 and 1, so that a swap shows.
+        var pipe: [2]fd_t = undefined;
+        const null_rc = linux.openat(linux.AT.FDCWD, "/dev/null", linux.O.RDONLY, 0);
+        if (errno(null_rc) != 0 or errno(linux.pipe2(&pipe, 0)) != 0) exit(1);
+        _ = linux.dup3(value(null_rc), 0, 0);
+        _ = linux.dup3(pipe[1], 1, 0);
+        _ = linux.fcntl(2, linux.F.SETFD, linux.FD_CLOEXEC);
+        var before = [2]linux.Stat{ undefined, undefined };
+        for (&before, 0..) |*stat, fd| _ = linux.fstat(@intCast(fd), stat);
+        // 0 and 1 trade places; 2 stays, open across exec.
+        if (move_to_stdio(.{ 1, 0, 2 }) != 0) exit(2);
+        var after = [2]linux.Stat{ undefined, undefined };
+        for (&after, 0..) |*stat, fd| _ = linux.fstat(@intCast(fd), stat);
+        if (after[0].ino != before[1].ino or after[1].ino != before[0].ino) exit(3);
+        for ([_]fd_t{ 0, 1, 2 }) |fd| if (is_cloexec(fd)) exit(4);
+        exit(0);
+    }
+    try testing.expectEqual(@as(u8, 0), wait_status(value(rc)));
 }
 
 test "close_range marks a range close-on-exec" {

@@ -3,7 +3,20 @@
 // Zig reads, not that two copies agree.
 import { expect, test } from "bun:test";
 import { ptr } from "bun:ffi";
-import { ABI_VERSION, ConfigLayout, encodeConfig, Flag, Mode, native, Step, stepText } from "../../src/native.ts";
+import {
+  ABI_VERSION,
+  closeFd,
+  ConfigLayout,
+  encodeConfig,
+  Flag,
+  Mode,
+  native,
+  readFd,
+  startMapHelpers,
+  Step,
+  stepText,
+  waitChild,
+} from "../../src/native.ts";
 
 test("ABI version and termios size agree", () => {
   expect(native.abi_version()).toBe(ABI_VERSION);
@@ -78,4 +91,21 @@ test("the steps TypeScript tells apart have the shim's codes and words", () => {
   expect(stepText(Step.resolveMountTarget)).toBe("resolve mount target");
   expect(stepText(0)).toBe("complete step 0");
   expect(stepText(1_000_000)).toBe("complete step 1000000");
+});
+
+test("startMapHelpers gives each helper's pidfd and stderr, and why one could not run", () => {
+  const [says, missing] = startMapHelpers(
+    [["/bin/sh", "-c", 'echo out; echo "$SAID" >&2; exit 3'], ["/nonexistent/newuidmap", "1"]],
+    ["SAID=said on stderr", "OTHER=ünïcode"],
+  );
+  const buffer = new Uint8Array(64);
+  expect(new TextDecoder().decode(buffer.subarray(0, readFd(says!.stderr, buffer)))).toBe("said on stderr\n");
+  expect(says!.failed).toBeUndefined();
+  expect(waitChild(says!.pidfd, true)).toBe(3);
+  expect(missing!.failed).toEqual({ step: Step.exec, errno: 2 });
+  expect(readFd(missing!.stderr, buffer)).toBe(0);
+  expect(waitChild(missing!.pidfd, true)).toBe(127);
+  for (const helper of [says!, missing!]) [helper.pidfd, helper.stderr].forEach(closeFd);
+  expect(startMapHelpers([null, null], [])).toEqual([null, null]);
+  expect(() => startMapHelpers([["/bin/true"], null], ["A=1\0B=2"])).toThrow("Cannot use the environment: it contains a NUL byte");
 });
