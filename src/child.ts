@@ -36,8 +36,10 @@ export function abortError(signal: AbortSignal): ContainError {
  *  with go (it closes none of them). */
 export type BeforeGo = (child: ChildProcess) => number[];
 
-/** What the handshake needs from its driver: the next report, or the maps written. */
+/** What the handshake needs from its driver: the next report, or the maps written (and
+ *  then the error that writing them threw, if any). */
 type Need = "report" | "maps";
+type Answer = Report | null | undefined | Error;
 
 /**
  * One child, from spawn to reap: pseudo's CMD, contain's holder or inject's joiner. It
@@ -87,8 +89,7 @@ export class ChildProcess {
         if (need.value === "report") {
           need = steps.next(readReport(child.#reportFd));
         } else {
-          writeMaps(child.pid, maps![0], maps![1]);
-          need = steps.next();
+          need = steps.next(attempt(() => writeMaps(child.pid, maps![0], maps![1])));
         }
       }
     } catch (error) {
@@ -131,9 +132,12 @@ export class ChildProcess {
           if (aborted) throw abortError(signal!);
           need = steps.next(report);
         } else {
-          await writeMapsAsync(child.pid, maps![0], maps![1]);
+          const failed = await writeMapsAsync(child.pid, maps![0], maps![1]).then(
+            () => undefined,
+            (error: Error) => error,
+          );
           if (aborted) throw abortError(signal!);
-          need = steps.next();
+          need = steps.next(failed);
         }
       }
     } catch (error) {
@@ -153,12 +157,22 @@ export class ChildProcess {
    * for the next report (null at EOF) and "maps" for the maps to be written, and throws
    * the ContainError of a failure report.
    */
-  *#handshake(config: SpawnConfig, hasMaps: boolean, command: string, beforeGo?: BeforeGo): Generator<Need, void, Report | null | undefined> {
+  *#handshake(config: SpawnConfig, hasMaps: boolean, command: string, beforeGo?: BeforeGo): Generator<Need, void, Answer> {
     if (hasMaps) {
-      const ready = yield "report";
-      if (!ready) throw new ContainError("Failed to start: the child exited at once");
+      // Where clone made the user namespace, the maps can be written at once, while the
+      // child gets ready (newuidmap's exec overlaps its start). A holder that forks the -o
+      // helper first makes it later, and says when with its ready report.
+      const early = config.outside === undefined;
+      const failed = early ? ((yield "maps") as Error | undefined) : undefined;
+      const ready = (yield "report") as Report | null;
+      if (!ready) throw failed ?? new ContainError("Failed to start: the child exited at once");
+      // A child that failed before it was ready says why; the maps' failure was its echo.
       if (ready.step !== Step.ready) throw reportError(ready.step, ready.value, command);
-      yield "maps";
+      if (failed) throw failed;
+      if (!early) {
+        const error = (yield "maps") as Error | undefined;
+        if (error) throw error;
+      }
       const fds = beforeGo?.(this) ?? [];
       try {
         sendGo(this.#goFd, fds);
@@ -167,11 +181,11 @@ export class ChildProcess {
       }
     }
     this.#closeGo();
-    let report = (yield "report") ?? null;
+    let report = ((yield "report") as Report | null | undefined) ?? null;
     let object: string | undefined;
     if (report?.step === Step.mountIndex) {
       const mount = config.mounts?.[report.value];
-      report = (yield "report") ?? { step: Step.mountIndex, value: 0 };
+      report = ((yield "report") as Report | null | undefined) ?? { step: Step.mountIndex, value: 0 };
       object = report.step === Step.bindSource ? mount?.source : mount?.target;
     } else if (report?.step === Step.enterWorkingDirectory) {
       object = config.cwd === undefined ? undefined : argText(config.cwd);
@@ -274,6 +288,16 @@ export class ChildProcess {
     releaseRegion(this.#region);
     this.#signal = status & 0x100 ? (status & 0xff) - 128 : null;
     return status & 0xff;
+  }
+}
+
+/** The error `write` throws, or undefined. */
+function attempt(write: () => void): Error | undefined {
+  try {
+    write();
+    return undefined;
+  } catch (error) {
+    return error as Error;
   }
 }
 
