@@ -4,13 +4,22 @@
 // round) and medians reported, since this machine is noisy: read the ratios, not the
 // absolute figures. Prints a table; asserts nothing.
 //
-//   bun scripts/bench-start.ts [ROUNDS]        (as root, for both tiers)
+//   bun scripts/bench-start.ts [ROUNDS] [BASE]        (as root, for both tiers)
+//
+// BASE, a built checkout of another version, adds its pseudo and contain to the same
+// rounds, for a before and after that the machine's noise does not decide.
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const repo = resolve(import.meta.dir, "..");
 const bun = process.execPath;
 const rounds = Number(process.argv[2] ?? 40);
+const base = process.argv[3] ? resolve(process.argv[3]) : undefined;
+/** A checkout's launcher: bin/X.js, or bin/X.ts in versions before plain launchers. */
+const launcher = (checkout: string, tool: string) => {
+  const js = join(checkout, "bin", `${tool}.js`);
+  return Bun.file(js).size > 0 ? js : join(checkout, "bin", `${tool}.ts`);
+};
 const user = process.env.CONTAIN_TEST_USER ?? "contain-test";
 const has = (tool: string) => Bun.which(tool) !== null;
 // The commands as installed: bin/*.js run with the bun that npm installed.
@@ -52,6 +61,7 @@ function tier(name: string, prefix: string[]) {
   if (name === "user") commands.push(["unshare --map-auto -r /bin/true", ["unshare", "--map-auto", "-r", "/bin/true"]]);
   if (has("fakeroot")) commands.push(["fakeroot /bin/true", ["fakeroot", "/bin/true"]]);
   commands.push(["pseudo /bin/true", [pseudo, "/bin/true"]]);
+  if (base) commands.push(["pseudo /bin/true (BASE)", [launcher(base, "pseudo"), "/bin/true"]]);
   // bwrap as root runs its set-up without root's override of permissions, so it gets a
   // root open to all (which contain refuses under root's default map: see the README).
   const open = busyboxRoot(prefix);
@@ -61,6 +71,7 @@ function tier(name: string, prefix: string[]) {
     commands.push(["bwrap --unshare-all ... /bin/true", bwrap]);
   }
   commands.push(["contain -c DIR /bin/true", [contain, "-c", root, "/bin/true"]]);
+  if (base) commands.push(["contain -c DIR /bin/true (BASE)", [launcher(base, "contain"), "-c", root, "/bin/true"]]);
 
   const times = commands.map(() => [] as number[]);
   for (let round = 0; round < rounds; round++) {
@@ -72,13 +83,28 @@ function tier(name: string, prefix: string[]) {
     });
   }
   console.log(`\n${name}: start to exit, median of ${rounds} interleaved rounds (failed runs left out)`);
-  const base = median(times[0]!);
+  const bunStart = median(times[0]!);
+  const medians = new Map<string, number>();
   commands.forEach(([label], index) => {
     const values = times[index]!;
-    if (values.length === 0) return console.log(`  ${label.padEnd(36)} failed`);
+    if (values.length === 0) return console.log(`  ${label.padEnd(40)} failed`);
     const value = median(values);
-    console.log(`  ${label.padEnd(36)} ${value.toFixed(1).padStart(6)} ms  (${(value - base >= 0 ? "+" : "") + (value - base).toFixed(1)} ms on bun -e 0)`);
+    medians.set(label, value);
+    const over = value - bunStart;
+    console.log(`  ${label.padEnd(40)} ${value.toFixed(1).padStart(6)} ms  (${(over >= 0 ? "+" : "") + over.toFixed(1)} ms on bun -e 0)`);
   });
+  // The goals: bun -e 0 plus 2 ms (pseudo) or 4 ms (contain), plus what the map helpers
+  // cost unshare, for a user whose maps need them.
+  const helpers = name === "user" ? (medians.get("unshare --map-auto -r /bin/true") ?? 0) - (medians.get("unshare -r /bin/true") ?? 0) : 0;
+  const goal = (label: string, allowance: number) => {
+    const value = medians.get(label);
+    if (value === undefined) return;
+    const limit = bunStart + helpers + allowance;
+    const verdict = value <= limit ? "met" : `${(value - limit).toFixed(1)} ms over`;
+    console.log(`  goal for ${label}: <= ${limit.toFixed(1)} ms: ${verdict}`);
+  };
+  goal("pseudo /bin/true", 2);
+  goal("contain -c DIR /bin/true", 4);
 
   const idle = [bun, "-e", "setTimeout(() => {}, 300)"];
   const memory: [string, string[]][] = [
@@ -87,13 +113,18 @@ function tier(name: string, prefix: string[]) {
     ["contain -c DIR sleep 0.3", [contain, "-c", root, "/bin/sh", "-c", "sleep 0.3"]],
     ["contain DIR sleep 0.3 (console)", [contain, root, "/bin/sh", "-c", "sleep 0.3"]],
   ];
+  if (base) {
+    memory.push(["pseudo sleep 0.3 (BASE)", [launcher(base, "pseudo"), "sleep", "0.3"]]);
+    memory.push(["contain -c DIR sleep 0.3 (BASE)", [launcher(base, "contain"), "-c", root, "/bin/sh", "-c", "sleep 0.3"]]);
+    memory.push(["contain DIR sleep 0.3 (console, BASE)", [launcher(base, "contain"), root, "/bin/sh", "-c", "sleep 0.3"]]);
+  }
   const peaks = memory.map(() => [] as number[]);
   for (let round = 0; round < 5; round++) memory.forEach(([, command], index) => peaks[index]!.push(peak([...prefix, ...command])));
   console.log(`${name}: peak RSS of the supervisor, median of 5`);
   const idleKb = median(peaks[0]!);
   memory.forEach(([label], index) => {
     const kb = median(peaks[index]!);
-    console.log(`  ${label.padEnd(36)} ${(kb / 1024).toFixed(1).padStart(6)} MB  (${(kb / idleKb).toFixed(2)}x idle bun)`);
+    console.log(`  ${label.padEnd(40)} ${(kb / 1024).toFixed(1).padStart(6)} MB  (${(kb / idleKb).toFixed(2)}x idle bun)`);
   });
   Bun.spawnSync([...prefix, bun, pseudo, "rm", "-rf", root, open]);
 }
