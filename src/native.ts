@@ -302,9 +302,18 @@ class Strings {
     this.base = ptr(this.bytes);
   }
 
-  address(index: number): bigint {
-    return BigInt(this.base + this.offsets[index]!);
+  address(index: number): number {
+    return this.base + this.offsets[index]!;
   }
+}
+
+/**
+ * Writes the 64-bit pointer `address` at `offset` as two 32-bit halves. Addresses are
+ * below 2^53, so a number holds them; BigInt would cost pseudo's start its first use.
+ */
+function setPointer(view: DataView, offset: number, address: number): void {
+  view.setUint32(offset, address % 2 ** 32, true);
+  view.setUint32(offset + 4, Math.floor(address / 2 ** 32), true);
 }
 
 export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, DataView] {
@@ -326,22 +335,22 @@ export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, D
   );
   strings.seal();
   // argv, NULL, envp, NULL, CMD's envp, NULL: the pointer arrays in one buffer too.
-  const pointers = new BigUint64Array(argv.length + envp.length + initEnvp.length + 3);
-  argv.forEach((index, at) => (pointers[at] = strings.address(index)));
-  envp.forEach((index, at) => (pointers[argv.length + 1 + at] = strings.address(index)));
+  const pointers = new DataView(new ArrayBuffer((argv.length + envp.length + initEnvp.length + 3) * 8));
+  argv.forEach((index, at) => setPointer(pointers, at * 8, strings.address(index)));
+  envp.forEach((index, at) => setPointer(pointers, (argv.length + 1 + at) * 8, strings.address(index)));
   const initAt = argv.length + envp.length + 2;
-  initEnvp.forEach((index, at) => (pointers[initAt + at] = strings.address(index)));
+  initEnvp.forEach((index, at) => setPointer(pointers, (initAt + at) * 8, strings.address(index)));
   const pointerBase = ptr(pointers);
-  const address = (index: number) => (index < 0 ? 0n : strings.address(index));
+  const address = (index: number) => (index < 0 ? 0 : strings.address(index));
   const M = MountLayout;
   const table = new DataView(new ArrayBuffer(Math.max(1, mounts.length) * M.size));
   mounts.forEach(({ mount, source, target, size }, at) => {
     const base = at * M.size;
     table.setUint32(base + M.kind, mount.kind === "bind" ? MountKind.bind : MountKind.tmpfs, true);
     table.setUint32(base + M.flags, (mount.readonly ? MountFlag.readonly : 0) | (mount.directory ? MountFlag.directory : 0), true);
-    table.setBigUint64(base + M.source, address(source), true);
-    table.setBigUint64(base + M.target, address(target), true);
-    table.setBigUint64(base + M.sizeOption, address(size), true);
+    setPointer(table, base + M.source, address(source));
+    setPointer(table, base + M.target, address(target));
+    setPointer(table, base + M.sizeOption, address(size));
     table.setInt32(base + M.idmapped, -1, true);
   });
 
@@ -352,11 +361,11 @@ export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, D
   view.setUint32(C.flags, config.flags ?? 0, true);
   view.setInt32(C.targetPidfd, config.targetPidfd ?? -1, true);
   stdio.forEach((fd, index) => view.setInt32(C.stdio + index * 4, fd, true));
-  view.setBigUint64(C.argv, BigInt(pointerBase), true);
-  view.setBigUint64(C.envp, BigInt(pointerBase + (argv.length + 1) * 8), true);
-  [C.root, C.console, C.inside, C.outside, C.cwd].forEach((offset, at) => view.setBigUint64(offset, address(optional[at]!), true));
-  view.setBigUint64(C.initEnvp, BigInt(pointerBase + initAt * 8), true);
-  view.setBigUint64(C.mounts, mounts.length ? BigInt(ptr(table)) : 0n, true);
+  setPointer(view, C.argv, pointerBase);
+  setPointer(view, C.envp, pointerBase + (argv.length + 1) * 8);
+  [C.root, C.console, C.inside, C.outside, C.cwd].forEach((offset, at) => setPointer(view, offset, address(optional[at]!)));
+  setPointer(view, C.initEnvp, pointerBase + initAt * 8);
+  setPointer(view, C.mounts, mounts.length ? ptr(table) : 0);
   view.setUint32(C.mountCount, mounts.length, true);
   keep.push(strings, pointers, view, table);
   return [view, table];
@@ -415,7 +424,7 @@ export function startMapHelpers(commands: [readonly string[] | null, readonly st
   const args = commands.map((argv) => (argv === null ? null : nulTerminated(argv, `${argv[0]}'s arguments`)));
   args.forEach((list, index) => {
     if (list === null) return;
-    table.setBigUint64(index * M.size + M.args, BigInt(ptr(list.bytes)), true);
+    setPointer(table, index * M.size + M.args, ptr(list.bytes));
     table.setUint32(index * M.size + M.argsLength, list.length, true);
   });
   const environment = nulTerminated(envp, "the environment");
