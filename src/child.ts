@@ -3,7 +3,9 @@
 import {
   argText,
   closeFd,
+  followTerminalSize,
   markIdmapped,
+  readFd,
   type Report,
   strerror,
   readReport,
@@ -30,6 +32,21 @@ export function abortError(signal: AbortSignal): ContainError {
   const error = new ContainError("The operation was aborted", "", ECANCELED);
   (error as { cause?: unknown }).cause = signal.reason;
   return error;
+}
+
+/** A console relayed by the watcher thread (relayConsole). */
+export interface ConsoleRelay {
+  master: number;
+  input: number;
+  output: number;
+  /** The console takes the terminal's size whenever it changes (input is a terminal). */
+  follow: boolean;
+  /** Copies the terminal's size to the console: on SIGWINCH while exited is awaited. */
+  resize(): void;
+  /** The relay failed with `errno`; the child has been killed. */
+  onError(errno: number): void;
+  /** The relay has stopped and the child has been reaped: before exited resolves. */
+  onEnd(): void;
 }
 
 /** What a start must do once the maps are written, before go: fds to hand the holder
@@ -63,7 +80,7 @@ export class ChildProcess {
   #open = true;
   #signal: number | null = null;
   #exited?: Promise<number>;
-  #console?: { master: number; input: number; output: number; onError: (errno: number) => void };
+  #console?: ConsoleRelay;
 
   private constructor(config: SpawnConfig) {
     const spawned = spawnChild(config);
@@ -232,16 +249,16 @@ export class ChildProcess {
   }
 
   /**
-   * Relays the console `master` to and from `input` and `output` until the child exits,
-   * on the shim's watcher thread. Before exited is first read. If the relay must stop
-   * early, the child is killed: when `output` is gone it ends as a writer into a closed
-   * pipe would (SIGPIPE), otherwise as our own failure, after onError(errno).
+   * Relays the console to and from `input` and `output` until the child exits, on the
+   * shim's watcher thread. Before exited or wait. If the relay must stop early, the child
+   * is killed: when `output` is gone it ends as a writer into a closed pipe would
+   * (SIGPIPE), otherwise as our own failure, after onError(errno).
    */
-  relayConsole(master: number, input: number, output: number, onError: (errno: number) => void): void {
-    this.#console = { master, input, output, onError };
+  relayConsole(relay: ConsoleRelay): void {
+    this.#console = relay;
   }
 
-  /** Whether the console is relayed (then only exited can wait). */
+  /** Whether the console is relayed. */
   get relaying(): boolean {
     return this.#console !== undefined;
   }
@@ -252,12 +269,26 @@ export class ChildProcess {
     return (this.#exited ??= this.#watch());
   }
 
-  /** Blocks until the child exits and returns its status, as exited would. Not with a
-   *  console, whose relay runs until then. */
+  /**
+   * Blocks until the child exits and returns its status, as exited would: for a process
+   * with nothing else to do (the commands). A console is relayed on the watcher thread
+   * meanwhile, and its size follows the terminal's through a native SIGWINCH handler,
+   * since no JS listener runs while this blocks.
+   */
   wait(): number {
-    if (this.#console) throw new Error("wait() cannot relay a console; use exited");
     if (this.#exited) throw new Error("wait() after exited");
-    const status = this.#reap(waitChild(this.#pidfd, true)!);
+    let status: number;
+    const relay = this.#console;
+    if (relay) {
+      if (relay.follow) followTerminalSize(relay.input, relay.master);
+      const fd = watchChild(this.#pidfd, relay.master, relay.input, relay.output);
+      const result = new Uint8Array(4);
+      const count = readFd(fd, result);
+      closeFd(fd);
+      status = this.#finish(count === 4 ? result : new Uint8Array(0));
+    } else {
+      status = this.#reap(waitChild(this.#pidfd, true)!);
+    }
     this.#exited = Promise.resolve(status);
     return status;
   }
@@ -265,20 +296,32 @@ export class ChildProcess {
   async #watch(): Promise<number> {
     const relay = this.#console;
     const fd = watchChild(this.#pidfd, relay?.master, relay?.input, relay?.output);
+    const resize = relay?.follow ? () => relay.resize() : undefined;
+    if (resize) process.on("SIGWINCH", resize);
     const bytes = await readToEnd(fd);
+    if (resize) process.off("SIGWINCH", resize);
     closeFd(fd);
+    return this.#finish(bytes);
+  }
+
+  /** Once the watcher has said so: reaps the child, and ends the relay with the result
+   *  it gave in `bytes`. */
+  #finish(bytes: Uint8Array): number {
     const result = bytes.length >= 4 ? new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) : 0;
-    const status = this.#reap(waitChild(this.#pidfd, true)!);
-    if (result === 0) return status;
+    let status = this.#reap(waitChild(this.#pidfd, true)!);
+    const relay = this.#console;
     // The watcher killed it because the relay stopped: our stdout is gone (EPIPE), so it
     // went as a writer into a closed pipe goes; or the relay failed, our own failure.
     if (result === EPIPE) {
       this.#signal = SIGPIPE;
-      return 128 + SIGPIPE;
+      status = 128 + SIGPIPE;
+    } else if (result !== 0) {
+      this.#signal = null;
+      relay?.onError(result);
+      status = Status.failure;
     }
-    this.#signal = null;
-    relay!.onError(result);
-    return Status.failure;
+    relay?.onEnd();
+    return status;
   }
 
   /** Takes the status waitChild gave: closes the pidfd and frees the stacks. */

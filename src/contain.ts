@@ -339,27 +339,31 @@ function relayConsole(
   onWarning?: (message: string) => void,
 ): void {
   const saved = rawTerminal(input);
-  const resize = () => copyTerminalSize(input, pty.master);
   let restored = false;
   const restore = () => {
     if (restored) return;
     restored = true;
     if (saved) restoreTerminal(input, saved);
-    process.off("SIGWINCH", resize);
     process.off("exit", restore);
   };
   if (saved) {
-    resize();
-    process.on("SIGWINCH", resize);
+    copyTerminalSize(input, pty.master);
     process.on("exit", restore);
   } else {
     consoleNoEcho(pty.slave);
   }
-  holder.relayConsole(pty.master, input, output, (errno) => onWarning?.(`Failed to relay the console: ${strerror(errno)}`));
-  // First in line once the holder is reaped: whoever awaits exited finds the terminal
-  // restored and the console closed.
-  holder.exited.finally(() => {
-    restore();
-    closeConsole(pty);
+  holder.relayConsole({
+    master: pty.master,
+    input,
+    output,
+    follow: saved !== null,
+    resize: () => copyTerminalSize(input, pty.master),
+    onError: (errno) => onWarning?.(`Failed to relay the console: ${strerror(errno)}`),
+    // Whoever awaits exited, or wait's caller, finds the terminal restored and the
+    // console closed.
+    onEnd() {
+      restore();
+      closeConsole(pty);
+    },
   });
 }

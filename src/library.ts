@@ -166,7 +166,7 @@ export function pseudo<const O extends PseudoOptions>(options: O = {} as O): Sub
  *  holder has exited. */
 function relayed(streams: Streams, holder: ChildProcess): ChildProcess {
   if (!holder.relaying) return started(streams, holder);
-  holder.exited.finally(() => streams.started());
+  void holder.exited.then(() => streams.started());
   return holder;
 }
 

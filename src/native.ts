@@ -6,7 +6,7 @@ import { ContainError } from "./errors.ts";
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 13;
+export const ABI_VERSION = 14;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
@@ -41,6 +41,7 @@ const symbols = {
   terminal_restore: { args: [i32, pointer], returns: u32 },
   terminal_no_echo: { args: [i32], returns: u32 },
   terminal_copy_size: { args: [i32, i32], returns: u32 },
+  terminal_follow_size: { args: [i32, i32], returns: u32 },
   watch_child: { args: [i32, i32, i32, i32], returns: i32 },
   // files (node:fs costs more to load than pseudo's whole fast path)
   file_read: { args: [pointer, pointer, u32], returns: i32 },
@@ -575,6 +576,13 @@ export function consoleNoEcho(fd: number): void {
 
 export function copyTerminalSize(from: number, to: number): void {
   native.terminal_copy_size(from, to);
+}
+
+/** Copies `from`'s window size to `to` on every SIGWINCH, natively, from now on (for a
+ *  process that stays blocked while the console is relayed: the CLI). */
+export function followTerminalSize(from: number, to: number): void {
+  const e = native.terminal_follow_size(from, to);
+  if (e !== 0) throw new NativeError("follow the terminal's size", e);
 }
 
 function path0(path: Arg): Uint8Array {

@@ -63,6 +63,29 @@ pub fn no_echo(fd: i32) u32 {
     return sys.errno(linux.ioctl(fd, linux.T.CSETS, @intFromPtr(&mode)));
 }
 
+/// The terminal whose size the console follows, and the console's master, for the
+/// SIGWINCH handler.
+var size_from = std.atomic.Atomic(i32).init(-1);
+var size_to = std.atomic.Atomic(i32).init(-1);
+
+fn on_resize(_: i32, _: *const linux.siginfo_t, _: ?*const anyopaque) callconv(.C) void {
+    // Two ioctls: safe in a handler, on whichever thread takes the signal.
+    _ = copy_size(size_from.load(.SeqCst), size_to.load(.SeqCst));
+}
+
+/// Copies `from`'s window size to `to` on every SIGWINCH from now on, natively: for a
+/// supervisor whose JS thread blocks while the relay runs. Returns an errno.
+pub fn follow_size(from: i32, to: i32) u32 {
+    size_from.store(from, .SeqCst);
+    size_to.store(to, .SeqCst);
+    var action = linux.Sigaction{
+        .handler = .{ .sigaction = on_resize },
+        .mask = linux.empty_sigset,
+        .flags = linux.SA.SIGINFO | linux.SA.RESTART,
+    };
+    return sys.errno(linux.sigaction(linux.SIG.WINCH, &action, null));
+}
+
 pub fn copy_size(from: i32, to: i32) u32 {
     var size: linux.winsize = undefined;
     const e = sys.errno(linux.ioctl(from, linux.T.IOCGWINSZ, @intFromPtr(&size)));

@@ -16,7 +16,7 @@ const map = @import("map.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 13;
+    return 14;
 }
 
 /// Copies abi.layout, the `name=value` lines that give TypeScript the struct layouts, modes,
@@ -161,6 +161,11 @@ export fn terminal_restore(fd: i32, saved: *const linux.termios) u32 {
 
 export fn terminal_no_echo(fd: i32) u32 {
     return console.no_echo(fd);
+}
+
+/// From now on, every SIGWINCH copies `from`'s window size to `to` (the console).
+export fn terminal_follow_size(from: i32, to: i32) u32 {
+    return console.follow_size(from, to);
 }
 
 export fn terminal_copy_size(from: i32, to: i32) u32 {

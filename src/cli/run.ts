@@ -120,9 +120,9 @@ export async function supervise(name: string, start: () => ChildProcess, how: Su
   } catch (error) {
     fail(name, error, how.failure);
   }
-  // Nothing else runs here, so without a console this blocks in waitid: the shim's handler
-  // passes signals on meanwhile, whichever thread takes them.
-  const status = child.relaying ? await child.exited : child.wait();
+  // Nothing else runs here, so this blocks (in waitid, or on the relay's watcher): the
+  // shim's handlers pass signals on and resize the console meanwhile, on any thread.
+  const status = child.wait();
   // Killed by a signal, CMD would have taken us with it had it run in our place: so we
   // die of it too, and a caller that checks how we ended (a shell's loop after ^C,
   // WIFSIGNALED) sees the truth. Shells show both as 128 + N.
