@@ -1,13 +1,15 @@
 // Cost per container: 200 sequential /bin/true containers in-process, the CLI run 200
 // times, and util-linux unshare with the same namespaces, in one run. Prints figures.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { contain, fromHost } from "../src/index.ts";
 
 const count = Number(process.env.COUNT ?? 200);
 const root = await fromHost(["true"]);
 const cli = join(import.meta.dir, "..", "bin", "contain.js");
-const unshareRoot = join(root.path, "..", `${root.path.split("/").pop()}-proc`);
+// Beside, not inside, the root's private directory, which only container root may enter.
+const unshareRoot = mkdtempSync(join(tmpdir(), "bench-unshare."));
 mkdirSync(join(unshareRoot, "proc"), { recursive: true });
 
 async function time(label: string, run: () => Promise<unknown> | unknown): Promise<number> {
