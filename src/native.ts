@@ -84,77 +84,88 @@ function readLayout(): Record<string, number> {
 
 const layout = readLayout();
 
-/** A number the shim gives by `name`; throws, naming it, if the shim does not give it. */
-function known(name: string): number {
-  const value = layout[name];
-  if (value === undefined) throw new Error(`native library ${libraryPath} does not describe ${name}; rebuild it with \`bun run build:native\``);
-  return value;
+/**
+ * The numbers the shim gives by name: `names` maps each key to the shim's name for it.
+ * Throws, naming it, for a name the shim does not give. One call per table, not per
+ * field: a function called fifty times at start is one the JIT compiles, and that costs
+ * pseudo a compiler thread and a megabyte.
+ */
+function describe<const T extends Record<string, string>>(names: T): { readonly [K in keyof T]: number } {
+  const values: Record<string, number> = {};
+  for (const key in names) {
+    const value = layout[names[key]!];
+    if (value === undefined) {
+      throw new Error(`native library ${libraryPath} does not describe ${names[key]}; rebuild it with \`bun run build:native\``);
+    }
+    values[key] = value;
+  }
+  return values as { readonly [K in keyof T]: number };
 }
 
 /** Byte offsets of abi.Config's fields, and its size (`size`). */
-export const ConfigLayout = {
-  size: known("Config"),
-  mode: known("Config.mode"),
-  flags: known("Config.flags"),
-  targetPidfd: known("Config.target_pidfd"),
-  stdio: known("Config.stdio"),
-  argv: known("Config.argv"),
-  envp: known("Config.envp"),
-  root: known("Config.root"),
-  console: known("Config.console"),
-  inside: known("Config.inside"),
-  outside: known("Config.outside"),
-  cwd: known("Config.cwd"),
-  initEnvp: known("Config.init_envp"),
-  mounts: known("Config.mounts"),
-  mountCount: known("Config.mount_count"),
-} as const;
+export const ConfigLayout = describe({
+  size: "Config",
+  mode: "Config.mode",
+  flags: "Config.flags",
+  targetPidfd: "Config.target_pidfd",
+  stdio: "Config.stdio",
+  argv: "Config.argv",
+  envp: "Config.envp",
+  root: "Config.root",
+  console: "Config.console",
+  inside: "Config.inside",
+  outside: "Config.outside",
+  cwd: "Config.cwd",
+  initEnvp: "Config.init_envp",
+  mounts: "Config.mounts",
+  mountCount: "Config.mount_count",
+});
 
 /** Byte offsets of abi.Mount's fields, and its size (`size`). */
-const MountLayout = {
-  size: known("Mount"),
-  kind: known("Mount.kind"),
-  flags: known("Mount.flags"),
-  source: known("Mount.source"),
-  target: known("Mount.target"),
-  sizeOption: known("Mount.size"),
-  idmapped: known("Mount.idmapped"),
-} as const;
+const MountLayout = describe({
+  size: "Mount",
+  kind: "Mount.kind",
+  flags: "Mount.flags",
+  source: "Mount.source",
+  target: "Mount.target",
+  sizeOption: "Mount.size",
+  idmapped: "Mount.idmapped",
+});
 
 /** Byte offsets of abi.Result's fields, and its size (`size`). */
-const ResultLayout = {
-  size: known("Result"),
-  pid: known("Result.pid"),
-  pidfd: known("Result.pidfd"),
-  reportFd: known("Result.report_fd"),
-  goFd: known("Result.go_fd"),
-  region: known("Result.region"),
-} as const;
+const ResultLayout = describe({
+  size: "Result",
+  pid: "Result.pid",
+  pidfd: "Result.pidfd",
+  reportFd: "Result.report_fd",
+  goFd: "Result.go_fd",
+  region: "Result.region",
+});
 
 /** Byte offsets of abi.MapHelper's fields, and its size (`size`). */
-const MapHelperLayout = {
-  size: known("MapHelper"),
-  args: known("MapHelper.args"),
-  argsLength: known("MapHelper.args_len"),
-  pidfd: known("MapHelper.pidfd"),
-  stderr: known("MapHelper.stderr"),
-  failure: known("MapHelper.failure"),
-} as const;
+const MapHelperLayout = describe({
+  size: "MapHelper",
+  args: "MapHelper.args",
+  argsLength: "MapHelper.args_len",
+  pidfd: "MapHelper.pidfd",
+  stderr: "MapHelper.stderr",
+  failure: "MapHelper.failure",
+});
 
 /** At most this many ID-mapped binds travel with the go message (abi.max_idmapped). */
-export const MAX_IDMAPPED = known("max_idmapped");
+export const MAX_IDMAPPED = describe({ value: "max_idmapped" }).value;
 
 /** The codes of the steps that TypeScript tells apart (abi.Step). */
-export const Step = {
-  ready: known("Step.ready"),
-  helperOutside: known("Step.helper_outside"),
-  helperInside: known("Step.helper_inside"),
-  exec: known("Step.exec"),
-  mountIndex: known("Step.mount_index"),
-  resolveMountTarget: known("Step.resolve_mount_target"),
-  bindSource: known("Step.bind_source"),
-  enterWorkingDirectory: known("Step.enter_working_directory"),
-} as const;
+export const Step = describe({
+  ready: "Step.ready",
+  helperOutside: "Step.helper_outside",
+  helperInside: "Step.helper_inside",
+  exec: "Step.exec",
+  mountIndex: "Step.mount_index",
+  resolveMountTarget: "Step.resolve_mount_target",
+  bindSource: "Step.bind_source",
+  enterWorkingDirectory: "Step.enter_working_directory",
+});
 
 /** The words of a step in "Failed to ...", from the shim. Called only on error paths. */
 export function stepText(step: number): string {
@@ -182,14 +193,14 @@ export function strerror(errno: number): string {
   return String(libc.strerror(errno));
 }
 
-export const Mode = { pseudo: known("Mode.pseudo"), contain: known("Mode.contain"), inject: known("Mode.inject") } as const;
-export const Flag = {
-  console: known("flag.console"),
-  hostNetwork: known("flag.host_network"),
-  ephemeral: known("flag.ephemeral"),
-} as const;
-const MountKind = { bind: known("kind.bind"), tmpfs: known("kind.tmpfs") } as const;
-const MountFlag = { readonly: known("mount_flag.readonly"), directory: known("mount_flag.directory") } as const;
+export const Mode = describe({ pseudo: "Mode.pseudo", contain: "Mode.contain", inject: "Mode.inject" });
+export const Flag = describe({
+  console: "flag.console",
+  hostNetwork: "flag.host_network",
+  ephemeral: "flag.ephemeral",
+});
+const MountKind = describe({ bind: "kind.bind", tmpfs: "kind.tmpfs" });
+const MountFlag = describe({ readonly: "mount_flag.readonly", directory: "mount_flag.directory" });
 
 /** A mount made under a container's new root (abi.Mount in zig/abi.zig, made by zig/binds.zig). */
 export interface NativeMount {
@@ -267,48 +278,6 @@ function envName(entry: Arg): string {
 }
 
 /**
- * All of a config's strings in one buffer, NUL-terminated, so that one ptr() call gives
- * every address (each ptr() and encode() costs, and pseudo's start is made of few things).
- */
-class Strings {
-  private readonly texts: Arg[] = [];
-  private length = 0;
-  private offsets: number[] = [];
-  bytes = new Uint8Array(0);
-  base = 0;
-
-  /** Adds `text`, or throws for a NUL in it, naming it `what()`. */
-  add(text: Arg, what: () => string): number {
-    refuseNul(text, what());
-    this.texts.push(text);
-    this.offsets.push(this.length);
-    // An upper bound: UTF-16 to UTF-8 takes at most three bytes per code unit.
-    this.length += (typeof text === "string" ? text.length * 3 : text.length) + 1;
-    return this.texts.length - 1;
-  }
-
-  /** Lays the strings out; after this, address(index) is valid. */
-  seal(): void {
-    this.bytes = new Uint8Array(this.length);
-    let at = 0;
-    this.texts.forEach((text, index) => {
-      this.offsets[index] = at;
-      if (typeof text === "string") {
-        at += encoder.encodeInto(text, this.bytes.subarray(at)).written + 1;
-      } else {
-        this.bytes.set(text, at);
-        at += text.length + 1;
-      }
-    });
-    this.base = ptr(this.bytes);
-  }
-
-  address(index: number): number {
-    return this.base + this.offsets[index]!;
-  }
-}
-
-/**
  * Writes the 64-bit pointer `address` at `offset` as two 32-bit halves. Addresses are
  * below 2^53, so a number holds them; BigInt would cost pseudo's start its first use.
  */
@@ -317,43 +286,85 @@ function setPointer(view: DataView, offset: number, address: number): void {
   view.setUint32(offset + 4, Math.floor(address / 2 ** 32), true);
 }
 
+/**
+ * All of `texts` in one buffer, each NUL-terminated, so that one ptr() gives every
+ * address; each text's address is `base + offsets[i]`. Throws for a NUL in one, naming it
+ * `label(i)`. Per entry there are only loops and built-ins, no calls of ours: the
+ * environment has dozens of entries, and a function of ours called for each would be
+ * one the JIT compiles at every start (a compiler thread, a megabyte, most of a ms).
+ */
+function layOut(texts: readonly Arg[], label: (index: number) => string): { bytes: Uint8Array; offsets: number[]; base: number } {
+  let length = 0;
+  for (let index = 0; index < texts.length; index++) {
+    const text = texts[index]!;
+    const nul = typeof text === "string" ? text.indexOf("\0") >= 0 : text.indexOf(0) >= 0;
+    if (nul) throw new ContainError(`Cannot use ${label(index)}: it contains a NUL byte`, "", 22);
+    // An upper bound: UTF-16 to UTF-8 takes at most three bytes per code unit.
+    length += (typeof text === "string" ? text.length * 3 : text.length) + 1;
+  }
+  const bytes = new Uint8Array(length);
+  const offsets: number[] = new Array(texts.length);
+  let at = 0;
+  for (let index = 0; index < texts.length; index++) {
+    const text = texts[index]!;
+    offsets[index] = at;
+    if (typeof text === "string") {
+      at += encoder.encodeInto(text, bytes.subarray(at)).written + 1;
+    } else {
+      bytes.set(text, at);
+      at += text.length + 1;
+    }
+  }
+  return { bytes, offsets, base: ptr(bytes) };
+}
+
+const OPTIONAL = ["root", "console", "inside", "outside", "cwd"] as const;
+
 export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, DataView] {
-  const strings = new Strings();
-  const argv = config.argv.map((text, index) => strings.add(text, () => `cmd[${index}]`));
-  const envp = config.envp.map((text) => strings.add(text, () => `environment variable ${envName(text)}`));
-  const initEnvp = (config.initEnvp ?? []).map((text) =>
-    strings.add(text, () => `environment variable ${envName(text)}`),
-  );
-  const mounts = (config.mounts ?? []).map((mount, index) => ({
-    mount,
-    source: mount.source === undefined ? -1 : strings.add(mount.source, () => `mounts[${index}].source`),
-    target: strings.add(mount.target, () => `mounts[${index}].target`),
-    size: mount.size === undefined ? -1 : strings.add(mount.size, () => `mounts[${index}].size`),
-  }));
-  const names = ["root", "console", "inside", "outside", "cwd"];
-  const optional = [config.root, config.console, config.inside, config.outside, config.cwd].map((text, index) =>
-    text === undefined ? -1 : strings.add(text, () => names[index]!),
-  );
-  strings.seal();
+  const argc = config.argv.length;
+  const envc = config.envp.length;
+  const initEnvp = config.initEnvp ?? [];
+  const mounts = config.mounts ?? [];
+  // Every string, in this order: argv, envp, CMD's envp, then per mount its target,
+  // source and size, then the optional paths; absent ones as "" (never pointed to).
+  const texts: Arg[] = config.argv.concat(config.envp, initEnvp);
+  const mountsAt = texts.length;
+  for (const mount of mounts) texts.push(mount.target, mount.source ?? "", mount.size ?? "");
+  const optionalAt = texts.length;
+  for (const name of OPTIONAL) texts.push(config[name] ?? "");
+  const label = (index: number) => {
+    if (index < argc) return `cmd[${index}]`;
+    if (index < mountsAt) return `environment variable ${envName(texts[index]!)}`;
+    if (index < optionalAt) return `mounts[${Math.floor((index - mountsAt) / 3)}].${["target", "source", "size"][(index - mountsAt) % 3]}`;
+    return OPTIONAL[index - optionalAt]!;
+  };
+  const strings = layOut(texts, label);
+  const { base, offsets } = strings;
+
   // argv, NULL, envp, NULL, CMD's envp, NULL: the pointer arrays in one buffer too.
-  const pointers = new DataView(new ArrayBuffer((argv.length + envp.length + initEnvp.length + 3) * 8));
-  argv.forEach((index, at) => setPointer(pointers, at * 8, strings.address(index)));
-  envp.forEach((index, at) => setPointer(pointers, (argv.length + 1 + at) * 8, strings.address(index)));
-  const initAt = argv.length + envp.length + 2;
-  initEnvp.forEach((index, at) => setPointer(pointers, (initAt + at) * 8, strings.address(index)));
+  const lists = argc + envc + initEnvp.length;
+  const pointers = new DataView(new ArrayBuffer((lists + 3) * 8));
+  for (let index = 0, slot = 0; index < lists; index++, slot++) {
+    // The NULL that ends argv (and then envp) takes a slot of its own.
+    if (index === argc || index === argc + envc) slot++;
+    const address = base + offsets[index]!;
+    pointers.setUint32(slot * 8, address % 2 ** 32, true);
+    pointers.setUint32(slot * 8 + 4, Math.floor(address / 2 ** 32), true);
+  }
   const pointerBase = ptr(pointers);
-  const address = (index: number) => (index < 0 ? 0 : strings.address(index));
   const M = MountLayout;
   const table = new DataView(new ArrayBuffer(Math.max(1, mounts.length) * M.size));
-  mounts.forEach(({ mount, source, target, size }, at) => {
-    const base = at * M.size;
-    table.setUint32(base + M.kind, mount.kind === "bind" ? MountKind.bind : MountKind.tmpfs, true);
-    table.setUint32(base + M.flags, (mount.readonly ? MountFlag.readonly : 0) | (mount.directory ? MountFlag.directory : 0), true);
-    setPointer(table, base + M.source, address(source));
-    setPointer(table, base + M.target, address(target));
-    setPointer(table, base + M.sizeOption, address(size));
-    table.setInt32(base + M.idmapped, -1, true);
-  });
+  for (let at = 0; at < mounts.length; at++) {
+    const mount = mounts[at]!;
+    const row = at * M.size;
+    const first = mountsAt + at * 3;
+    table.setUint32(row + M.kind, mount.kind === "bind" ? MountKind.bind : MountKind.tmpfs, true);
+    table.setUint32(row + M.flags, (mount.readonly ? MountFlag.readonly : 0) | (mount.directory ? MountFlag.directory : 0), true);
+    setPointer(table, row + M.target, base + offsets[first]!);
+    setPointer(table, row + M.source, mount.source === undefined ? 0 : base + offsets[first + 1]!);
+    setPointer(table, row + M.sizeOption, mount.size === undefined ? 0 : base + offsets[first + 2]!);
+    table.setInt32(row + M.idmapped, -1, true);
+  }
 
   const C = ConfigLayout;
   const view = new DataView(new ArrayBuffer(C.size));
@@ -361,14 +372,17 @@ export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, D
   view.setUint32(C.mode, config.mode, true);
   view.setUint32(C.flags, config.flags ?? 0, true);
   view.setInt32(C.targetPidfd, config.targetPidfd ?? -1, true);
-  stdio.forEach((fd, index) => view.setInt32(C.stdio + index * 4, fd, true));
+  for (let index = 0; index < 3; index++) view.setInt32(C.stdio + index * 4, stdio[index]!, true);
   setPointer(view, C.argv, pointerBase);
-  setPointer(view, C.envp, pointerBase + (argv.length + 1) * 8);
-  [C.root, C.console, C.inside, C.outside, C.cwd].forEach((offset, at) => setPointer(view, offset, address(optional[at]!)));
-  setPointer(view, C.initEnvp, pointerBase + initAt * 8);
+  setPointer(view, C.envp, pointerBase + (argc + 1) * 8);
+  for (let at = 0; at < OPTIONAL.length; at++) {
+    const given = config[OPTIONAL[at]!] !== undefined;
+    setPointer(view, C[OPTIONAL[at]!], given ? base + offsets[optionalAt + at]! : 0);
+  }
+  setPointer(view, C.initEnvp, pointerBase + (argc + envc + 2) * 8);
   setPointer(view, C.mounts, mounts.length ? ptr(table) : 0);
   view.setUint32(C.mountCount, mounts.length, true);
-  keep.push(strings, pointers, view, table);
+  keep.push(strings.bytes, pointers, view, table);
   return [view, table];
 }
 
