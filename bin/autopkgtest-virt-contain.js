@@ -2,6 +2,11 @@
 // The autopkgtest-virt-contain command: the bundle in dist/ when it is built (it starts faster), else
 // the sources. Plain JavaScript loaded with require: nothing to transpile or await on the way.
 // A Bun too old for the bundle's CommonJS wrapper gets no main from it: the sources then.
-const bundle = `${__dirname}/../dist/autopkgtest-virt-contain.js`;
-const cli = Bun.file(bundle).size > 0 ? require(bundle) : {};
+// Missing is found out by trying: a look first with Bun.file would cost 2 MB of a 30 MB start.
+let cli = {};
+try {
+  cli = require("../dist/autopkgtest-virt-contain.js");
+} catch (error) {
+  if (error?.code !== "MODULE_NOT_FOUND" || !String(error.message).includes("dist/autopkgtest-virt-contain.js")) throw error;
+}
 (cli.main ? cli : require("../src/cli/autopkgtest-virt-contain.ts")).main();

@@ -5,7 +5,12 @@
 // --doctor is loaded on its own, so that it works where the shim does not.
 if (process.argv[2] === "--doctor") require("../src/cli/doctor.ts").main();
 else {
-  const bundle = `${__dirname}/../dist/contain.js`;
-  const cli = Bun.file(bundle).size > 0 ? require(bundle) : {};
+  // Missing is found out by trying: a look first with Bun.file would cost 2 MB of a 30 MB start.
+  let cli = {};
+  try {
+    cli = require("../dist/contain.js");
+  } catch (error) {
+    if (error?.code !== "MODULE_NOT_FOUND" || !String(error.message).includes("dist/contain.js")) throw error;
+  }
   (cli.main ? cli : require("../src/cli/contain.ts")).main();
 }

@@ -2,6 +2,11 @@
 // The inject command: the bundle in dist/ when it is built (it starts faster), else
 // the sources. Plain JavaScript loaded with require: nothing to transpile or await on the way.
 // A Bun too old for the bundle's CommonJS wrapper gets no main from it: the sources then.
-const bundle = `${__dirname}/../dist/inject.js`;
-const cli = Bun.file(bundle).size > 0 ? require(bundle) : {};
+// Missing is found out by trying: a look first with Bun.file would cost 2 MB of a 30 MB start.
+let cli = {};
+try {
+  cli = require("../dist/inject.js");
+} catch (error) {
+  if (error?.code !== "MODULE_NOT_FOUND" || !String(error.message).includes("dist/inject.js")) throw error;
+}
 (cli.main ? cli : require("../src/cli/inject.ts")).main();
