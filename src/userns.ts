@@ -27,7 +27,6 @@ import {
   waitChild,
   writeText,
 } from "./native.ts";
-import { environment } from "./stdio.ts";
 
 const decoder = new TextDecoder();
 
@@ -220,8 +219,10 @@ function startMaps(pid: number, plans: [MapPlan, MapPlan], proc: string): Runnin
   if (first === undefined) return [];
   let helpers;
   try {
-    // An object gives NAME=value strings. The helpers get what Bun.spawn gave them.
-    helpers = startMapHelpers(commands, environment(process.env) as string[]);
+    // No environment: the setuid helpers need none (the C library would drop most of it
+    // anyway), their messages are then the untranslated ones we quote, and building
+    // process.env costs a start a megabyte.
+    helpers = startMapHelpers(commands, []);
   } catch (error) {
     throw mapError(first, error);
   }
