@@ -99,7 +99,7 @@ describe("library", () => {
     });
   });
 
-  // More than the shim has watcher slots (256): each slot's stack must come back.
+  // Each watcher thread's stack must come back to be used again.
   test("300 containers one after another", async () => {
     for (let index = 0; index < 300; index++) {
       const c = contain({ root: root.path, cmd: ["/bin/echo", String(index)], stdout: "pipe" });

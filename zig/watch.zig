@@ -19,8 +19,9 @@ const Slot = struct {
     running: i32 = 0,
 };
 
-/// More watched children at once than any caller has; a full table is EAGAIN.
-var slots = [_]Slot{.{}} ** 256;
+/// More children watched at once than a process can start threads for; a full table is
+/// EAGAIN. Scanning it reads only zero pages where nothing ever ran.
+var slots = [_]Slot{.{}} ** 4096;
 /// Serializes the table between threads that start watchers (Bun's main thread, Workers).
 var busy = std.atomic.Atomic(bool).init(false);
 
