@@ -46,17 +46,9 @@ pub fn stack(region: u32, which: u32) []align(16) u8 {
 /// `flags` adds to CLONE_VM | SIGCHLD (CLONE_PIDFD with `parent_tid`, CLONE_NEWUSER).
 /// Returns the raw clone result in the parent.
 pub fn start(comptime Args: type, comptime entry: fn (*const Args) noreturn, child_stack: []align(16) u8, flags: usize, parent_tid: ?*i32, args: Args) usize {
-    const Trampoline = struct {
-        fn run(arg: usize) callconv(.C) noreturn {
-            entry(@ptrFromInt(arg));
-        }
-    };
-    const args_at = std.mem.alignBackward(usize, @intFromPtr(child_stack.ptr) + child_stack.len - @sizeOf(Args), 16);
-    const slot: *Args = @ptrFromInt(args_at);
-    slot.* = args;
-    const top = args_at - 16;
+    const args_at = place(Args, child_stack, args);
     const ptid: usize = if (parent_tid) |p| @intFromPtr(p) else 0;
-    return raw_clone(flags | linux.CLONE.VM | linux.SIG.CHLD, top, ptid, 0, &Trampoline.run, args_at);
+    return raw_clone(flags | linux.CLONE.VM | linux.SIG.CHLD, args_at - 16, ptid, 0, &Trampoline(Args, entry).run, args_at);
 }
 
 /// Starts `entry(&args)` as a thread of this process on `thread_stack`, under the same
@@ -65,21 +57,32 @@ pub fn start(comptime Args: type, comptime entry: fn (*const Args) noreturn, chi
 /// with every signal blocked, so that no handler of Bun's ever runs on it. It leaves by
 /// linux.exit, and the kernel then zeroes `*exited`, which tells when the stack is free.
 pub fn start_thread(comptime Args: type, comptime entry: fn (*const Args) noreturn, thread_stack: []align(16) u8, exited: *i32, args: Args) usize {
-    const Trampoline = struct {
-        fn run(arg: usize) callconv(.C) noreturn {
-            entry(@ptrFromInt(arg));
-        }
-    };
-    const args_at = std.mem.alignBackward(usize, @intFromPtr(thread_stack.ptr) + thread_stack.len - @sizeOf(Args), 16);
-    const slot: *Args = @ptrFromInt(args_at);
-    slot.* = args;
+    const args_at = place(Args, thread_stack, args);
     const flags = linux.CLONE.VM | linux.CLONE.FS | linux.CLONE.FILES | linux.CLONE.SIGHAND |
         linux.CLONE.THREAD | linux.CLONE.SYSVSEM | linux.CLONE.CHILD_CLEARTID;
     var old: u64 = 0;
     sys.sigmask(sys.sigset_all, &old);
-    const rc = raw_clone(flags, args_at - 16, 0, @intFromPtr(exited), &Trampoline.run, args_at);
+    const rc = raw_clone(flags, args_at - 16, 0, @intFromPtr(exited), &Trampoline(Args, entry).run, args_at);
     sys.sigmask(old, null);
     return rc;
+}
+
+/// The C-callable entry that hands the new task its arguments.
+fn Trampoline(comptime Args: type, comptime entry: fn (*const Args) noreturn) type {
+    return struct {
+        fn run(arg: usize) callconv(.C) noreturn {
+            entry(@ptrFromInt(arg));
+        }
+    };
+}
+
+/// Copies `args` to the top of `task_stack` (16-byte aligned) and returns where they are; the
+/// new task's stack starts just below them.
+fn place(comptime Args: type, task_stack: []align(16) u8, args: Args) usize {
+    const args_at = std.mem.alignBackward(usize, @intFromPtr(task_stack.ptr) + task_stack.len - @sizeOf(Args), 16);
+    const slot: *Args = @ptrFromInt(args_at);
+    slot.* = args;
+    return args_at;
 }
 
 fn raw_clone(flags: usize, top: usize, ptid: usize, ctid: usize, entry: *const fn (usize) callconv(.C) noreturn, arg: usize) usize {
