@@ -3,6 +3,7 @@
 import {
   argText,
   closeFd,
+  copyTerminalSize,
   followTerminalSize,
   markIdmapped,
   readFd,
@@ -20,6 +21,7 @@ import {
   watchChild,
 } from "./native.ts";
 import { ContainError, EXDEV, Status } from "./errors.ts";
+import { readable } from "./stdio.ts";
 import { type MapPlan, writeMaps, writeMapsAsync } from "./userns.ts";
 
 const SIGKILL = 9;
@@ -39,10 +41,8 @@ export interface ConsoleRelay {
   master: number;
   input: number;
   output: number;
-  /** The console takes the terminal's size whenever it changes (input is a terminal). */
+  /** The console takes the terminal's size (input's) whenever it changes. */
   follow: boolean;
-  /** Copies the terminal's size to the console: on SIGWINCH while exited is awaited. */
-  resize(): void;
   /** The relay failed with `errno`; the child has been killed. */
   onError(errno: number): void;
   /** The relay has stopped and the child has been reaped: before exited resolves. */
@@ -285,7 +285,7 @@ export class ChildProcess {
       const result = new Uint8Array(4);
       const count = readFd(fd, result);
       closeFd(fd);
-      status = this.#finish(count === 4 ? result : new Uint8Array(0));
+      status = this.#finish(result.subarray(0, count));
     } else {
       status = this.#reap(waitChild(this.#pidfd, true)!);
     }
@@ -296,11 +296,10 @@ export class ChildProcess {
   async #watch(): Promise<number> {
     const relay = this.#console;
     const fd = watchChild(this.#pidfd, relay?.master, relay?.input, relay?.output);
-    const resize = relay?.follow ? () => relay.resize() : undefined;
+    const resize = relay?.follow ? () => copyTerminalSize(relay.input, relay.master) : undefined;
     if (resize) process.on("SIGWINCH", resize);
-    const bytes = await readToEnd(fd);
+    const bytes = new Uint8Array(await new Response(readable(fd)).arrayBuffer());
     if (resize) process.off("SIGWINCH", resize);
-    closeFd(fd);
     return this.#finish(bytes);
   }
 
@@ -342,19 +341,6 @@ function attempt(write: () => void): Error | undefined {
   } catch (error) {
     return error as Error;
   }
-}
-
-/** Everything a pipe gives until EOF, read without blocking. */
-async function readToEnd(fd: number): Promise<Uint8Array> {
-  const reader = Bun.file(fd).stream().getReader();
-  let bytes: Uint8Array = new Uint8Array(0);
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    bytes = bytes.length === 0 ? value : concat(bytes, value);
-  }
-  reader.releaseLock();
-  return bytes;
 }
 
 /** The child's reports, read without blocking: next() gives the next one, or null at EOF

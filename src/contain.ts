@@ -375,7 +375,6 @@ function relayConsole(
     input,
     output,
     follow: saved !== null,
-    resize: () => copyTerminalSize(input, pty.master),
     onError: (errno) => onWarning?.(`Failed to relay the console: ${strerror(errno)}`),
     // Whoever awaits exited, or wait's caller, finds the terminal restored and the
     // console closed.

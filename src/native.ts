@@ -1,12 +1,12 @@
 // The only module that imports bun:ffi: one dlopen table for the Zig shim (zig/root.zig)
 // and typed wrappers that return values or throw.
-import { CString, dlopen, FFIType, ptr } from "bun:ffi";
+import { CString, dlopen, FFIType, type Pointer, ptr } from "bun:ffi";
 import { ContainError } from "./errors.ts";
 
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 14;
+export const ABI_VERSION = 15;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
@@ -20,12 +20,10 @@ const symbols = {
   termios_size: { args: [], returns: u32 },
   // processes
   spawn_child: { args: [pointer, pointer], returns: u32 },
-  read_report: { args: [i32, pointer], returns: i32 },
   wait_child: { args: [i32, u32], returns: i32 },
   send_signal: { args: [i32, i32], returns: u32 },
   open_pidfd: { args: [i32], returns: i32 },
   release_region: { args: [i32], returns: FFIType.void },
-  write_byte: { args: [i32], returns: u32 },
   forward_start: { args: [u32], returns: u32 },
   die_of: { args: [u32], returns: FFIType.void },
   start_map_helpers: { args: [pointer, pointer, u32], returns: u32 },
@@ -293,7 +291,7 @@ function setPointer(view: DataView, offset: number, address: number): void {
  * environment has dozens of entries, and a function of ours called for each would be
  * one the JIT compiles at every start (a compiler thread, a megabyte, most of a ms).
  */
-function layOut(texts: readonly Arg[], label: (index: number) => string): { bytes: Uint8Array; offsets: number[]; base: number } {
+function layOut(texts: readonly Arg[], label: (index: number) => string): { bytes: Uint8Array; length: number; offsets: number[]; base: Pointer } {
   let length = 0;
   for (let index = 0; index < texts.length; index++) {
     const text = texts[index]!;
@@ -302,7 +300,8 @@ function layOut(texts: readonly Arg[], label: (index: number) => string): { byte
     // An upper bound: UTF-16 to UTF-8 takes at most three bytes per code unit.
     length += (typeof text === "string" ? text.length * 3 : text.length) + 1;
   }
-  const bytes = new Uint8Array(length);
+  // ptr() takes no empty buffer.
+  const bytes = new Uint8Array(Math.max(length, 1));
   const offsets: number[] = new Array(texts.length);
   let at = 0;
   for (let index = 0; index < texts.length; index++) {
@@ -315,7 +314,7 @@ function layOut(texts: readonly Arg[], label: (index: number) => string): { byte
       at += text.length + 1;
     }
   }
-  return { bytes, offsets, base: ptr(bytes) };
+  return { bytes, length: at, offsets, base: ptr(bytes) };
 }
 
 const OPTIONAL = ["root", "console", "inside", "outside", "cwd"] as const;
@@ -434,16 +433,15 @@ export interface MapHelper {
 export function startMapHelpers(commands: [readonly string[] | null, readonly string[] | null], envp: readonly string[]): (MapHelper | null)[] {
   const M = MapHelperLayout;
   const table = new DataView(new ArrayBuffer(M.size * commands.length));
-  // Encoded whole rather than string by string: the shim splits them (the set-up runs once
-  // per process, before the JIT has seen any of this).
-  const args = commands.map((argv) => (argv === null ? null : nulTerminated(argv, `${argv[0]}'s arguments`)));
+  // Each list as one buffer of NUL-terminated strings, which the shim splits.
+  const args = commands.map((argv) => (argv === null ? null : layOut(argv, () => `${argv[0]}'s arguments`)));
   args.forEach((list, index) => {
     if (list === null) return;
-    setPointer(table, index * M.size + M.args, ptr(list.bytes));
+    setPointer(table, index * M.size + M.args, list.base);
     table.setUint32(index * M.size + M.argsLength, list.length, true);
   });
-  const environment = nulTerminated(envp, "the environment");
-  const failed = native.start_map_helpers(ptr(table), ptr(environment.bytes), environment.length);
+  const environment = layOut(envp, () => "the environment");
+  const failed = native.start_map_helpers(ptr(table), environment.base, environment.length);
   if (failed !== 0) throw new NativeError(stepText(failed >>> 16), failed & 0xffff);
   return commands.map((argv, index) => {
     if (argv === null) return null;
@@ -455,16 +453,6 @@ export function startMapHelpers(commands: [readonly string[] | null, readonly st
   });
 }
 
-/** `strings`, each NUL-terminated, one after another, as UTF-8 (`length` bytes of `bytes`):
- *  the shim's lists. A NUL in one would split it, so it is refused, naming `what`. */
-function nulTerminated(strings: readonly string[], what: string): { bytes: Uint8Array; length: number } {
-  const text = strings.join("\0");
-  if (text.split("\0").length !== Math.max(strings.length, 1)) refuseNul(text, what);
-  // ptr() takes no empty buffer, and the last string needs one byte more for its NUL.
-  const bytes = new Uint8Array(text.length * 3 + 1);
-  return { bytes, length: strings.length === 0 ? 0 : encoder.encodeInto(text, bytes).written + 1 };
-}
-
 export interface Report {
   step: number;
   value: number;
@@ -474,7 +462,7 @@ const reportBuffer = new Uint32Array(2);
 
 /** The next report from the child, or null at EOF (the command was executed). */
 export function readReport(fd: number): Report | null {
-  const n = native.read_report(fd, ptr(reportBuffer));
+  const n = native.read_fd(fd, ptr(reportBuffer), 8);
   if (n < 0) throw new NativeError("read the child's report", -n);
   if (n < 8) return null;
   return { step: reportBuffer[0]!, value: reportBuffer[1]! };
@@ -520,11 +508,6 @@ export function forwardSignals(terminalReachesChild: boolean): void {
 
 export function releaseRegion(region: number): void {
   native.release_region(region);
-}
-
-export function writeByte(fd: number): void {
-  const e = native.write_byte(fd);
-  if (e !== 0) throw new NativeError("release the child", e);
 }
 
 /** The go message for a holder, carrying `fds` (ID-mapped trees). */

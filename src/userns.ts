@@ -38,6 +38,8 @@ export interface MapPlan {
   kind: IdKind;
   items: MapItem[];
   method: WriteMethod;
+  /** With method "helper": the newuidmap or newgidmap found when planning. */
+  helper?: string;
   /** Set when the default had to fall back to the user's own ID. */
   warning?: string;
 }
@@ -81,7 +83,7 @@ export function planMap(input: PlanInput): MapPlan {
       const warning = `${helperName(kind)} not found (install the uidmap package): mapping only your own ${kind}`;
       return { kind, items: ownOnly, method: "own", warning };
     }
-    return { kind, items, method: "helper" };
+    return { kind, items, method: "helper", helper };
   }
   const items = parseMap(text, kind);
   checkDelegated(items, identity.id, delegated);
@@ -91,7 +93,7 @@ export function planMap(input: PlanInput): MapPlan {
       `${helperName(kind)} not found: install the uidmap package to map the IDs delegated in ${subordinatePath(kind)}`,
     );
   }
-  return { kind, items, method: "helper" };
+  return { kind, items, method: "helper", helper };
 }
 
 /** The first host ID that the map gives container ID 0, or undefined when it gives none. */
@@ -294,9 +296,8 @@ function mapError(plan: MapPlan, error: unknown): unknown {
 }
 
 function helperCommand(pid: number, plan: MapPlan): string[] {
-  const helper = findHelper(plan.kind)!;
   const args = plan.items.flatMap((item) => [item.inside, item.outside, item.count].map(String));
-  return [helper, String(pid), ...args];
+  return [plan.helper!, String(pid), ...args];
 }
 
 function helperResult(plan: MapPlan, result: { exitCode: number; stderr: string }): void {

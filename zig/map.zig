@@ -161,8 +161,7 @@ fn run(child: *const Child) noreturn {
 fn abandon(helper: *Helper) void {
     if (helper.pidfd >= 0) {
         _ = linux.syscall4(.pidfd_send_signal, @intCast(helper.pidfd), linux.SIG.KILL, 0, 0);
-        var info: linux.siginfo_t = undefined;
-        while (sys.errno(linux.waitid(.PIDFD, helper.pidfd, &info, linux.W.EXITED)) == @intFromEnum(linux.E.INTR)) {}
+        _ = sys.wait_status(.PIDFD, helper.pidfd);
     }
     sys.close(helper.pidfd);
     sys.close(helper.stderr);
@@ -178,9 +177,7 @@ fn read_all(fd: i32, buffer: []u8) []u8 {
 }
 
 fn wait(pidfd: i32) u8 {
-    var info: linux.siginfo_t = undefined;
-    while (sys.errno(linux.waitid(.PIDFD, pidfd, &info, linux.W.EXITED)) == @intFromEnum(linux.E.INTR)) {}
-    return sys.shell_status(&info);
+    return sys.wait_status(.PIDFD, pidfd);
 }
 
 fn with_args(args: []const u8) Helper {

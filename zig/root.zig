@@ -16,7 +16,7 @@ const map = @import("map.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 14;
+    return 15;
 }
 
 /// Copies abi.layout, the `name=value` lines that give TypeScript the struct layouts, modes,
@@ -69,12 +69,6 @@ export fn start_map_helpers(helpers: *[2]abi.MapHelper, environment: [*]const u8
 /// Reads `fd` until `buffer` is full or EOF: returns the count, or -errno. Blocks.
 export fn read_fd(fd: i32, buffer: [*]u8, len: u32) i32 {
     return sys.read_full(fd, buffer[0..len]);
-}
-
-/// Reads one (step, value) report into `record`: returns 8, or 0 at EOF, or -errno.
-/// Blocks; the child reports quickly or execs.
-export fn read_report(fd: i32, record: *[2]u32) i32 {
-    return sys.read_full(fd, std.mem.asBytes(record));
 }
 
 /// Waits for the child behind `pidfd` without blocking (`block` = 0) or until it exits.
@@ -132,10 +126,6 @@ export fn idmap_tree(source: [*:0]const u8, pid: i32) i32 {
 export fn send_go(fd: i32, fds: [*]const i32, count: u32) u32 {
     if (count > binds.max_idmapped) return @intFromEnum(linux.E.INVAL);
     return binds.send_go(fd, fds[0..count]);
-}
-
-export fn write_byte(fd: i32) u32 {
-    return sys.write_all(fd, "x");
 }
 
 export fn close_fd(fd: i32) u32 {

@@ -69,7 +69,7 @@ pub fn spawn(config: *const Config, result: *Result) u32 {
     e = forward.adopt(pidfd);
     if (e != 0) {
         _ = linux.syscall4(.pidfd_send_signal, @intCast(pidfd), linux.SIG.KILL, 0, 0);
-        _ = sys.wait_status(sys.value(rc));
+        _ = sys.wait_status(.PID, sys.value(rc));
         for ([_]i32{ report[0], go[1], pidfd }) |fd| sys.close(fd);
         clone.region_free(region);
         return failure(.forward_signals, e);

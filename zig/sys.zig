@@ -302,12 +302,12 @@ pub fn become_root() u32 {
     return if (e == unmapped) 0 else e;
 }
 
-/// Waits for `pid` to exit and returns its status in shell terms: the exit code, or
-/// 128 + N when signal N killed it.
-pub fn wait_status(pid: i32) u8 {
+/// Waits for the child `id` (a pid, or a pidfd with .PIDFD) to exit and returns its status
+/// in shell terms: the exit code, or 128 + N when signal N killed it.
+pub fn wait_status(which: linux.P, id: i32) u8 {
     while (true) {
         var info: linux.siginfo_t = undefined;
-        const rc = linux.waitid(.PID, pid, &info, linux.W.EXITED);
+        const rc = linux.waitid(which, id, &info, linux.W.EXITED);
         if (errno(rc) == @intFromEnum(linux.E.INTR)) continue;
         if (errno(rc) != 0) return 125;
         return shell_status(&info);
@@ -432,7 +432,7 @@ test "move_to_stdio swaps fds without clobbering one, and leaves them open acros
         for ([_]fd_t{ 0, 1, 2 }) |fd| if (is_cloexec(fd)) exit(4);
         exit(0);
     }
-    try testing.expectEqual(@as(u8, 0), wait_status(value(rc)));
+    try testing.expectEqual(@as(u8, 0), wait_status(.PID, value(rc)));
 }
 
 test "close_range marks a range close-on-exec" {

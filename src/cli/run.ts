@@ -111,7 +111,7 @@ export interface Supervision {
  * Starts the child, passes the signals of the process contract on to it, and exits with
  * its status; a failure before CMD runs is one line on stderr and its own status.
  */
-export async function supervise(name: string, start: () => ChildProcess, how: Supervision = {}): Promise<never> {
+export function supervise(name: string, start: () => ChildProcess, how: Supervision = {}): never {
   // Caught before the child starts; one that arrives meanwhile is held for it.
   forwardSignals(how.terminalReachesChild ?? true);
   let child: ChildProcess;
