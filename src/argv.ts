@@ -61,6 +61,21 @@ export function splitArgv<W extends Word>(argv: readonly W[], definition: Defini
     }
     if (word === "--help") return { options, lists, given, operands: [], help: true };
     if (!word.startsWith("-") || word === "-") break;
+    if (word.startsWith("--")) {
+      // Long options, for those without a letter (--memory, --pids, --cpus).
+      const equals = word.indexOf("=");
+      const name = word.slice(2, equals < 0 ? undefined : equals);
+      const def = (args as Record<string, { type?: string } | undefined>)[name];
+      if (def === undefined || def.type === "positional") throw new UsageError(`unrecognized option '--${name}'`);
+      if (def.type !== "string") {
+        options[name] = true;
+        continue;
+      }
+      if (equals >= 0) set(name, raw.slice(equals + 1) as W);
+      else if (index + 1 < argv.length) set(name, argv[++index]!);
+      else throw new UsageError(`option '--${name}' requires an argument`);
+      continue;
+    }
     for (let at = 1; at < word.length; at++) {
       const letter = word[at]!;
       if (letter === "h") return { options, lists, given, operands: [], help: true };
@@ -96,7 +111,7 @@ export function usage(command: Definition, name: string): string {
   if (hasOptions(args)) lines.push("Options:");
   const flags = Object.values(args)
     .filter((def) => def.type !== "positional")
-    .map((def) => [`-${"alias" in def ? def.alias : ""}${def.type === "string" ? ` ${def.valueHint}` : ""}`, def.description] as const);
+    .map((def) => [`${"alias" in def && def.alias ? `-${def.alias}` : `--${Object.keys(args).find((key) => args[key] === def)}`}${def.type === "string" ? ` ${def.valueHint}` : ""}`, def.description] as const);
   // The original's column, wider only as far as the longest option needs.
   const width = Math.max(10, ...flags.map(([flag]) => flag.length + 2));
   for (const [flag, description] of flags) lines.push(`  ${flag.padEnd(width)}${description}`);

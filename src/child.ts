@@ -22,6 +22,7 @@ import {
 } from "./native.ts";
 import { ContainError, EXDEV, Status } from "./errors.ts";
 import { readable } from "./stdio.ts";
+import type { Usage } from "./cgroup.ts";
 import { type MapPlan, writeMaps, writeMapsAsync } from "./userns.ts";
 
 const SIGKILL = 9;
@@ -81,6 +82,9 @@ export class ChildProcess {
   #signal: number | null = null;
   #exited?: Promise<number>;
   #console?: ConsoleRelay;
+  #onReap?: () => void;
+  /** contain with a cgroup of its own: what the container used, once it has been reaped. */
+  usage: Usage | null = null;
 
   private constructor(config: SpawnConfig) {
     const spawned = spawnChild(config);
@@ -232,6 +236,11 @@ export class ChildProcess {
     this.#buffers = null;
   }
 
+  /** Runs `action` once the child has been reaped, before exited resolves or wait returns. */
+  whenReaped(action: () => void): void {
+    this.#onReap = action;
+  }
+
   /** Marks bind `index` of the holder's mounts as ID-mapped tree `slot` (before go). */
   markIdmapped(index: number, slot: number): void {
     markIdmapped(this.#table, index, slot);
@@ -329,6 +338,7 @@ export class ChildProcess {
     closeFd(this.#pidfd);
     releaseRegion(this.#region);
     this.#signal = status & 0x100 ? (status & 0xff) - 128 : null;
+    this.#onReap?.();
     return status & 0xff;
   }
 }

@@ -8,6 +8,7 @@
 // reject instead of throwing.
 import type { FileSink } from "bun";
 import { abortError, type ChildProcess } from "./child.ts";
+import type { Usage } from "./cgroup.ts";
 import { type ContainOptions as ContainBase, startContain, startContainAsync } from "./contain.ts";
 import { type InjectOptions as InjectBase, startInject } from "./inject.ts";
 import { type PseudoOptions as PseudoBase, startPseudo, startPseudoAsync } from "./pseudo.ts";
@@ -50,8 +51,12 @@ export interface Subprocess<In extends Stdio = Stdio, Out extends Stdio = Stdio,
   /** Once exited has resolved: the signal that killed CMD (for a container, its init), as
    *  Bun's Subprocess names it ("SIGTERM"), or null when it exited. */
   readonly signalCode: NodeJS.Signals | null;
-  /** Sends a signal (default SIGTERM); a container passes it on to its init. */
+  /** Sends a signal (default SIGTERM); a container passes it on to its init (TERM to a
+   *  systemd init as SIGRTMIN+3, its halt signal). */
   kill(signal?: number | NodeJS.Signals): void;
+  /** contain: what the container used, from its cgroup, once exited has resolved; null
+   *  without a cgroup of its own, and for pseudo and inject. */
+  readonly usage: Usage | null;
 }
 
 /** The name of signal `number`, from node:os (loaded only when a signal killed CMD). */
@@ -149,6 +154,9 @@ function subprocess(child: ChildProcess, streams: Streams, options: Common): Sub
       return signalCode;
     },
     kill: (signal) => child.kill(signalNumber(signal)),
+    get usage() {
+      return child.usage;
+    },
   };
 }
 

@@ -6,7 +6,7 @@ import { ContainError } from "./errors.ts";
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 15;
+export const ABI_VERSION = 16;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
@@ -48,6 +48,9 @@ const symbols = {
   file_stat: { args: [pointer, pointer], returns: u32 },
   file_open: { args: [pointer, u32], returns: i32 },
   fd_chown: { args: [i32, u32, u32], returns: u32 },
+  // the container's cgroup
+  cgroup_make: { args: [pointer, pointer, u32, u32], returns: u32 },
+  cgroup_cleaner: { args: [pointer, pointer, u32, i32, pointer], returns: u32 },
 } as const;
 
 function load() {
@@ -117,6 +120,7 @@ export const ConfigLayout = describe({
   initEnvp: "Config.init_envp",
   mounts: "Config.mounts",
   mountCount: "Config.mount_count",
+  cgroupProcs: "Config.cgroup_procs",
 });
 
 /** Byte offsets of abi.Mount's fields, and its size (`size`). */
@@ -236,6 +240,9 @@ export interface SpawnConfig {
   /** contain: CMD's environment (envp is the helpers'). */
   initEnvp?: readonly Arg[];
   mounts?: NativeMount[];
+  /** contain: write ends of the container's cgroup.procs and of the supervisor's (see
+   *  abi.Config); -1 for none. */
+  cgroupProcs?: [number, number];
 }
 
 /** What spawn_child gives: the first child's pid and pidfd, our ends of its report and
@@ -381,6 +388,9 @@ export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, D
   setPointer(view, C.initEnvp, pointerBase + (argc + envc + 2) * 8);
   setPointer(view, C.mounts, mounts.length ? ptr(table) : 0);
   view.setUint32(C.mountCount, mounts.length, true);
+  const cgroupProcs = config.cgroupProcs ?? [-1, -1];
+  view.setInt32(C.cgroupProcs, cgroupProcs[0], true);
+  view.setInt32(C.cgroupProcs + 4, cgroupProcs[1], true);
   keep.push(strings.bytes, pointers, view, table);
   return [view, table];
 }
@@ -649,3 +659,20 @@ export function chownFd(fd: number, uid: number, gid: number): void {
   if (e !== 0) throw new NativeError("change the console's owner", e);
 }
 
+
+/** Makes cgroup `name` in the directory `parent`, given with its delegated files to
+ *  uid:gid (-1: left to us). Returns 0 or the errno. */
+export function makeCgroup(parent: string, name: string, uid = -1, gid = -1): number {
+  return native.cgroup_make(ptr(path0(parent)), ptr(path0(name)), uid >>> 0, gid >>> 0);
+}
+
+/** Starts the cleaner of cgroup `name` in `parent` (zig/cgroup.zig), which removes it once
+ *  every write end of the pipe whose read end is `lifeline` is closed. Gives its pidfd
+ *  and the region of its stack, or throws NativeError. */
+export function startCgroupCleaner(parent: string, name: string, lifeline: number): { pidfd: number; region: number } {
+  const bytes = encoder.encode(name);
+  const out = new Int32Array(2);
+  const e = native.cgroup_cleaner(ptr(path0(parent)), ptr(bytes), bytes.length, lifeline, ptr(out));
+  if (e !== 0) throw new NativeError(`start the cleaner of cgroup ${parent}/${name}`, e);
+  return { pidfd: out[0]!, region: out[1]! };
+}

@@ -58,6 +58,11 @@ pub const Config = extern struct {
     /// contain: binds and tmpfs mounts made under the new root (binds.zig).
     mounts: ?[*]const Mount,
     mount_count: u32,
+    /// contain: write ends of the container's cgroup.procs, which the holder enters before
+    /// it unshares CLONE_NEWCGROUP, and of the supervisor's, which it goes back to once
+    /// init runs (cgroup.zig); -1 for no cgroup. Opened by the supervisor: the kernel
+    /// checks a migration against the opener's credentials and cgroup namespace.
+    cgroup_procs: [2]i32,
 };
 
 pub const Result = extern struct {
@@ -164,6 +169,8 @@ pub const Step = enum(u32) {
     mount_tmpfs = 77,
     attach_mount = 78,
     enter_working_directory = 79,
+    // 80-89: the container's cgroup.
+    enter_cgroup = 80,
 };
 
 /// The words of a step in "Failed to ..." (src/child.ts adds the object, where it has one).
@@ -244,6 +251,7 @@ pub fn text(step: Step) []const u8 {
         .mount_tmpfs => "mount tmpfs on",
         .attach_mount => "mount on",
         .enter_working_directory => "enter working directory",
+        .enter_cgroup => "enter the container's cgroup",
     };
 }
 
@@ -309,7 +317,7 @@ pub fn echo(config: *const Config, writer: anytype) !void {
         try writer.print("{s}={s}\n", .{ name, if (value) |string| std.mem.span(string) else "(null)" });
     }
     try echo_list(writer, "init_envp", config.init_envp);
-    try writer.print("mount_count={d}\n", .{config.mount_count});
+    try writer.print("mount_count={d}\ncgroup_procs={d},{d}\n", .{ config.mount_count, config.cgroup_procs[0], config.cgroup_procs[1] });
     const mounts = if (config.mounts) |table| table[0..config.mount_count] else &[_]Mount{};
     for (mounts) |mount| {
         const source = if (mount.source) |string| std.mem.span(string) else "(null)";

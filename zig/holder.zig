@@ -35,6 +35,9 @@ pub fn holder(args: *const Start, reporter: Reporter) noreturn {
     var idmapped: [binds.max_idmapped]i32 = undefined;
     const idmapped_count = start.enter_user_namespace(args, reporter, &idmapped);
     supervise.end_with_parent(args.parent, 0, others);
+    // Before the holder unshares CLONE_NEWCGROUP: the namespace is rooted in the cgroup
+    // this process is in, which must be the container's own.
+    if (config.cgroup_procs[0] >= 0) reporter.check_errno(.enter_cgroup, sys.write_all(config.cgroup_procs[0], "0"));
     reporter.check(.unshare_cgroup, linux.unshare(linux.CLONE.NEWCGROUP));
     reporter.check(.unshare_ipc, linux.unshare(linux.CLONE.NEWIPC));
     if (config.flags & abi.flag_host_network == 0) {
@@ -58,8 +61,13 @@ pub fn holder(args: *const Start, reporter: Reporter) noreturn {
     reporter.check(.unshare_pid, linux.unshare(linux.CLONE.NEWPID));
     supervise.end_if_asked(others);
     const init_pid = start.start_watched(Start, init, args.region, 1, reporter, args.*);
+    // Init stays in the container's cgroup, alone with what it starts: one with processes
+    // of its own could not give its children controllers (cgroup2's no internal process
+    // rule), which systemd wants. Where this fails the holder stays, which costs nothing else.
+    if (config.cgroup_procs[1] >= 0) _ = sys.write_all(config.cgroup_procs[1], "0");
+    for (config.cgroup_procs) |fd| sys.close(fd);
     sys.close(reporter.fd);
-    supervise.supervise(init_pid, args.parent, others);
+    supervise.supervise(init_pid, args.parent, others, .init);
 }
 
 /// The container's PID 1: mounts proc and sys, pivots, takes the console and execs CMD.

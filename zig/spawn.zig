@@ -101,7 +101,7 @@ fn child(args: *const Start) noreturn {
     }
     // inject's joiner keeps the pidfd of the init whose namespaces it joins.
     const pidfd = if (config.mode == @intFromEnum(Mode.inject)) config.target_pidfd else -1;
-    var keep = [3]i32{ args.report, args.go, pidfd };
+    var keep = [5]i32{ args.report, args.go, pidfd, config.cgroup_procs[0], config.cgroup_procs[1] };
     std.sort.insertion(i32, &keep, {}, std.sort.asc(i32));
     reporter.check_errno(.close_fds, sys.close_others(&keep));
 

@@ -61,7 +61,7 @@ pub fn wait_or_end(pid: i32, others: Others) u8 {
 /// supervisor died, or aborted), SIGKILLs `pid` (for contain's init, that ends its whole
 /// PID namespace) and the rest. Runs in a single-threaded process, so
 /// sigwaitinfo sees every signal.
-pub fn supervise(pid: i32, parent: i32, others: Others) noreturn {
+pub fn supervise(pid: i32, parent: i32, others: Others, role: Role) noreturn {
     const set = sys.sigset_forward | sys.bit(linux.SIG.CHLD) | sys.bit(SIG_END);
     sys.sigmask(set, null);
     end_with_parent(parent, pid, others);
@@ -75,7 +75,7 @@ pub fn supervise(pid: i32, parent: i32, others: Others) noreturn {
             // This process shares the supervisor's process group, so the terminal's
             // signals (SI_KERNEL) reach it directly: CMD got its own copy where it shares
             // the group too, and the supervisor passes them on where it does not.
-            if (info.code != SI_KERNEL) _ = linux.kill(pid, @intCast(signal));
+            if (info.code != SI_KERNEL) _ = linux.kill(pid, @intCast(for_pid(role, signal, pid, others.task_dir)));
             continue;
         }
         // Reap every child that has exited (orphans included), noting `pid`'s status.
@@ -86,6 +86,31 @@ pub fn supervise(pid: i32, parent: i32, others: Others) noreturn {
             if (reaped == pid) end(pid, others, sys.wait_code(&status));
         }
     }
+}
+
+/// Whom supervise watches: a container's init, or a command (inject's).
+pub const Role = enum { init, command };
+
+/// SIGRTMIN+3: what asks systemd, as PID 1, to halt (systemd(1)), as systemd-nspawn and
+/// podman send it. TERM would make it re-execute itself instead, and the container would
+/// go on.
+const SIG_HALT_SYSTEMD = 37;
+
+/// The signal that asks `pid` for what `signal` asked of us: TERM to a container's init
+/// that is systemd (its /proc/PID/comm, read when the signal comes, since CMD may be a
+/// shell that execs it) is SIGRTMIN+3; everything else goes as it came.
+fn for_pid(role: Role, signal: u32, pid: i32, task_dir: sys.fd_t) u32 {
+    if (role != .init or signal != linux.SIG.TERM or task_dir < 0) return signal;
+    // task_dir is this process's /proc/self/task/TID, opened while /proc was the host's,
+    // so that the container's own /proc, which it controls, is not the one read.
+    var path_buffer: [48]u8 = undefined;
+    const path = std.fmt.bufPrintZ(&path_buffer, "../../../{d}/comm", .{pid}) catch return signal;
+    const rc = linux.openat(task_dir, path, linux.O.RDONLY | linux.O.CLOEXEC, 0);
+    if (sys.errno(rc) != 0) return signal;
+    var comm: [16]u8 = undefined;
+    const n = sys.read_full(sys.value(rc), &comm);
+    sys.close(sys.value(rc));
+    return if (std.mem.eql(u8, comm[0..@intCast(@max(n, 0))], "systemd\n")) SIG_HALT_SYSTEMD else signal;
 }
 
 /// What else a supervising process started: the orphans of contain's helpers, which
