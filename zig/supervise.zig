@@ -83,7 +83,7 @@ pub fn supervise(pid: i32, parent: i32, others: Others, role: Role) noreturn {
             var status: linux.siginfo_t = undefined;
             const reaped = sys.reap(.ALL, 0, &status);
             if (reaped <= 0) break;
-            if (reaped == pid) end(pid, others, sys.wait_code(&status));
+            if (reaped == pid) end(pid, others, ended(role, sys.wait_code(&status)));
         }
     }
 }
@@ -111,6 +111,17 @@ fn for_pid(role: Role, signal: u32, pid: i32, task_dir: sys.fd_t) u32 {
     const n = sys.read_full(sys.value(rc), &comm);
     sys.close(sys.value(rc));
     return if (std.mem.eql(u8, comm[0..@intCast(@max(n, 0))], "systemd\n")) SIG_HALT_SYSTEMD else signal;
+}
+
+/// How `pid` ended, as the supervisor reports it. A container's init that died of SIGINT
+/// was halted or powered off with reboot(2), which the kernel carries out in a PID
+/// namespace that way (reboot_pid_ns): nothing else kills an init with a signal it did
+/// not ask for but SIGKILL. So that is a clean end, status 0, as systemd-nspawn reports
+/// it; a reboot (SIGHUP) stays a death by HUP, since nothing here starts the container
+/// again.
+fn ended(role: Role, code: u16) u16 {
+    if (role == .init and code == 0x100 | (128 + linux.SIG.INT)) return 0;
+    return code;
 }
 
 /// What else a supervising process started: the orphans of contain's helpers, which
