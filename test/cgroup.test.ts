@@ -4,7 +4,7 @@
 import { afterAll, describe, expect } from "bun:test";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
 import { bun, busyboxFixture, cli, repo, type Runner, runners, testIf } from "./helpers.ts";
-import { cgroupPlace, v1Controllers } from "../src/cgroup.ts";
+import { cgroupPlace, v1Controllers } from "../src/hierarchy.ts";
 
 const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
 const place = cgroupPlace(mountinfo, readFileSync("/proc/self/cgroup", "utf8"));
@@ -191,7 +191,7 @@ for (const runner of runners) {
         // Through setpriv and the wrapper's exec, contain.pid is contain itself.
         process.kill(contain.pid, "SIGTERM");
         expect(await contain.exited).toBe(0);
-        expect(await new Response(contain.stderr).text()).toBe("");
+        expect(await new Response(contain.stderr as ReadableStream).text()).toBe("");
       } finally {
         contain.kill("SIGKILL");
       }
