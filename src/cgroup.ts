@@ -53,7 +53,7 @@ export class ContainerCgroup {
   readonly path: string;
   readonly #parent: string;
   readonly #name: string;
-  #procs: [number, number] = [-1, -1];
+  #fds: [number, number] = [-1, -1];
   #lifeline: number;
   #cleaner: { pidfd: number; region: number } | null;
   #usage: Usage | null = null;
@@ -112,7 +112,9 @@ export class ContainerCgroup {
     const cgroup = new ContainerCgroup(found.dir, name, lifeline, cleaner);
     try {
       cgroup.#limit(files, found.dir);
-      cgroup.#procs = [openPath(`${cgroup.path}/cgroup.procs`, true), openPath(`${found.dir}/cgroup.procs`, true)];
+      // The holder leaves only where there are controllers to give (see zig/holder.zig).
+      const leave = listed(cgroup.path, "cgroup.controllers").length > 0;
+      cgroup.#fds = [openPath(cgroup.path, false), leave ? openPath(`${found.dir}/cgroup.procs`, true) : -1];
     } catch (error) {
       cgroup.end();
       throw error;
@@ -139,15 +141,16 @@ export class ContainerCgroup {
     for (const [file, value] of files) writeText(`${this.path}/${file}`, value);
   }
 
-  /** The write ends of the container's cgroup.procs and ours, for the holder (Config). */
-  get procs(): [number, number] {
-    return this.#procs;
+  /** The container's cgroup directory and, where the holder must leave it, the write end
+   *  of our cgroup.procs (Config's cgroup and cgroup_leave). */
+  get fds(): [number, number] {
+    return this.#fds;
   }
 
   /** The holder has its copies: ours are not needed any more. */
   started(): void {
-    for (const fd of this.#procs) if (fd >= 0) closeFd(fd);
-    this.#procs = [-1, -1];
+    for (const fd of this.#fds) if (fd >= 0) closeFd(fd);
+    this.#fds = [-1, -1];
   }
 
   /** What the container used: null until end(). */

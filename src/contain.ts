@@ -335,7 +335,8 @@ function prepare(options: ContainOptions, fds: Fds) {
     console: pty?.path,
     inside: options.inside,
     outside: options.outside,
-    cgroupProcs: cgroup?.procs,
+    cgroup: cgroup?.fds[0],
+    cgroupLeave: cgroup?.fds[1],
   };
   return {
     config,

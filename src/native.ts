@@ -120,7 +120,8 @@ export const ConfigLayout = describe({
   initEnvp: "Config.init_envp",
   mounts: "Config.mounts",
   mountCount: "Config.mount_count",
-  cgroupProcs: "Config.cgroup_procs",
+  cgroup: "Config.cgroup",
+  cgroupLeave: "Config.cgroup_leave",
 });
 
 /** Byte offsets of abi.Mount's fields, and its size (`size`). */
@@ -240,9 +241,10 @@ export interface SpawnConfig {
   /** contain: CMD's environment (envp is the helpers'). */
   initEnvp?: readonly Arg[];
   mounts?: NativeMount[];
-  /** contain: write ends of the container's cgroup.procs and of the supervisor's (see
-   *  abi.Config); -1 for none. */
-  cgroupProcs?: [number, number];
+  /** contain: the container's cgroup directory, which the holder is born in, and the
+   *  supervisor's cgroup.procs, which it goes back to (see abi.Config); -1 for none. */
+  cgroup?: number;
+  cgroupLeave?: number;
 }
 
 /** What spawn_child gives: the first child's pid and pidfd, our ends of its report and
@@ -388,9 +390,8 @@ export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, D
   setPointer(view, C.initEnvp, pointerBase + (argc + envc + 2) * 8);
   setPointer(view, C.mounts, mounts.length ? ptr(table) : 0);
   view.setUint32(C.mountCount, mounts.length, true);
-  const cgroupProcs = config.cgroupProcs ?? [-1, -1];
-  view.setInt32(C.cgroupProcs, cgroupProcs[0], true);
-  view.setInt32(C.cgroupProcs + 4, cgroupProcs[1], true);
+  view.setInt32(C.cgroup, config.cgroup ?? -1, true);
+  view.setInt32(C.cgroupLeave, config.cgroupLeave ?? -1, true);
   keep.push(strings.bytes, pointers, view, table);
   return [view, table];
 }

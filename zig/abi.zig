@@ -58,11 +58,12 @@ pub const Config = extern struct {
     /// contain: binds and tmpfs mounts made under the new root (binds.zig).
     mounts: ?[*]const Mount,
     mount_count: u32,
-    /// contain: write ends of the container's cgroup.procs, which the holder enters before
-    /// it unshares CLONE_NEWCGROUP, and of the supervisor's, which it goes back to once
-    /// init runs (cgroup.zig); -1 for no cgroup. Opened by the supervisor: the kernel
-    /// checks a migration against the opener's credentials and cgroup namespace.
-    cgroup_procs: [2]i32,
+    /// contain: the container's cgroup directory, which the holder is born in (cgroup.zig),
+    /// or -1 for none.
+    cgroup: i32,
+    /// contain: the write end of the supervisor's cgroup.procs, which the holder goes back
+    /// to once init runs so that init is alone in the container's cgroup; -1: it stays.
+    cgroup_leave: i32,
 };
 
 pub const Result = extern struct {
@@ -317,7 +318,7 @@ pub fn echo(config: *const Config, writer: anytype) !void {
         try writer.print("{s}={s}\n", .{ name, if (value) |string| std.mem.span(string) else "(null)" });
     }
     try echo_list(writer, "init_envp", config.init_envp);
-    try writer.print("mount_count={d}\ncgroup_procs={d},{d}\n", .{ config.mount_count, config.cgroup_procs[0], config.cgroup_procs[1] });
+    try writer.print("mount_count={d}\ncgroup={d}\ncgroup_leave={d}\n", .{ config.mount_count, config.cgroup, config.cgroup_leave });
     const mounts = if (config.mounts) |table| table[0..config.mount_count] else &[_]Mount{};
     for (mounts) |mount| {
         const source = if (mount.source) |string| std.mem.span(string) else "(null)";
