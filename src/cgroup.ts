@@ -42,7 +42,7 @@ let made = 0;
 
 /** Controllers of `dir`'s cgroup.controllers or cgroup.subtree_control. */
 function listed(dir: string, file: string): string[] {
-  return (readText(`${dir}/${file}`) ?? "").trim().split(/\s+/).filter(Boolean);
+  return (readText(`${dir}/${file}`) ?? "").trim().split(" ").filter(Boolean);
 }
 
 /**
@@ -58,6 +58,8 @@ export class ContainerCgroup {
   #cleaner: { pidfd: number; region: number } | null;
   #usage: Usage | null = null;
   #ended = false;
+  /** The controllers the container's cgroup has: the usage files that exist. */
+  #controllers: string[] = [];
 
   private constructor(parent: string, name: string, lifeline: number, cleaner: { pidfd: number; region: number }) {
     this.#parent = parent;
@@ -113,7 +115,8 @@ export class ContainerCgroup {
     try {
       cgroup.#limit(files, found.dir);
       // The holder leaves only where there are controllers to give (see zig/holder.zig).
-      const leave = listed(cgroup.path, "cgroup.controllers").length > 0;
+      cgroup.#controllers = listed(cgroup.path, "cgroup.controllers");
+      const leave = cgroup.#controllers.length > 0;
       cgroup.#fds = [openPath(cgroup.path, false), leave ? openPath(`${found.dir}/cgroup.procs`, true) : -1];
     } catch (error) {
       cgroup.end();
@@ -168,7 +171,8 @@ export class ContainerCgroup {
     this.started();
     const cpu = readText(`${this.path}/cpu.stat`);
     if (cpu !== null) {
-      this.#usage = parseUsage(cpu, readText(`${this.path}/memory.peak`), readText(`${this.path}/pids.peak`), readText(`${this.path}/memory.events`));
+      const has = (controller: string, file: string) => (this.#controllers.includes(controller) ? readText(`${this.path}/${file}`) : null);
+      this.#usage = parseUsage(cpu, has("memory", "memory.peak"), has("pids", "pids.peak"), has("memory", "memory.events"));
     }
     closeFd(this.#lifeline);
     const cleaner = this.#cleaner!;

@@ -605,7 +605,7 @@ function path0(path: Arg): Uint8Array {
 export function readBytes(path: string): Uint8Array | null {
   for (let size = 4096; ; size *= 8) {
     const buffer = new Uint8Array(size);
-    const n = native.file_read(ptr(path0(path)), ptr(buffer), size);
+    const n = native.file_read(path0(path), buffer, size);
     if (n === -2) return null;
     if (n < 0) throw new NativeError(`read ${path}`, -n);
     if (n < size) return buffer.subarray(0, n);
@@ -650,7 +650,7 @@ export function statPath(path: Arg): FileStat | number {
 }
 
 export function openPath(path: string, writable: boolean): number {
-  const fd = native.file_open(ptr(path0(path)), writable ? 1 : 0);
+  const fd = native.file_open(path0(path), writable ? 1 : 0);
   if (fd < 0) throw new NativeError(`open ${path}`, -fd);
   return fd;
 }
@@ -664,7 +664,9 @@ export function chownFd(fd: number, uid: number, gid: number): void {
 /** Makes cgroup `name` in the directory `parent`, given with its delegated files to
  *  uid:gid (-1: left to us). Returns 0 or the errno. */
 export function makeCgroup(parent: string, name: string, uid = -1, gid = -1): number {
-  return native.cgroup_make(ptr(path0(parent)), ptr(path0(name)), uid >>> 0, gid >>> 0);
+  // Typed arrays straight in, not through ptr(): each call of ptr() on the way to CMD
+  // brings it nearer the count at which the JIT compiles it, on a thread of its own.
+  return native.cgroup_make(path0(parent), path0(name), uid >>> 0, gid >>> 0);
 }
 
 /** Starts the cleaner of cgroup `name` in `parent` (zig/cgroup.zig), which removes it once
@@ -673,7 +675,7 @@ export function makeCgroup(parent: string, name: string, uid = -1, gid = -1): nu
 export function startCgroupCleaner(parent: string, name: string, lifeline: number): { pidfd: number; region: number } {
   const bytes = encoder.encode(name);
   const out = new Int32Array(2);
-  const e = native.cgroup_cleaner(ptr(path0(parent)), ptr(bytes), bytes.length, lifeline, ptr(out));
+  const e = native.cgroup_cleaner(path0(parent), bytes, bytes.length, lifeline, out);
   if (e !== 0) throw new NativeError(`start the cleaner of cgroup ${parent}/${name}`, e);
   return { pidfd: out[0]!, region: out[1]! };
 }
