@@ -162,8 +162,8 @@ fn acl_bytes(comptime entries: []const [3]u32) [4 + 8 * entries.len]u8 {
     std.mem.writeIntLittle(u32, out[0..4], 2);
     for (entries, 0..) |entry, index| {
         const at = 4 + 8 * index;
-        std.mem.writeIntLittle(u16, out[at..][0..2], @intCast(entry[0]));
-        std.mem.writeIntLittle(u16, out[at + 2 ..][0..2], @intCast(entry[1]));
+        std.mem.writeIntLittle(u16, out[at..][0..2], @as(u16, @intCast(entry[0])));
+        std.mem.writeIntLittle(u16, out[at + 2 ..][0..2], @as(u16, @intCast(entry[1])));
         std.mem.writeIntLittle(u32, out[at + 4 ..][0..4], entry[2]);
     }
     return out;
