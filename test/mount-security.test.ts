@@ -4,7 +4,7 @@
 // POSIX ACLs change nothing), and -o keeps ID-mapped binds. Each attack has a control
 // that shows it works where the protection is absent.
 import { describe, expect } from "bun:test";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { bun, BUSYBOX, busyboxFixture, cli, probeReason, run, type Runner, runners, scratch, testIf } from "./helpers.ts";
@@ -130,6 +130,32 @@ for (const runner of runners) {
       expect(control.stderr).toBe("");
       expect(control.status).toBe(0);
       expect(statSync(join(inside, "planted")).mode & 0o4000).toBe(0o4000);
+    });
+
+    testIf(reason, "a writable bind of a file is judged from its directory, and by its other links", () => {
+      const shared = open();
+      const hidden = privateDir(0);
+      writeFileSync(join(shared, "f"), "host\n");
+      // The same file under a private name: through its public one, anyone runs it.
+      linkSync(join(shared, "f"), join(hidden, "linked"));
+      symlinkSync(join(shared, "f"), join(hidden, "pointed"));
+      writeFileSync(join(hidden, "own"), "host\n");
+      if (!asRoot) chownSync(join(hidden, "own"), runner.uid, runner.gid);
+      const plant = "/bin/busybox cp /bin/busybox /mnt/f && chmod 4755 /mnt/f";
+      for (const source of ["linked", "pointed"]) {
+        const result = contain(["-b", `${join(hidden, source)}:/mnt/f`, root, "/bin/sh", "-c", asRoot ? plant : "true"]);
+        if (asRoot) {
+          expect(result.stderr).toMatch(refusedBind);
+          expect(result.status).toBe(125);
+        } else {
+          expect(result.status).toBe(0);
+        }
+      }
+      expect(readFileSync(join(shared, "f"), "utf8")).toBe("host\n");
+      // The control: a file with no other name, in a private directory, is taken.
+      const control = contain(["-b", `${join(hidden, "own")}:/mnt/f`, root, "/bin/sh", "-c", "echo container > /mnt/f"]);
+      expect(control.stderr).toBe("");
+      expect(readFileSync(join(hidden, "own"), "utf8")).toBe("container\n");
     });
 
     testIf(reason, "DIR is judged by its real ancestors: a link or a `..` in bytes changes nothing", () => {
