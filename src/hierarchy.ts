@@ -73,7 +73,7 @@ const UNITS: Record<string, number> = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2
 export function limitFiles(limits: Limits): [file: string, value: string][] {
   const files: [string, string][] = [];
   if (limits.memory !== undefined) {
-    const match = /^(\d+)([kmgt]?)b?$/i.exec(String(limits.memory).trim());
+    const match = /^(\d+)([kmgt]?)$/i.exec(String(limits.memory).trim());
     if (!match) throw new ContainError(`Cannot limit memory to ${limits.memory}: expected bytes, or a number with k, m, g or t`, "", 22, Status.usage);
     files.push(["memory.max", String(Number(match[1]) * (UNITS[match[2]!.toLowerCase()] ?? 1))]);
   }

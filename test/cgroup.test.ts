@@ -207,6 +207,28 @@ for (const runner of runners) {
       }
       expect(made(delegated.dir, contain.pid)).toEqual([]);
     }, 120_000);
+
+    testIf(bootReason, "the library's kill() halts systemd cleanly, and usage has its CPU time", () => {
+      const script = [
+        `const { contain, inject } = await import(${JSON.stringify(`${repo}/src/index.ts`)});`,
+        `const c = contain({ root: ${JSON.stringify(debian)}, cmd: ["/sbin/init"], stdout: "ignore", stderr: "ignore" });`,
+        `let state = "";`,
+        `for (let tries = 0; tries < 300 && state !== "running" && state !== "degraded"; tries++) {`,
+        `  const i = inject({ pid: c.pid, cmd: ["systemctl", "is-system-running"], stdout: "pipe", stderr: "ignore" });`,
+        `  state = (await new Response(i.stdout).text()).trim();`,
+        `  await i.exited;`,
+        `  if (state !== "running" && state !== "degraded") await Bun.sleep(100);`,
+        `}`,
+        `c.kill();`,
+        `console.log(JSON.stringify({ state, status: await c.exited, usage: c.usage }));`,
+      ].join("\n");
+      const result = Bun.spawnSync(inCgroup(runner, delegated.dir, [bun, "-e", script]), { cwd: "/tmp", stderr: "pipe", timeout: 60_000 });
+      expect(result.stderr.toString()).toBe("");
+      const { state, status, usage } = JSON.parse(result.stdout.toString());
+      expect(["running", "degraded"]).toContain(state);
+      expect(status).toBe(0);
+      expect(usage.userMicroseconds + usage.systemMicroseconds).toBeGreaterThan(0);
+    }, 120_000);
   });
 }
 

@@ -48,11 +48,14 @@ export function parseBind(text: string): Mount | string {
   return { type: "bind", source: parts[0], target: parts[1], readonly };
 }
 
-/** --memory, --pids and --cpus: the memory size is checked with the limits, in the library. */
+/** --memory, --pids and --cpus, checked as the library checks them (hierarchy.ts). */
 export function parseLimits(options: Record<string, unknown>): Limits | string {
   const limits: Limits = {};
   const memory = optionText(options.memory as string | undefined);
-  if (memory !== undefined) limits.memory = memory;
+  if (memory !== undefined) {
+    if (!/^\d+[kmgt]?$/i.test(memory)) return `bad --memory ${memory}: expected bytes, or a number with k, m, g or t`;
+    limits.memory = memory;
+  }
   for (const name of ["pids", "cpus"] as const) {
     const text = optionText(options[name] as string | undefined);
     if (text === undefined) continue;
