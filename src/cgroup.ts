@@ -13,6 +13,7 @@ import {
   openPath,
   readText,
   releaseRegion,
+  removeCgroup,
   startCgroupCleaner,
   strerror,
   waitChild,
@@ -39,6 +40,29 @@ function findHome(): { mount: string; dir: string; mountinfo: string } | string 
 export let lastCgroupProblem: string | null = null;
 
 let made = 0;
+
+/** Cleaners that were told to finish and have not been reaped yet. */
+const finishing: { pidfd: number; region: number }[] = [];
+let reaping: ReturnType<typeof setTimeout> | undefined;
+
+/** Reaps the cleaners that have exited (their stacks are then free), and looks again soon
+ *  while some have not, without keeping the process alive for them. */
+function reapCleaners(): void {
+  for (let index = finishing.length - 1; index >= 0; index--) {
+    const cleaner = finishing[index]!;
+    if (waitChild(cleaner.pidfd, false) === null) continue;
+    closeFd(cleaner.pidfd);
+    releaseRegion(cleaner.region);
+    finishing.splice(index, 1);
+  }
+  if (finishing.length > 0 && reaping === undefined) {
+    reaping = setTimeout(() => {
+      reaping = undefined;
+      reapCleaners();
+    }, 20);
+    reaping.unref?.();
+  }
+}
 
 /** Controllers of `dir`'s cgroup.controllers or cgroup.subtree_control. */
 function listed(dir: string, file: string): string[] {
@@ -174,9 +198,17 @@ export class ContainerCgroup {
       const has = (controller: string, file: string) => (this.#controllers.includes(controller) ? readText(`${this.path}/${file}`) : null);
       this.#usage = parseUsage(cpu, has("memory", "memory.peak"), has("pids", "pids.peak"), has("memory", "memory.events"));
     }
+    // A clean end leaves the cgroup empty, and usually childless: one rmdir here, and the
+    // cleaner, which then finds nothing, is reaped later rather than waited for now.
+    const removed = removeCgroup(this.path) === 0;
     closeFd(this.#lifeline);
     const cleaner = this.#cleaner!;
     this.#cleaner = null;
+    if (removed) {
+      finishing.push(cleaner);
+      reapCleaners();
+      return null;
+    }
     const status = waitChild(cleaner.pidfd, true) ?? 0;
     closeFd(cleaner.pidfd);
     releaseRegion(cleaner.region);

@@ -55,6 +55,7 @@ const symbols = {
   // the container's cgroup
   cgroup_make: { args: [pointer, pointer, u32, u32], returns: u32 },
   cgroup_cleaner: { args: [pointer, pointer, u32, i32, pointer], returns: u32 },
+  cgroup_remove: { args: [pointer], returns: u32 },
 } as const;
 
 function load() {
@@ -709,6 +710,11 @@ export function makeCgroup(parent: string, name: string, uid = -1, gid = -1): nu
   // Typed arrays straight in, not through ptr(): each call of ptr() on the way to CMD
   // brings it nearer the count at which the JIT compiles it, on a thread of its own.
   return native.cgroup_make(path0(parent), path0(name), uid >>> 0, gid >>> 0);
+}
+
+/** Removes the empty cgroup at `path` (rmdir). Returns 0 or the errno. */
+export function removeCgroup(path: string): number {
+  return native.cgroup_remove(path0(path));
 }
 
 /** Starts the cleaner of cgroup `name` in `parent` (zig/cgroup.zig), which removes it once

@@ -199,6 +199,11 @@ export fn cgroup_make(parent: [*:0]const u8, name: [*:0]const u8, uid: u32, gid:
     return cgroup.make(parent, name, uid, gid);
 }
 
+/// Removes the (empty, childless) cgroup at `path`. Returns 0 or an errno.
+export fn cgroup_remove(path: [*:0]const u8) u32 {
+    return sys.errno(linux.unlinkat(linux.AT.FDCWD, path, linux.AT.REMOVEDIR));
+}
+
 /// Starts the cleaner of cgroup `name` in `parent` (cgroup.zig), which removes it once
 /// `lifeline`'s write ends are closed. `out` gets its pidfd and the region of its stack
 /// (reap it with wait_child, then release_region). Returns 0 or an errno.
