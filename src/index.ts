@@ -1,4 +1,4 @@
-// The library's face: what `import ... from "contain"` gives. contain, inject and pseudo
+// The library's face: what `import ... from "bun-contain"` gives. contain, inject and pseudo
 // are in library.ts; the root filesystems for tests, which use them, in rootfs.ts.
 export * from "./library.ts";
 export { ContainError, Status } from "./errors.ts";

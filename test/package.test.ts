@@ -30,7 +30,7 @@ afterAll(() => rmSync(project, { recursive: true, force: true }));
 for (const runner of runners) {
   describe(`the package as ${runner.name}`, () => {
     const reason = runner.reason ?? busyboxReason;
-    testIf(reason, "bunx contain and bunx pseudo work from a packed tarball", () => {
+    testIf(reason, "bunx bun-contain and bunx -p bun-contain pseudo work from a packed tarball", () => {
       expect(packError).toBeNull();
       const [root, done] = busyboxRoot(runner);
       const bunx = (args: string[]) =>
@@ -40,8 +40,9 @@ for (const runner of runners) {
           env: { ...process.env, HOME: "/tmp", PATH: `${join(repo, "node_modules", ".bin")}:${dirname(bun)}:/usr/bin:/bin` },
           stderr: "pipe",
         });
-      const contained = bunx(["contain", "-c", root, "/bin/sh", "-c", "echo $$"]);
-      const pseudo = bunx(["pseudo", "id", "-u"]);
+      // The README's lines, as written.
+      const contained = bunx(["bun-contain", "-c", root, "/bin/sh", "-c", "echo $$"]);
+      const pseudo = bunx(["-p", "bun-contain", "pseudo", "id", "-u"]);
       done();
       expect(contained.stderr.toString()).toBe("");
       expect(contained.stdout.toString()).toBe("1\n");
