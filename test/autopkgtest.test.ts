@@ -170,7 +170,7 @@ for (const runner of runners) {
       expect(help.stdout.toString()).toStartWith("Usage: autopkgtest-virt-contain [OPTIONS] TARBALL|DIR\n");
       const wrong = Bun.spawnSync([...runner.prefix, bun, server]);
       expect(wrong.exitCode).toBe(64);
-      expect(wrong.stderr.toString()).toStartWith("autopkgtest-virt-contain: missing TARBALL or DIR\nUsage:");
+      expect(wrong.stderr.toString()).toBe("autopkgtest-virt-contain: missing TARBALL or DIR\nTry 'autopkgtest-virt-contain --help' for more information.\n");
     });
   });
 }
