@@ -40,22 +40,31 @@ const decoder = new TextDecoder();
 export function longName(key: string): string {
   // A loop, not a regular expression: this runs on every start, pseudo's included.
   let name = "";
-  for (const letter of key) name += letter >= "A" && letter <= "Z" ? `-${letter.toLowerCase()}` : letter;
+  for (let at = 0; at < key.length; at++) {
+    const letter = key[at]!;
+    name += letter >= "A" && letter <= "Z" ? `-${letter.toLowerCase()}` : letter;
+  }
   return name;
 }
 
-function optionTable(args: ArgsDef) {
+function optionOf(name: string, def: ArgsDef[string]): Option {
+  return { name, words: def.type === "string" ? Math.max(1, (def.valueHint ?? "").split(" ").length) : 0 };
+}
+
+function shortOptions(args: ArgsDef): Map<string, Option> {
   const short = new Map<string, Option>();
-  const long = new Map<string, Option>();
-  for (const [name, def] of Object.entries(args)) {
-    if (def.type === "positional") continue;
-    const words = def.type === "string" ? Math.max(1, (def.valueHint ?? "").split(" ").length) : 0;
-    const option = { name, words };
-    long.set(longName(name), option);
+  for (const name in args) {
+    const def = args[name]!;
     const alias = "alias" in def ? def.alias : undefined;
-    for (const letter of Array.isArray(alias) ? alias : alias ? [alias] : []) short.set(letter, option);
+    for (const letter of Array.isArray(alias) ? alias : alias ? [alias] : []) short.set(letter, optionOf(name, def));
   }
-  return { short, long };
+  return short;
+}
+
+/** The option named `--long`, looked for only when a long option is given (not on pseudo's way). */
+function longOption(args: ArgsDef, long: string): Option | undefined {
+  for (const name in args) if (args[name]!.type !== "positional" && longName(name) === long) return optionOf(name, args[name]!);
+  return undefined;
 }
 
 /** Splits argv. Words may be bytes: operands and option values come back as given (the
@@ -63,7 +72,8 @@ function optionTable(args: ArgsDef) {
 export function splitArgv(argv: readonly string[], definition: Definition): Split<string>;
 export function splitArgv<W extends Word>(argv: readonly W[], definition: Definition): Split<W>;
 export function splitArgv<W extends Word>(argv: readonly W[], definition: Definition): Split<W> {
-  const table = optionTable(definition.args as ArgsDef);
+  const args = definition.args as ArgsDef;
+  const short = shortOptions(args);
   const split: Split<W> = { options: {}, lists: {}, given: [], operands: [], help: false, version: false };
   let index = 0;
   // Takes option's values: the attached one (from `at` in the word, or none when at is
@@ -95,7 +105,7 @@ export function splitArgv<W extends Word>(argv: readonly W[], definition: Defini
         split[name] = true;
         return split;
       }
-      const option = table.long.get(name);
+      const option = longOption(args, name);
       if (!option) throw new UsageError(`unrecognized option '--${name}'`);
       if (option.words === 0) {
         if (equals >= 0) throw new UsageError(`option '--${name}' doesn't allow an argument`);
@@ -112,7 +122,7 @@ export function splitArgv<W extends Word>(argv: readonly W[], definition: Defini
         split.help = true;
         return split;
       }
-      const option = table.short.get(letter);
+      const option = short.get(letter);
       if (!option) throw new UsageError(`invalid option -- '${letter}'`);
       if (option.words === 0) {
         split.options[option.name] = true;
