@@ -8,7 +8,7 @@ const root = resolve(import.meta.dir, "..");
 const zig = join(root, "node_modules", "@ryoppippi", "zig-linux-x64", "zig");
 
 if (existsSync(zig)) {
-  for (const script of ["build-native.ts", "build-dist.ts"]) {
+  for (const script of ["build-native.ts", "build-dist.ts", "build-types.ts"]) {
     const result = Bun.spawnSync([process.execPath, join(import.meta.dir, script)], { stdout: "inherit", stderr: "inherit" });
     if (result.exitCode !== 0) process.exit(result.exitCode ?? 1);
   }

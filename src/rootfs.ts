@@ -16,8 +16,8 @@ export interface RootFilesystem {
 }
 
 export interface MapOptions {
-  uidMap?: string;
-  gidMap?: string;
+  uidMap?: string | undefined;
+  gidMap?: string | undefined;
 }
 
 /** Runs CMD under pseudo, feeding it `input`; returns its stdout, or throws with its stderr. */
@@ -74,7 +74,7 @@ export async function fromTarball(tarball: string, maps: MapOptions = {}): Promi
  * they load, the README demo's way: what the host has, owned by container root.
  * `links` adds symbolic links, such as { "bin/sh": "busybox" }.
  */
-export async function fromHost(programs: string[], options: MapOptions & { links?: Record<string, string> } = {}): Promise<RootFilesystem> {
+export async function fromHost(programs: string[], options: MapOptions & { links?: Record<string, string> | undefined } = {}): Promise<RootFilesystem> {
   const files = hostFiles(programs);
   const root = await makeRoot(options);
   try {
