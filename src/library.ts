@@ -242,10 +242,20 @@ function started(streams: Streams, child: ChildProcess): ChildProcess {
   return child;
 }
 
+/** Warnings go to `onWarning`, or else to process.emitWarning, as Node's and Bun's own do
+ *  (a quiet caller passes `onWarning: () => {}`). */
+function warned<O extends { onWarning?: ((message: string) => void) | undefined }>(options: O): O {
+  return options.onWarning ? options : { ...options, onWarning: emitWarning };
+}
+
+function emitWarning(message: string): void {
+  process.emitWarning(message, "ContainWarning");
+}
+
 /** CMD as root in a new user namespace only. */
 export function pseudo<const O extends PseudoOptions>(options: Exact<O, PseudoOptions> = {} as Exact<O, PseudoOptions>): SubprocessOf<O> {
   checkOptions("pseudo", options, pseudoKeys);
-  return wrap((streams) => started(streams, startPseudo(options, streams.child)), options) as SubprocessOf<O>;
+  return wrap((streams) => started(streams, startPseudo(warned(options), streams.child)), options) as SubprocessOf<O>;
 }
 
 /** A console relay uses the child's ends of the streams in the holder's place, until the
@@ -270,7 +280,7 @@ function checkContain(options: ContainOptions): void {
 /** CMD as PID 1 of a container on `root`. `console` defaults to false here. */
 export function contain<const O extends ContainOptions>(options: Exact<O, ContainOptions>): SubprocessOf<O> {
   checkContain(options);
-  return wrap((streams) => relayed(streams, startContain(options, streams.child)), options) as SubprocessOf<O>;
+  return wrap((streams) => relayed(streams, startContain(warned(options), streams.child)), options) as SubprocessOf<O>;
 }
 
 /** CMD inside the running container of `pid`. */
@@ -290,7 +300,7 @@ export async function pseudoAsync<const O extends PseudoOptions>(
 ): Promise<SubprocessOf<O>> {
   checkOptions("pseudo", options, pseudoKeys);
   return wrapAsync(
-    async (streams) => started(streams, await startPseudoAsync(options, streams.child, options.signal)),
+    async (streams) => started(streams, await startPseudoAsync(warned(options), streams.child, options.signal)),
     options,
   ) as Promise<SubprocessOf<O>>;
 }
@@ -300,7 +310,7 @@ export async function pseudoAsync<const O extends PseudoOptions>(
 export async function containAsync<const O extends ContainOptions>(options: Exact<O, ContainOptions>): Promise<SubprocessOf<O>> {
   checkContain(options);
   return wrapAsync(
-    async (streams) => relayed(streams, await startContainAsync(options, streams.child, options.signal)),
+    async (streams) => relayed(streams, await startContainAsync(warned(options), streams.child, options.signal)),
     options,
   ) as Promise<SubprocessOf<O>>;
 }

@@ -22,7 +22,8 @@ export interface MapOptions {
 
 /** Runs CMD under pseudo, feeding it `input`; returns its stdout, or throws with its stderr. */
 async function underPseudo(cmd: string[], maps: MapOptions, input?: ReadableStream<Uint8Array>): Promise<string> {
-  const child = pseudo({ cmd, ...maps, stdin: input ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" });
+  const { uidMap, gidMap } = maps;
+  const child = pseudo({ cmd, uidMap, gidMap, stdin: input ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" });
   const output = Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   if (input) {
     for await (const chunk of input) child.stdin!.write(chunk);
