@@ -119,6 +119,26 @@ testIf(null, "a misspelt option is a type error", () => {
   expect(tsc.exitCode).toBe(2);
 }, 120_000);
 
+testIf(npm === null ? "npm is not installed" : null, "npm install with Node and no Bun on PATH: the install and its postinstall succeed", () => {
+  expect(packError).toBeNull();
+  const dir = join(project, "npm-consumer");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "npm-consumer", private: true }));
+  // No Bun, and no network: citty from this checkout's node_modules, packed beside ours.
+  const env = { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: process.env.HOME ?? "/root" };
+  expect(Bun.which("bun", { PATH: env.PATH })).toBeNull();
+  const citty = Bun.spawnSync([npm!, "pack", "--ignore-scripts", "--silent", "--pack-destination", dir], { cwd: join(repo, "node_modules", "citty"), env });
+  expect(citty.exitCode).toBe(0);
+  const install = Bun.spawnSync([npm!, "install", "--offline", "--no-audit", "--no-fund", join(dir, citty.stdout.toString().trim()), tarball], { cwd: dir, env });
+  expect(install.exitCode).toBe(0);
+  // npm may hold dependencies' install scripts back for approval: rebuild runs ours as install would.
+  const postinstall = Bun.spawnSync([npm!, "rebuild", "bun-contain", "--foreground-scripts"], { cwd: dir, env });
+  expect(postinstall.stdout.toString()).toContain("node scripts/postinstall.mjs");
+  expect(postinstall.stdout.toString() + postinstall.stderr.toString()).toContain("bun-contain: the commands and the library run on Bun, which is not on PATH");
+  expect(postinstall.exitCode).toBe(0);
+  expect(readdirSync(join(dir, "node_modules", ".bin")).sort()).toEqual(["autopkgtest-virt-contain", "bun-contain", "contain", "inject", "pseudo"]);
+}, 120_000);
+
 for (const runner of runners) {
   describe(`the package as ${runner.name}`, () => {
     const reason = runner.reason ?? busyboxReason;
