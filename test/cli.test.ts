@@ -4,7 +4,7 @@
 import { describe, expect } from "bun:test";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bun, busyboxFixture, repo, runners, scratch, shellStatus, testIf } from "./helpers.ts";
+import { bun, busyboxFixture, cli as cliOf, repo, runners, scratch, shellStatus, testIf } from "./helpers.ts";
 
 const version = (await Bun.file(join(repo, "package.json")).json()).version as string;
 const tools = ["contain", "inject", "pseudo", "autopkgtest-virt-contain"] as const;
@@ -12,7 +12,7 @@ const tools = ["contain", "inject", "pseudo", "autopkgtest-virt-contain"] as con
 for (const runner of runners) {
   describe(`the commands as ${runner.name}`, () => {
     const cli = (tool: (typeof tools)[number], args: string[]) => {
-      const result = Bun.spawnSync([...runner.prefix, bun, join(repo, "bin", `${tool}.js`), ...args], {
+      const result = Bun.spawnSync([...runner.prefix, bun, cliOf(tool), ...args], {
         cwd: "/tmp",
         stdin: "ignore",
         env: { ...process.env, PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" },

@@ -4,7 +4,7 @@ import { afterAll, describe, expect } from "bun:test";
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bun, repo, runners, shellStatus, testIf } from "./helpers.ts";
+import { bun, repo, runners, shellStatus, testIf, tree } from "./helpers.ts";
 
 const arch = process.arch === "arm64" ? "aarch64" : "x86_64";
 const parent = mkdtempSync(join(tmpdir(), "contain-shim-"));
@@ -52,7 +52,7 @@ for (const runner of runners) {
         `fail  native library: Cannot load the native library ${library(missing)}: No such file or directory\n      fix: ${fix}\n`,
       );
       expect(doctor.status).toBe(1);
-      expect(run(repo, "contain", ["--doctor"]).stdout).toContain(`ok    native library: `);
+      expect(run(tree, "contain", ["--doctor"]).stdout).toContain(`ok    native library: `);
     });
   });
 }
