@@ -5,4 +5,4 @@ export { ContainError, Status } from "./errors.ts";
 export { MapError } from "./maps.ts";
 export type { Stdio, StdioOptions } from "./stdio.ts";
 export type { BindMount, Mount, TmpfsMount } from "./contain.ts";
-export { fromHost, fromTarball, hostFiles, type RootFilesystem } from "./rootfs.ts";
+export { fromHost, fromTarball, hostFiles, type MapOptions, type RootFilesystem } from "./rootfs.ts";

@@ -122,7 +122,7 @@ export interface Subprocess<In extends Stdio = Stdio, Out extends Stdio = Stdio,
   readonly stderr: Readable<Err>;
   /** True once `timeout` has passed and `killSignal` was sent. */
   readonly timedOut: boolean;
-  /** Exit status: the command's own, 128+N for signal N (DESIGN.md contract). */
+  /** Exit status: the command's own, 128+N for signal N (DESIGN.md, the process contract). */
   readonly exited: Promise<number>;
   /** Null until exited resolves. */
   readonly exitCode: number | null;
