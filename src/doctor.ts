@@ -113,7 +113,11 @@ export function checkAppArmor(input: { restrict: string | null; root: boolean; b
   if (value === "0") return { name, status: "ok", detail: "apparmor_restrict_unprivileged_userns = 0" };
   if (input.root) return { name, status: "info", detail: `apparmor_restrict_unprivileged_userns = ${value}: root is not restricted` };
   const bun = input.bun ?? "/path/to/bun";
-  const detail = `apparmor_restrict_unprivileged_userns = ${value}: unprivileged user namespaces are blocked`;
+  // Ubuntu 23.10 and later (24.04 included): a user namespace made by a program that no
+  // AppArmor profile allows gets no capabilities in it, so every map and mount fails.
+  const detail =
+    `kernel.apparmor_restrict_unprivileged_userns = ${value} (Ubuntu's default since 23.10): ` +
+    "user namespaces made by programs without an AppArmor profile that allows them, Bun among them, get no capabilities, so containers fail";
   const profile = `abi <abi/4.0>,\\ninclude <tunables/global>\\nprofile bun ${bun} flags=(unconfined) {\\n  userns,\\n}\\n`;
   const fix =
     "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for bun: " +
