@@ -74,6 +74,20 @@ describe("splitArgv", () => {
     expect(() => splitArgv(["--ephemeral=yes", "dir"], args)).toThrow("option '--ephemeral' doesn't allow an argument");
     expect(() => splitArgv(["--hostNetwork", "dir"], args)).toThrow("unrecognized option '--hostNetwork'");
   });
+  test("a new option is one line of args, with or without a short name", () => {
+    const extended = {
+      meta: contain.meta,
+      args: {
+        ...contain.args,
+        memory: { type: "string", valueHint: "BYTES", description: "limit memory" },
+        forceConsole: { type: "boolean", alias: "C", description: "a console even without a terminal" },
+      },
+    } as const;
+    expect(splitArgv(["--memory=1G", "-C", "--force-console", "dir"], extended).options).toEqual({ memory: "1G", forceConsole: true });
+    const text = usage(extended, "contain");
+    expect(text).toContain("      --memory BYTES       limit memory\n");
+    expect(text).toContain("  -C, --force-console      a console even without a terminal\n");
+  });
   test("an option's long name is its key in kebab-case", () => {
     expect(longName("hostNetwork")).toBe("host-network");
     expect(longName("noConsole")).toBe("no-console");
