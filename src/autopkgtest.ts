@@ -19,45 +19,6 @@ export interface ServerOptions {
   debug: boolean;
 }
 
-export class UsageError extends Error {}
-
-export const usage = `Usage: ${NAME} [OPTIONS] TARBALL|DIR
-Serve autopkgtest's virtualisation protocol on stdin and stdout, with an ephemeral
-container on DIR, or on the root filesystem in TARBALL, as the testbed.
-Options:
-  -b, --bind OUTSIDE INSIDE  bind the host directory OUTSIDE at INSIDE in the testbed
-  -d, --debug                log the protocol and the testbed's commands on stderr
-  -n, --network              share the host network (the testbed has none otherwise)
-  -h, --help                 show this help
-`;
-
-/** Parses the server's argv (without the program); throws UsageError. Pure. */
-export function parseServerArgs(argv: string[]): ServerOptions | "help" {
-  const options: ServerOptions = { source: "", binds: [], network: false, debug: false };
-  const operands: string[] = [];
-  for (let index = 0; index < argv.length; index++) {
-    const word = argv[index]!;
-    if (word === "--") {
-      operands.push(...argv.slice(index + 1));
-      break;
-    }
-    if (word === "-h" || word === "--help") return "help";
-    if (word === "-d" || word === "--debug") options.debug = true;
-    else if (word === "-n" || word === "--network") options.network = true;
-    else if (word === "-b" || word === "--bind") {
-      const [outside, inside] = argv.slice(index + 1, index + 3);
-      if (inside === undefined) throw new UsageError(`${word} needs OUTSIDE and INSIDE`);
-      if (!inside.startsWith("/")) throw new UsageError(`${inside} must be an absolute path in the testbed`);
-      options.binds.push([outside!, inside]);
-      index += 2;
-    } else if (word.startsWith("-") && word !== "-") throw new UsageError(`unknown option ${word}`);
-    else operands.push(word);
-  }
-  if (operands.length !== 1) throw new UsageError(operands.length ? "too many operands" : "missing TARBALL or DIR");
-  options.source = operands[0]!;
-  return options;
-}
-
 /** One reply line and, for a failed command, its message for stderr. */
 export interface Reply {
   line: string;

@@ -3,9 +3,9 @@
 import { describe, expect } from "bun:test";
 import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bun, busyboxFixture, repo, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
+import { bun, busyboxFixture, cli, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
 
-const server = join(repo, "bin", "autopkgtest-virt-contain.js");
+const server = cli("autopkgtest-virt-contain");
 
 /** A running server: send a line, read the reply line. */
 function start(runner: Runner, args: string[]) {
@@ -170,7 +170,7 @@ for (const runner of runners) {
       expect(help.stdout.toString()).toStartWith("Usage: autopkgtest-virt-contain [OPTIONS] TARBALL|DIR\n");
       const wrong = Bun.spawnSync([...runner.prefix, bun, server]);
       expect(wrong.exitCode).toBe(64);
-      expect(wrong.stderr.toString()).toStartWith("autopkgtest-virt-contain: missing TARBALL or DIR\nUsage:");
+      expect(wrong.stderr.toString()).toBe("autopkgtest-virt-contain: missing TARBALL or DIR\nTry 'autopkgtest-virt-contain --help' for more information.\n");
     });
   });
 }

@@ -1,5 +1,16 @@
 import { describe, expect, test } from "bun:test";
-import { normalUsers, parseServerArgs, UsageError } from "../../src/autopkgtest.ts";
+import { splitArgv } from "../../src/argv.ts";
+import { normalUsers } from "../../src/autopkgtest.ts";
+import { command, serverOptions } from "../../src/cli/autopkgtest-virt-contain.ts";
+
+/** The server's argv as its command reads it: options, or the first usage problem. */
+function parseServerArgs(argv: string[]) {
+  const split = splitArgv(argv, command);
+  if (split.help) return "help";
+  const options = serverOptions(split);
+  if (typeof options === "string") throw new Error(options);
+  return options;
+}
 
 describe("autopkgtest-virt-contain arguments", () => {
   test("options, binds and the source", () => {
@@ -16,11 +27,13 @@ describe("autopkgtest-virt-contain arguments", () => {
     expect(parseServerArgs(["-d", "-h"])).toBe("help");
   });
   test("mistakes", () => {
-    expect(() => parseServerArgs([])).toThrow(UsageError);
+    expect(() => parseServerArgs([])).toThrow("missing TARBALL or DIR");
     expect(() => parseServerArgs(["a", "b"])).toThrow("too many operands");
     expect(() => parseServerArgs(["-b", "/srv", "relative", "dir"])).toThrow("must be an absolute path");
-    expect(() => parseServerArgs(["-b", "/srv"])).toThrow("needs OUTSIDE and INSIDE");
-    expect(() => parseServerArgs(["-q", "dir"])).toThrow("unknown option -q");
+    expect(() => parseServerArgs(["-b", "/srv"])).toThrow("option requires an argument -- 'b'");
+    expect(() => parseServerArgs(["--bind=/srv"])).toThrow("option '--bind' requires an argument");
+    expect(() => parseServerArgs(["-q", "dir"])).toThrow("invalid option -- 'q'");
+    expect(() => parseServerArgs(["--quiet", "dir"])).toThrow("unrecognized option '--quiet'");
   });
 });
 
