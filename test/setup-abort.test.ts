@@ -1,8 +1,11 @@
 // A signal while contain is still setting up (a slow -i helper) ends the start: CMD never
-// runs, nothing the helper started is left, and contain reports the signal at once. And
-// what inject's caller holds (supplementary groups) stays out of the container.
+// runs, nothing the helper started is left, and contain reports the signal at once. A
+// failed step after the helpers ran leaves nothing of theirs either. And what inject's
+// caller holds (supplementary groups) stays out of the container.
 import { describe, expect } from "bun:test";
-import { bun, busyboxFixture, cli, runners, sleepers, testIf } from "./helpers.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { bun, busyboxFixture, cli, run, runners, scratch, sleepers, testIf } from "./helpers.ts";
 
 const running = (seconds: number) => sleepers(seconds).length;
 
@@ -25,6 +28,38 @@ for (const runner of runners) {
       expect(await new Response(contain.stderr).text()).toBe("");
       for (let tries = 0; tries < 500 && running(seconds) > 0; tries++) await Bun.sleep(10);
       expect(running(seconds)).toBe(0);
+    });
+
+    // As host root, what the -o helper leaves running is host root's: a failed start that
+    // left it would hand it to no one's care.
+    testIf(reason, "a failed step after the helpers ran leaves none of their background jobs", async () => {
+      const [dir, done] = scratch(runner);
+      const base = 8000 + Math.floor(Math.random() * 1000) * 4;
+      const marks = [base, base + 1, base + 2];
+      try {
+        // The helpers record their jobs' PIDs: the control that they really started them
+        // (the -i helper through a bind, from inside the root before the pivot).
+        const job = (seconds: number, record: string) => `sleep ${seconds} >/dev/null 2>&1 & echo $! > ${record}`;
+        const cases = [
+          // A bad -t fails in building the root, after the -o helper ran.
+          { args: ["-o", job(marks[0]!, join(dir, "outside")), "-t", "/../x"], error: /^contain: Failed to resolve mount target \/\.\.\/x/ },
+          // A failing -i helper, after its own job and the -o helper's ran.
+          { args: ["-o", job(marks[1]!, join(dir, "outside2")), "-i", `sleep ${marks[2]} >/dev/null 2>&1 & exit 3`], error: /^contain: The -i helper exited with status 3\n$/ },
+          // The same -i, with its job's PID recorded through a bind.
+          { args: ["-e", "-b", `${dir}:/record`, "-i", `${job(marks[2]!, "record/inside")}; exit 3`], error: /^contain: The -i helper exited with status 3\n$/ },
+        ];
+        for (const { args, error } of cases) {
+          const result = run(runner, "contain", ["-c", ...args, root, "/bin/echo", "CMD ran"]);
+          expect(result.stderr).toMatch(error);
+          expect([result.status, result.stdout]).toEqual([125, ""]);
+        }
+        for (const name of ["outside", "outside2", "inside"]) expect(readFileSync(join(dir, name), "utf8")).toMatch(/^\d+\n$/);
+        for (let tries = 0; tries < 100 && marks.some((seconds) => running(seconds) > 0); tries++) await Bun.sleep(10);
+        expect(marks.map(running)).toEqual([0, 0, 0]);
+      } finally {
+        for (const seconds of marks) for (const pid of sleepers(seconds)) process.kill(pid, "SIGKILL");
+        done();
+      }
     });
   });
 }

@@ -4,6 +4,7 @@
 const std = @import("std");
 const sys = @import("sys.zig");
 const abi = @import("abi.zig");
+const supervise = @import("supervise.zig");
 
 const Step = abi.Step;
 
@@ -18,15 +19,22 @@ const Record = extern struct { step: u32, value: u32 };
 /// The child's end of the report pipe.
 pub const Reporter = struct {
     fd: sys.fd_t,
+    /// What the failing process started and must end before it exits: for contain's
+    /// holder, what its -o and -i helpers left running (the holder is their subreaper, so
+    /// it ends them as when CMD ends; those that kept host root's credentials through the
+    /// keeper). Null for a process that starts nothing of the kind.
+    others: ?supervise.Others = null,
 
     pub fn send(self: Reporter, step: Step, value: u32) void {
         const record = Record{ .step = @intFromEnum(step), .value = value };
         _ = sys.write_all(self.fd, std.mem.asBytes(&record));
     }
 
-    /// Reports a failed step and exits with the status of an own failure.
+    /// Reports a failed step and exits with the status of an own failure, after ending
+    /// `others`.
     pub fn fail(self: Reporter, step: Step, e: u32) noreturn {
         self.send(step, e);
+        if (self.others) |others| supervise.end(0, others, 125);
         sys.exit(125);
     }
 
