@@ -64,6 +64,20 @@ export interface Reply {
   error?: string;
 }
 
+/**
+ * TEXT as one line: every control character (a newline or carriage return would end the
+ * reply early, and Python's text pipes take a lone CR as a line end too) and the Unicode
+ * line separators written as an escape. A message may quote the testbed's stderr, so
+ * without this a testbed could write the reply to the caller's next command. Pure.
+ */
+export function oneLine(text: string): string {
+  const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (character) => {
+    const code = character.charCodeAt(0);
+    return named[character] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`);
+  });
+}
+
 class CommandError extends Error {
   constructor(
     message: string,
@@ -102,13 +116,17 @@ async function baseRoot(source: string): Promise<RootFilesystem> {
   return fromTarball(source);
 }
 
-/** Users in an /etc/passwd that tests may run as: UIDs 1000 to 59999 with a home. Pure. */
+/**
+ * Users in an /etc/passwd that tests may run as: UIDs 1000 to 59999 with a home, and a
+ * name that is one word of the capabilities reply (the testbed writes the file). Pure.
+ */
 export function normalUsers(passwd: string): string[] {
   return passwd
     .split("\n")
     .map((line) => line.split(":"))
     .filter((fields) => Number(fields[2]) >= 1000 && Number(fields[2]) < 60000 && fields[5]?.startsWith("/home/"))
-    .map((fields) => fields[0]!);
+    .map((fields) => fields[0]!)
+    .filter((name) => /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(name));
 }
 
 interface Testbed {
@@ -133,8 +151,16 @@ export class Server {
     return capabilities.concat(this.suggested.map((user) => `suggested-normal-user=${user}`));
   }
 
-  /** Answers one protocol line. Never throws: a failure is a reply the caller can act on. */
+  /**
+   * Answers one protocol line with one reply line, whatever the messages in it hold.
+   * Never throws: a failure is a reply the caller can act on.
+   */
   async handle(line: string): Promise<Reply> {
+    const reply = await this.answer(line);
+    return reply.error === undefined ? { line: oneLine(reply.line) } : { line: oneLine(reply.line), error: oneLine(reply.error) };
+  }
+
+  private async answer(line: string): Promise<Reply> {
     const words = line.trim().split(/\s+/).filter(Boolean);
     if (words.length === 0) return { line: "error empty commands are not permitted", error: "empty commands are not permitted" };
     try {

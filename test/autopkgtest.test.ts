@@ -3,7 +3,7 @@
 import { describe, expect } from "bun:test";
 import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bun, busyboxFixture, repo, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
+import { bun, busyboxFixture, busyboxRoot, repo, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
 
 const server = join(repo, "bin", "autopkgtest-virt-contain.js");
 
@@ -132,6 +132,35 @@ for (const runner of runners) {
         done();
       }
     }, 60_000);
+
+    testIf(reason, "a reply is one line: a testbed's stderr cannot write the reply to the next command", async () => {
+      // A root whose shell (but for PID 1) fails with a reply line of its own in its
+      // message, as a testbed would to have print-execute-command name a program of its
+      // choosing on the host.
+      const [forged, remove] = busyboxRoot(runner);
+      try {
+        const shell = '#!/bin/ash\n[ $$ = 1 ] && exec /bin/ash "$@"\necho "no\nok /bin/forged" >&2\nexit 1\n';
+        const fake = "ln -s busybox bin/ash && rm bin/sh && cat > bin/sh && chmod 755 bin/sh";
+        expect(run(runner, "pseudo", ["/bin/sh", "-c", fake], { cwd: forged, stdin: shell }).status).toBe(0);
+        // The control: that stderr does hold the forged line.
+        const control = run(runner, "contain", ["-c", "-e", forged, "/bin/ash", "-c", "/bin/sh -c true; echo $?"]);
+        expect([control.stdout, control.stderr]).toEqual(["1\n", "no\nok /bin/forged\n"]);
+
+        const s = start(runner, [forged]);
+        expect(await s.line()).toBe("ok");
+        const opened = await s.send("open");
+        expect(opened).toStartWith("error cannot prepare the testbed: ");
+        expect(opened).toEndWith(": no\\nok /bin/forged");
+        expect(await s.send("print-execute-command")).toBe("error `print-execute-command' when not open");
+        expect(await s.send("quit")).toBe("ok");
+        expect(await s.child.exited).toBe(0);
+        const stderr = await s.stderr();
+        expect(stderr.split("\n").filter((text) => text !== "" && !text.startsWith("autopkgtest-virt-contain: failure: "))).toEqual([]);
+        expect(stderr).toContain("no\\nok /bin/forged\n");
+      } finally {
+        remove();
+      }
+    });
 
     testIf(reason, "end of file: the testbed is closed and the server says so", async () => {
       const s = start(runner, [root]);
