@@ -2,10 +2,25 @@
 // autopkgtest package) over a container: one line in, one reply line out, on stdin and
 // stdout. The testbed is an ephemeral container on a root directory or an extracted
 // tarball, so the source is never written and `revert` is a new container.
-import { closeSync, constants, fstatSync, mkdirSync, openSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { contain, fromTarball, inject, type RootFilesystem, type Subprocess } from "./index.ts";
 import type { Stdio } from "./stdio.ts";
+import { untar } from "./untar.ts";
 
 export const NAME = "autopkgtest-virt-contain";
 
@@ -131,6 +146,61 @@ export function normalUsers(passwd: string): string[] {
 
 interface Testbed {
   container: Subprocess;
+}
+
+/** Who owns what copyup makes in DIR: as host root, DIR's owner (the host user who
+ *  asked for the copy there); as a user, nobody else can be given files. */
+function hostOwner(dir: string): [number, number] | undefined {
+  if (process.getuid!() !== 0) return undefined;
+  const stat = statSync(dir);
+  return [stat.uid, stat.gid];
+}
+
+/** Gives the top of a tree untar made (which set everything below) its owner and mode. */
+function settleTop(tree: string, owner: [number, number] | undefined, mode: number): void {
+  const fd = openSync(tree, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    if (owner) fchownSync(fd, ...owner);
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Moves the tree copyup made to TARGET: renamed there when TARGET does not exist, else
+ * merged into it entry by entry. Never through a link: an entry of TARGET that is not a
+ * directory is replaced (a link itself, not what it names), and a directory meets only a
+ * directory.
+ */
+function place(tree: string, target: string): void {
+  let existing: ReturnType<typeof lstatSync>;
+  try {
+    existing = lstatSync(target);
+  } catch {
+    renameSync(tree, target);
+    return;
+  }
+  // TARGET itself is the caller's choice, as a link to a directory too.
+  if (!(existing.isDirectory() || (existing.isSymbolicLink() && statSync(target).isDirectory()))) {
+    throw new Error(`${target} exists and is not a directory`);
+  }
+  merge(tree, target);
+}
+
+function merge(from: string, into: string): void {
+  for (const name of readdirSync(from)) {
+    const source = join(from, name);
+    const destination = join(into, name);
+    const kind = lstatSync(source).isDirectory();
+    let there: ReturnType<typeof lstatSync> | null = null;
+    try {
+      there = lstatSync(destination);
+    } catch {}
+    if (there === null || (!kind && !there.isDirectory())) renameSync(source, destination);
+    else if (kind && there.isDirectory()) merge(source, destination);
+    else throw new Error(`${destination} exists and is ${there.isDirectory() ? "a directory" : "not a directory"}`);
+  }
 }
 
 export class Server {
@@ -305,8 +375,8 @@ export class Server {
 
   /**
    * copydown HOST TESTBED / copyup TESTBED HOST: files, or directories when both paths end
-   * in "/". Modes are kept; owners are kept as the IDs the testbed sees, as far as the
-   * receiving side may set them (a user on the host cannot give files away).
+   * in "/". copydown keeps modes, and owners as far as the testbed sees them. copyup keeps
+   * only what cannot hand anyone on the host more than the caller has: see copyUpFile.
    */
   private async copy(command: "copydown" | "copyup", from: string, to: string): Promise<void> {
     if (!from || !to) throw new CommandError(`${command} paths must be nonempty`);
@@ -337,16 +407,33 @@ export class Server {
     }
   }
 
+  /**
+   * The testbed chooses nothing on the host but contents and permission bits: a copied-up
+   * file is a new regular file, owned as host root by the owner of the directory it lands
+   * in (as a user, by the user), without setuid, setgid or sticky bits and masked by the
+   * umask, as `tar --no-same-owner --no-same-permissions` would make it. It is written
+   * beside HOST and renamed onto it when complete, so a failed copy leaves nothing.
+   */
   private async copyUpFile(testbed: string, host: string): Promise<void> {
-    const [mode, uid, gid] = (await this.run(["stat", "-c", "%a %u %g", testbed])).trim().split(" ");
-    const fd = openSync(host, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    const reported = (await this.run(["stat", "-c", "%a", testbed])).trim();
+    if (!/^[0-7]{1,4}$/.test(reported)) throw new Error(`the testbed reported mode "${reported}" for ${testbed}`);
+    const mode = Number.parseInt(reported, 8) & 0o777 & ~process.umask();
+    const owner = hostOwner(dirname(resolve(host)));
+    const partial = join(dirname(resolve(host)), `.${basename(host)}.copyup-${Math.random().toString(36).slice(2, 10)}`);
+    const fd = openSync(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      await this.run(["cat", testbed], { stdout: fd });
-    } finally {
-      closeSync(fd);
+      try {
+        await this.run(["cat", testbed], { stdout: fd });
+        if (owner) fchownSync(fd, ...owner);
+        fchmodSync(fd, mode);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(partial, host);
+    } catch (error) {
+      rmSync(partial, { force: true });
+      throw error;
     }
-    await this.host(["chmod", mode!, host]);
-    if (process.getuid!() === 0) await this.host(["chown", `${uid}:${gid}`, host]);
   }
 
   private async copyDownDirectory(host: string, testbed: string): Promise<void> {
@@ -358,23 +445,48 @@ export class Server {
     await this.pipeInto(tar, ["/bin/sh", "-c", script, "sh", testbed]);
   }
 
+  /**
+   * The testbed's `tar -c` stream, read by untar (never by host `tar`, which as root takes
+   * the stream's owners, setuid bits and device nodes): directories, regular files and
+   * symbolic links only, owned and masked as copyUpFile's. It is extracted into a fresh
+   * private directory beside HOST and moved into place when complete (merged into HOST
+   * when it exists, whose own directories keep their modes); a failed copy leaves nothing.
+   */
   private async copyUpDirectory(testbed: string, host: string): Promise<void> {
-    mkdirSync(host, { recursive: true });
-    const owner = process.getuid!() === 0 ? ["--same-owner", "--numeric-owner"] : ["--no-same-owner"];
-    const tar = Bun.spawn(["tar", "-x", "-p", "-f", "-", ...owner, "-C", host], { stdin: "pipe", stderr: "pipe" });
-    const child = inject({
-      pid: this.testbed!.container.pid,
-      cmd: ["tar", "-c", "-f", "-", "-C", testbed, "."],
-      env: TESTBED_ENV,
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    for await (const chunk of child.stdout!) tar.stdin.write(chunk);
-    await tar.stdin.end();
-    const [inside, outside, stderr] = await Promise.all([child.exited, tar.exited, new Response(child.stderr).text()]);
-    if (inside !== 0) throw new Error(`tar in the testbed failed with status ${inside}: ${stderr.trim()}`);
-    if (outside !== 0) throw new Error(`tar on the host failed with status ${outside}`);
+    const target = resolve(host);
+    mkdirSync(dirname(target), { recursive: true });
+    const owner = hostOwner(dirname(target));
+    const work = mkdtempSync(join(dirname(target), `.${basename(target)}.copyup-`));
+    try {
+      const tree = join(work, "tree");
+      mkdirSync(tree, 0o700);
+      const child = inject({
+        pid: this.testbed!.container.pid,
+        cmd: ["tar", "-c", "-f", "-", "-C", testbed, "."],
+        env: TESTBED_ENV,
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const stderr = new Response(child.stderr).text();
+      let untarred: Awaited<ReturnType<typeof untar>>;
+      try {
+        untarred = await untar(child.stdout!, { into: tree, owner, umask: process.umask() });
+      } catch (error) {
+        child.kill("SIGKILL");
+        await child.exited;
+        throw error;
+      }
+      const status = await child.exited;
+      if (status !== 0) throw new Error(`tar in the testbed failed with status ${status}: ${(await stderr).trim()}`);
+      if (untarred.skipped.length > 0) {
+        process.stderr.write(`${NAME}: copyup ${testbed} left out what is not a file, directory or link: ${oneLine(untarred.skipped.join(" "))}\n`);
+      }
+      settleTop(tree, owner, untarred.mode ?? 0o755 & ~process.umask());
+      place(tree, target);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   }
 
   /** Feeds a host process's stdout to CMD in the testbed. */

@@ -1,7 +1,7 @@
 // autopkgtest-virt-contain driven over its stdin and stdout as autopkgtest drives it, on a
 // busybox root, as root and as the test user.
 import { describe, expect } from "bun:test";
-import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bun, busyboxFixture, busyboxRoot, repo, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
 
@@ -91,19 +91,27 @@ for (const runner of runners) {
         expect(listed.stdout).toBe(`tool\n. 755 ${inside}\nsub 755 ${inside}\nsub/secret 640 ${inside}\ns\n`);
         expect(execute(runner, program, ["stat", "-c", "%a %u %g", "/tool"]).stdout).toBe(`751 ${inside}\n`);
 
-        // copyup of what the testbed made, back to the host.
+        // copyup of what the testbed made, back to the host: modes, but owned by whoever
+        // owns the directory it lands in (as a user, the user).
         const made = "mkdir -p /made/d && echo m > /made/d/f && chmod 604 /made/d/f && chown 7:8 /made/d/f && chmod 750 /made/d";
         expect(execute(runner, program, ["sh", "-c", made]).status).toBe(0);
-        expect(await s.send(`copyup /made/ ${host}/up/`)).toBe("ok");
-        expect(await s.send(`copyup /tool ${host}/tool.up`)).toBe("ok");
-        expect(readFileSync(join(host, "up", "d", "f"), "utf8")).toBe("m\n");
-        const up = statSync(join(host, "up", "d", "f"));
+        mkdirSync(join(host, "out"));
+        chownSync(join(host, "out"), owner, group);
+        expect(await s.send(`copyup /made/ ${host}/out/up/`)).toBe("ok");
+        expect(await s.send(`copyup /tool ${host}/out/tool.up`)).toBe("ok");
+        expect(readFileSync(join(host, "out", "up", "d", "f"), "utf8")).toBe("m\n");
+        const up = statSync(join(host, "out", "up", "d", "f"));
         expect(up.mode & 0o7777).toBe(0o604);
-        expect(statSync(join(host, "up", "d")).mode & 0o7777).toBe(0o750);
-        expect([up.uid, up.gid]).toEqual(runner.name === "root" ? [7, 8] : [runner.uid, runner.gid]);
-        const tool = statSync(join(host, "tool.up"));
+        expect(statSync(join(host, "out", "up", "d")).mode & 0o7777).toBe(0o750);
+        expect([up.uid, up.gid]).toEqual([owner, group]);
+        const tool = statSync(join(host, "out", "tool.up"));
         expect(tool.mode & 0o7777).toBe(0o751);
-        expect([tool.uid, tool.gid]).toEqual(runner.name === "root" ? [owner, group] : [runner.uid, runner.gid]);
+        expect([tool.uid, tool.gid]).toEqual([owner, group]);
+        // A second copy into the same directory merges, as tar would.
+        expect(execute(runner, program, ["sh", "-c", "echo n > /made/d/g && rm /made/d/f"]).status).toBe(0);
+        expect(await s.send(`copyup /made/ ${host}/out/up/`)).toBe("ok");
+        expect(readdirSync(join(host, "out", "up", "d")).sort()).toEqual(["f", "g"]);
+        expect(readdirSync(join(host, "out")).sort()).toEqual(["tool.up", "up"]);
 
         // Bad commands and failed copies get an error reply; the testbed stays usable.
         expect(await s.send("frobnicate")).toBe("error unknown command `frobnicate'");
