@@ -1,9 +1,10 @@
 // autopkgtest-virt-contain driven over its stdin and stdout as autopkgtest drives it, on a
 // busybox root, as root and as the test user.
 import { describe, expect } from "bun:test";
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bun, busyboxFixture, busyboxRoot, repo, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
+import { tarStream } from "./tar-stream.ts";
 
 const server = join(repo, "bin", "autopkgtest-virt-contain.js");
 
@@ -167,6 +168,102 @@ for (const runner of runners) {
         expect(stderr).toContain("no\\nok /bin/forged\n");
       } finally {
         remove();
+      }
+    });
+
+    testIf(reason, "copyup makes no setuid file and keeps no testbed owner on the host", async () => {
+      const [host, done] = scratch(runner);
+      try {
+        const [owner, group] = runner.name === "root" ? [1234, 2345] : [runner.uid, runner.gid];
+        mkdirSync(join(host, "out"));
+        chownSync(join(host, "out"), owner, group);
+        const s = start(runner, [root]);
+        expect(await s.line()).toBe("ok");
+        expect(await s.send("open")).toMatch(/^ok /);
+        const program = (await s.send("print-execute-command")).split(" ")[1]!.split(",").map(decodeURIComponent);
+        const made = "mkdir -p /art/g && echo x > /art/suid && chmod 4755 /art/suid && chmod 2775 /art/g && echo y > /art/g/f && chmod 6755 /art/g/f && chmod 1777 /art";
+        expect(execute(runner, program, ["sh", "-c", made]).status).toBe(0);
+
+        // The control: the testbed's stream, extracted by host tar as copyup used to, makes
+        // a setuid file (as host root, a setuid-root one).
+        const stream = Bun.spawnSync([...runner.prefix, ...program, "tar", "-c", "-f", "-", "-C", "/art", "."], { cwd: "/tmp" }).stdout;
+        mkdirSync(join(host, "control"));
+        const owners = runner.name === "root" ? ["--same-owner", "--numeric-owner"] : ["--no-same-owner"];
+        expect(Bun.spawnSync(["tar", "-x", "-p", "-f", "-", ...owners, "-C", join(host, "control")], { stdin: stream }).exitCode).toBe(0);
+        const control = statSync(join(host, "control", "suid"));
+        expect(control.mode & 0o7000).toBe(0o4000);
+        if (runner.name === "root") expect(control.uid).toBe(0);
+
+        expect(await s.send(`copyup /art/ ${host}/out/tree/`)).toBe("ok");
+        expect(await s.send(`copyup /art/suid ${host}/out/one`)).toBe("ok");
+        const mask = process.umask();
+        const listed = ["tree", "tree/g", "tree/g/f", "tree/suid", "one"].map((path) => {
+          const stat = statSync(join(host, "out", path));
+          return `${path} ${(stat.mode & 0o7777).toString(8)} ${stat.uid}:${stat.gid}`;
+        });
+        const mode = (0o755 & ~mask).toString(8);
+        expect(listed).toEqual(["tree", "tree/g", "tree/g/f", "tree/suid", "one"].map((path) => `${path} ${mode} ${owner}:${group}`));
+        expect(await s.send("quit")).toBe("ok");
+      } finally {
+        done();
+      }
+    });
+
+    testIf(reason, "copyup of a forged stream: no device node, no write through a link, nothing left on failure", async () => {
+      const [host, done] = scratch(runner);
+      const [forged, remove] = busyboxRoot(runner);
+      try {
+        for (const dir of ["out", "victim"]) {
+          mkdirSync(join(host, dir));
+          chownSync(join(host, dir), runner.uid, runner.gid);
+        }
+        // A testbed whose tar writes what it likes: nodes (one of them the host's first
+        // disk, open to all), a FIFO, a setuid file; or a link to a host directory and a
+        // file through it.
+        const nodes = tarStream([
+          { name: "./", type: "5" },
+          { name: "./disk", type: "4", mode: 0o666, major: 8, minor: 0 },
+          { name: "./null", type: "3", mode: 0o666, major: 1, minor: 3 },
+          { name: "./fifo", type: "6", mode: 0o666 },
+          { name: "./ok", mode: 0o4755, data: "ok\n" },
+        ]);
+        const through = tarStream([
+          { name: "./", type: "5" },
+          { name: "./l", type: "2", link: join(host, "victim") },
+          { name: "./l/evil", mode: 0o4755, data: "evil\n" },
+        ]);
+        const fake = "ln -s busybox bin/ash && rm bin/tar && printf '#!/bin/ash\\ncat \"${5%%/}.tar\"\\n' > bin/tar && chmod 755 bin/tar && cat > nodes.tar";
+        const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+        expect(run(runner, "pseudo", ["/bin/sh", "-c", fake], { cwd: forged, stdin: decode(nodes) }).status).toBe(0);
+        expect(run(runner, "pseudo", ["/bin/sh", "-c", "cat > through.tar"], { cwd: forged, stdin: decode(through) }).status).toBe(0);
+
+        // The control, as root: host tar as copyup ran it makes the nodes from such a
+        // stream (here only /dev/null's, in a private directory).
+        if (runner.name === "root") {
+          const control = join(host, "control");
+          mkdirSync(control);
+          const harmless = tarStream([{ name: "./null", type: "3", mode: 0o666, major: 1, minor: 3 }]);
+          expect(Bun.spawnSync(["tar", "-x", "-p", "-f", "-", "--same-owner", "-C", control], { stdin: harmless }).exitCode).toBe(0);
+          expect(lstatSync(join(control, "null")).isCharacterDevice()).toBe(true);
+        }
+
+        const s = start(runner, [forged]);
+        expect(await s.line()).toBe("ok");
+        expect(await s.send("open")).toMatch(/^ok /);
+        expect(await s.send(`copyup /nodes/ ${host}/out/nodes/`)).toBe("ok");
+        expect(readdirSync(join(host, "out", "nodes"))).toEqual(["ok"]);
+        expect(statSync(join(host, "out", "nodes", "ok")).mode & 0o7000).toBe(0);
+        expect(await s.send(`copyup /through/ ${host}/out/through/`)).toBe("copy-failed");
+        expect(await s.send(`copyup /missing ${host}/out/missing`)).toBe("copy-failed");
+        expect(readdirSync(join(host, "victim"))).toEqual([]);
+        expect(readdirSync(join(host, "out"))).toEqual(["nodes"]);
+        expect(await s.send("quit")).toBe("ok");
+        const stderr = await s.stderr();
+        expect(stderr).toContain("copyup /nodes/ left out what is not a file, directory or link: ./disk ./null ./fifo\n");
+        expect(stderr).toContain("l is a symlink");
+      } finally {
+        remove();
+        done();
       }
     });
 
