@@ -156,6 +156,14 @@ function hostOwner(dir: string): [number, number] | undefined {
   return [stat.uid, stat.gid];
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Gives the top of a tree untar made (which set everything below) its owner and mode. */
 function settleTop(tree: string, owner: [number, number] | undefined, mode: number): void {
   const fd = openSync(tree, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
@@ -174,17 +182,14 @@ function settleTop(tree: string, owner: [number, number] | undefined, mode: numb
  * directory.
  */
 function place(tree: string, target: string): void {
-  let existing: ReturnType<typeof lstatSync>;
   try {
-    existing = lstatSync(target);
+    lstatSync(target);
   } catch {
     renameSync(tree, target);
     return;
   }
   // TARGET itself is the caller's choice, as a link to a directory too.
-  if (!(existing.isDirectory() || (existing.isSymbolicLink() && statSync(target).isDirectory()))) {
-    throw new Error(`${target} exists and is not a directory`);
-  }
+  if (!isDirectory(target)) throw new Error(`${target} exists and is not a directory`);
   merge(tree, target);
 }
 
@@ -455,8 +460,12 @@ export class Server {
   private async copyUpDirectory(testbed: string, host: string): Promise<void> {
     const target = resolve(host);
     mkdirSync(dirname(target), { recursive: true });
-    const owner = hostOwner(dirname(target));
-    const work = mkdtempSync(join(dirname(target), `.${basename(target)}.copyup-`));
+    // The directory the copy lands in: HOST when it exists (a user may not write its
+    // parent, /home say), else the parent it is made in. The work directory is made there,
+    // on the same filesystem, with a name the testbed cannot know.
+    const landing = isDirectory(target) ? target : dirname(target);
+    const owner = hostOwner(landing);
+    const work = mkdtempSync(join(landing, `.${basename(target)}.copyup-`));
     try {
       const tree = join(work, "tree");
       mkdirSync(tree, 0o700);

@@ -30,7 +30,7 @@ pub fn holder(args: *const Start, spawned: Reporter) noreturn {
     if (config.outside != null) others.keeper = start_keeper(spawned);
     // From here on, a failed step ends what the helpers started before the holder exits,
     // as the end of CMD does: nothing they left running may outlive a failed start.
-    const reporter = Reporter{ .fd = spawned.fd, .others = others };
+    const reporter = Reporter{ .fd = spawned.fd, .ending = .{ .context = &others, .end = end_others } };
     if (config.outside) |command| outside = Helper.start_outside(args, command, reporter);
 
     var idmapped: [binds.max_idmapped]i32 = undefined;
@@ -61,6 +61,12 @@ pub fn holder(args: *const Start, spawned: Reporter) noreturn {
     const init_pid = start.start_watched(Start, init, args.region, 1, reporter, args.*);
     sys.close(reporter.fd);
     supervise.supervise(init_pid, args.parent, others);
+}
+
+/// A failed start's end: the helpers' children (`others`), but no init yet.
+fn end_others(context: *const anyopaque, status: u8) noreturn {
+    const others: *const Others = @ptrCast(@alignCast(context));
+    supervise.end(0, others.*, status);
 }
 
 /// The container's PID 1: mounts proc and sys, pivots, takes the console and execs CMD.

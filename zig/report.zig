@@ -4,7 +4,6 @@
 const std = @import("std");
 const sys = @import("sys.zig");
 const abi = @import("abi.zig");
-const supervise = @import("supervise.zig");
 
 const Step = abi.Step;
 
@@ -19,22 +18,23 @@ const Record = extern struct { step: u32, value: u32 };
 /// The child's end of the report pipe.
 pub const Reporter = struct {
     fd: sys.fd_t,
-    /// What the failing process started and must end before it exits: for contain's
-    /// holder, what its -o and -i helpers left running (the holder is their subreaper, so
-    /// it ends them as when CMD ends; those that kept host root's credentials through the
-    /// keeper). Null for a process that starts nothing of the kind.
-    others: ?supervise.Others = null,
+    /// What a failure must end before the process exits, for a process that started
+    /// what may outlive it: contain's holder ends what its -o and -i helpers left running.
+    ending: ?Ending = null,
+
+    /// Ends what `context` names and exits with `status`.
+    pub const Ending = struct { context: *const anyopaque, end: *const fn (context: *const anyopaque, status: u8) noreturn };
 
     pub fn send(self: Reporter, step: Step, value: u32) void {
         const record = Record{ .step = @intFromEnum(step), .value = value };
         _ = sys.write_all(self.fd, std.mem.asBytes(&record));
     }
 
-    /// Reports a failed step and exits with the status of an own failure, after ending
-    /// `others`.
+    /// Reports a failed step and exits with the status of an own failure (through
+    /// `ending`, when there is one).
     pub fn fail(self: Reporter, step: Step, e: u32) noreturn {
         self.send(step, e);
-        if (self.others) |others| supervise.end(0, others, 125);
+        if (self.ending) |ending| ending.end(ending.context, 125);
         sys.exit(125);
     }
 
