@@ -194,17 +194,24 @@ function place(tree: string, target: string): void {
 }
 
 function merge(from: string, into: string): void {
+  // Checked whole first, so that a clash moves nothing rather than half the copy.
+  for (const check of [true, false]) mergeEntries(from, into, check);
+}
+
+function mergeEntries(from: string, into: string, check: boolean): void {
   for (const name of readdirSync(from)) {
     const source = join(from, name);
     const destination = join(into, name);
-    const kind = lstatSync(source).isDirectory();
+    const directory = lstatSync(source).isDirectory();
     let there: ReturnType<typeof lstatSync> | null = null;
     try {
       there = lstatSync(destination);
     } catch {}
-    if (there === null || (!kind && !there.isDirectory())) renameSync(source, destination);
-    else if (kind && there.isDirectory()) merge(source, destination);
-    else throw new Error(`${destination} exists and is ${there.isDirectory() ? "a directory" : "not a directory"}`);
+    if (there !== null && directory !== there.isDirectory()) {
+      throw new Error(`${destination} exists and is ${there.isDirectory() ? "a directory" : "not a directory"}`);
+    }
+    if (there !== null && directory) mergeEntries(source, destination, check);
+    else if (!check) renameSync(source, destination);
   }
 }
 
@@ -420,7 +427,8 @@ export class Server {
    * beside HOST and renamed onto it when complete, so a failed copy leaves nothing.
    */
   private async copyUpFile(testbed: string, host: string): Promise<void> {
-    const reported = (await this.run(["stat", "-c", "%a", testbed])).trim();
+    // -L: the mode of what `cat` reads, not of a link to it.
+    const reported = (await this.run(["stat", "-L", "-c", "%a", testbed])).trim();
     if (!/^[0-7]{1,4}$/.test(reported)) throw new Error(`the testbed reported mode "${reported}" for ${testbed}`);
     const mode = Number.parseInt(reported, 8) & 0o777 & ~process.umask();
     const owner = hostOwner(dirname(resolve(host)));

@@ -113,6 +113,11 @@ for (const runner of runners) {
         expect(await s.send(`copyup /made/ ${host}/out/up/`)).toBe("ok");
         expect(readdirSync(join(host, "out", "up", "d")).sort()).toEqual(["f", "g"]);
         expect(readdirSync(join(host, "out")).sort()).toEqual(["tool.up", "up"]);
+        // A clash (a directory where the host has a file) fails the copy and moves nothing.
+        expect(execute(runner, program, ["sh", "-c", "rm /made/d/g && mkdir /made/d/g && echo o > /made/d/other"]).status).toBe(0);
+        expect(await s.send(`copyup /made/ ${host}/out/up/`)).toBe("copy-failed");
+        expect(readdirSync(join(host, "out", "up", "d")).sort()).toEqual(["f", "g"]);
+        expect(readdirSync(join(host, "out", "up")).sort()).toEqual(["d"]);
 
         // Bad commands and failed copies get an error reply; the testbed stays usable.
         expect(await s.send("frobnicate")).toBe("error unknown command `frobnicate'");
