@@ -13,6 +13,7 @@ import {
   mkdtempSync,
   openSync,
   readdirSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
@@ -431,6 +432,7 @@ export class Server {
     const reported = (await this.run(["stat", "-L", "-c", "%a", testbed])).trim();
     if (!/^[0-7]{1,4}$/.test(reported)) throw new Error(`the testbed reported mode "${reported}" for ${testbed}`);
     const mode = Number.parseInt(reported, 8) & 0o777 & ~process.umask();
+    this.outOfReach(dirname(resolve(host)));
     const owner = hostOwner(dirname(resolve(host)));
     const partial = join(dirname(resolve(host)), `.${basename(host)}.copyup-${Math.random().toString(36).slice(2, 10)}`);
     const fd = openSync(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
@@ -467,11 +469,12 @@ export class Server {
    */
   private async copyUpDirectory(testbed: string, host: string): Promise<void> {
     const target = resolve(host);
-    mkdirSync(dirname(target), { recursive: true });
     // The directory the copy lands in: HOST when it exists (a user may not write its
     // parent, /home say), else the parent it is made in. The work directory is made there,
     // on the same filesystem, with a name the testbed cannot know.
     const landing = isDirectory(target) ? target : dirname(target);
+    this.outOfReach(landing);
+    mkdirSync(landing, { recursive: true });
     const owner = hostOwner(landing);
     const work = mkdtempSync(join(landing, `.${basename(target)}.copyup-`));
     try {
@@ -503,6 +506,27 @@ export class Server {
       place(tree, target);
     } finally {
       rmSync(work, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * As host root, refuses a copyup into a directory the testbed can write through a
+   * --bind (or one that holds such a bind): container root writes there as host root, so
+   * it could swap a directory the copy is being made in for a link while the server,
+   * as host root, works by path. As a user, the testbed is the user already.
+   */
+  private outOfReach(landing: string): void {
+    if (process.getuid!() !== 0) return;
+    const inside = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
+    // A landing still to be made is checked at the directory it will be made in.
+    let existing = landing;
+    while (!isDirectory(existing) && dirname(existing) !== existing) existing = dirname(existing);
+    const real = realpathSync(existing);
+    for (const [outside] of this.options.binds) {
+      const bound = realpathSync(resolve(outside));
+      if (inside(real, bound) || (existing === landing && inside(bound, real))) {
+        throw new Error(`${landing} is within reach of the testbed through --bind ${outside}: copy up elsewhere`);
+      }
     }
   }
 

@@ -47,6 +47,7 @@ for (const runner of runners) {
 
     testIf(reason, "speaks the protocol: open, execute, copies, errors, revert, close, quit", async () => {
       const [host, done] = scratch(runner);
+      const [away, doneAway] = scratch(runner);
       try {
         // Host files to copy down: a file with an unusual mode, a tree with a private file.
         // As root they carry another owner, which the testbed must see too.
@@ -96,28 +97,34 @@ for (const runner of runners) {
         // owns the directory it lands in (as a user, the user).
         const made = "mkdir -p /made/d && echo m > /made/d/f && chmod 604 /made/d/f && chown 7:8 /made/d/f && chmod 750 /made/d";
         expect(execute(runner, program, ["sh", "-c", made]).status).toBe(0);
-        mkdirSync(join(host, "out"));
-        chownSync(join(host, "out"), owner, group);
-        expect(await s.send(`copyup /made/ ${host}/out/up/`)).toBe("ok");
-        expect(await s.send(`copyup /tool ${host}/out/tool.up`)).toBe("ok");
-        expect(readFileSync(join(host, "out", "up", "d", "f"), "utf8")).toBe("m\n");
-        const up = statSync(join(host, "out", "up", "d", "f"));
+        // Out of the testbed's reach: as host root, a directory the testbed writes through
+        // its bind takes no copy (a link swapped in there meanwhile would lead the copy out).
+        expect(await s.send(`copyup /made/ ${host}/inbind/`)).toBe(runner.name === "root" ? "copy-failed" : "ok");
+        expect(await s.send(`copyup /tool ${host}/tool.inbind`)).toBe(runner.name === "root" ? "copy-failed" : "ok");
+        expect(await s.send(`copyup /made/ ${host}/deep/inbind/`)).toBe(runner.name === "root" ? "copy-failed" : "ok");
+        expect(["inbind", "tool.inbind", "deep"].map((name) => existsSync(join(host, name)))).toEqual(Array(3).fill(runner.name !== "root"));
+        mkdirSync(join(away, "out"));
+        chownSync(join(away, "out"), owner, group);
+        expect(await s.send(`copyup /made/ ${away}/out/up/`)).toBe("ok");
+        expect(await s.send(`copyup /tool ${away}/out/tool.up`)).toBe("ok");
+        expect(readFileSync(join(away, "out", "up", "d", "f"), "utf8")).toBe("m\n");
+        const up = statSync(join(away, "out", "up", "d", "f"));
         expect(up.mode & 0o7777).toBe(0o604);
-        expect(statSync(join(host, "out", "up", "d")).mode & 0o7777).toBe(0o750);
+        expect(statSync(join(away, "out", "up", "d")).mode & 0o7777).toBe(0o750);
         expect([up.uid, up.gid]).toEqual([owner, group]);
-        const tool = statSync(join(host, "out", "tool.up"));
+        const tool = statSync(join(away, "out", "tool.up"));
         expect(tool.mode & 0o7777).toBe(0o751);
         expect([tool.uid, tool.gid]).toEqual([owner, group]);
         // A second copy into the same directory merges, as tar would.
         expect(execute(runner, program, ["sh", "-c", "echo n > /made/d/g && rm /made/d/f"]).status).toBe(0);
-        expect(await s.send(`copyup /made/ ${host}/out/up/`)).toBe("ok");
-        expect(readdirSync(join(host, "out", "up", "d")).sort()).toEqual(["f", "g"]);
-        expect(readdirSync(join(host, "out")).sort()).toEqual(["tool.up", "up"]);
+        expect(await s.send(`copyup /made/ ${away}/out/up/`)).toBe("ok");
+        expect(readdirSync(join(away, "out", "up", "d")).sort()).toEqual(["f", "g"]);
+        expect(readdirSync(join(away, "out")).sort()).toEqual(["tool.up", "up"]);
         // A clash (a directory where the host has a file) fails the copy and moves nothing.
         expect(execute(runner, program, ["sh", "-c", "rm /made/d/g && mkdir /made/d/g && echo o > /made/d/other"]).status).toBe(0);
-        expect(await s.send(`copyup /made/ ${host}/out/up/`)).toBe("copy-failed");
-        expect(readdirSync(join(host, "out", "up", "d")).sort()).toEqual(["f", "g"]);
-        expect(readdirSync(join(host, "out", "up")).sort()).toEqual(["d"]);
+        expect(await s.send(`copyup /made/ ${away}/out/up/`)).toBe("copy-failed");
+        expect(readdirSync(join(away, "out", "up", "d")).sort()).toEqual(["f", "g"]);
+        expect(readdirSync(join(away, "out", "up")).sort()).toEqual(["d"]);
 
         // Bad commands and failed copies get an error reply; the testbed stays usable.
         expect(await s.send("frobnicate")).toBe("error unknown command `frobnicate'");
@@ -143,6 +150,7 @@ for (const runner of runners) {
         expect([...(await s.stderr()).matchAll(/testbed on (\S+),/g)].map((match) => match[1])).toEqual([root, root]);
         expect(existsSync(join(root, "marker")) || existsSync(join(root, "tool"))).toBe(false);
       } finally {
+        doneAway();
         done();
       }
     }, 60_000);
