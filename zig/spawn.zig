@@ -99,9 +99,11 @@ fn child(args: *const Start) noreturn {
     if (config.mode != @intFromEnum(Mode.contain)) {
         if (config.cwd) |cwd| reporter.check(.change_directory, linux.chdir(cwd));
     }
-    // inject's joiner keeps the pidfd of the init whose namespaces it joins.
+    // inject's joiner keeps the pidfd of the init whose namespaces it joins, and contain's
+    // holder the fd of DIR.
     const pidfd = if (config.mode == @intFromEnum(Mode.inject)) config.target_pidfd else -1;
-    var keep = [3]i32{ args.report, args.go, pidfd };
+    const root_fd = if (config.mode == @intFromEnum(Mode.contain)) config.root_fd else -1;
+    var keep = [4]i32{ args.report, args.go, pidfd, root_fd };
     std.sort.insertion(i32, &keep, {}, std.sort.asc(i32));
     reporter.check_errno(.close_fds, sys.close_others(&keep));
 
@@ -113,8 +115,8 @@ fn child(args: *const Start) noreturn {
 }
 
 fn pseudo(args: *const Start, reporter: Reporter) noreturn {
-    var none: [binds.max_idmapped]i32 = undefined;
-    _ = start.enter_user_namespace(args, reporter, &none);
+    var none = binds.Go{};
+    start.enter_user_namespace(args, reporter, &none);
     sys.sigmask(0, null);
     const e = exec.exec(args.config.argv, args.config.envp);
     reporter.send(.exec, e);
