@@ -35,27 +35,37 @@ for (const runner of runners) {
     testIf(reason, "a failed step after the helpers ran leaves none of their background jobs", async () => {
       const [dir, done] = scratch(runner);
       const base = 8000 + Math.floor(Math.random() * 1000) * 4;
-      const marks = [base, base + 1, base + 2];
+      const marks = [base, base + 1, base + 2, base + 3];
       try {
         // The helpers record their jobs' PIDs: the control that they really started them
         // (the -i helper through a bind, from inside the root before the pivot).
         const job = (seconds: number, record: string) => `sleep ${seconds} >/dev/null 2>&1 & echo $! > ${record}`;
         const cases = [
-          // A bad -t fails in building the root, after the -o helper ran.
-          { args: ["-o", job(marks[0]!, join(dir, "outside")), "-t", "/../x"], error: /^contain: Failed to resolve mount target \/\.\.\/x/ },
           // A failing -i helper, after its own job and the -o helper's ran.
-          { args: ["-o", job(marks[1]!, join(dir, "outside2")), "-i", `sleep ${marks[2]} >/dev/null 2>&1 & exit 3`], error: /^contain: The -i helper exited with status 3\n$/ },
+          {
+            args: ["-o", job(marks[0]!, join(dir, "outside")), "-i", `sleep ${marks[1]} >/dev/null 2>&1 & exit 3`],
+            error: /^contain: The -i helper exited with status 3\n$/,
+            ran: ["outside"],
+          },
           // The same -i, with its job's PID recorded through a bind.
-          { args: ["-e", "-b", `${dir}:/record`, "-i", `${job(marks[2]!, "record/inside")}; exit 3`], error: /^contain: The -i helper exited with status 3\n$/ },
+          { args: ["-e", "-b", `${dir}:/record`, "-i", `${job(marks[1]!, "record/inside")}; exit 3`], error: /^contain: The -i helper exited with status 3\n$/, ran: ["inside"] },
+          // A working directory that is missing fails in init, after both helpers ran.
+          {
+            args: ["-o", job(marks[2]!, join(dir, "outside2")), "-i", `sleep ${marks[3]} >/dev/null 2>&1 &`, "-w", "/missing"],
+            error: /^contain: Failed to enter working directory \/missing/,
+            ran: ["outside2"],
+          },
+          // A bad -t fails in building the root, which comes before the -o helper runs.
+          { args: ["-o", job(marks[2]!, join(dir, "never")), "-t", "/../x"], error: /^contain: Failed to resolve mount target \/\.\.\/x/, ran: [] },
         ];
-        for (const { args, error } of cases) {
+        for (const { args, error, ran } of cases) {
           const result = run(runner, "contain", ["-c", ...args, root, "/bin/echo", "CMD ran"]);
           expect(result.stderr).toMatch(error);
           expect([result.status, result.stdout]).toEqual([125, ""]);
+          for (const name of ran) expect(readFileSync(join(dir, name), "utf8")).toMatch(/^\d+\n$/);
         }
-        for (const name of ["outside", "outside2", "inside"]) expect(readFileSync(join(dir, name), "utf8")).toMatch(/^\d+\n$/);
         for (let tries = 0; tries < 100 && marks.some((seconds) => running(seconds) > 0); tries++) await Bun.sleep(10);
-        expect(marks.map(running)).toEqual([0, 0, 0]);
+        expect(marks.map(running)).toEqual([0, 0, 0, 0]);
       } finally {
         for (const seconds of marks) for (const pid of sleepers(seconds)) process.kill(pid, "SIGKILL");
         done();
