@@ -464,8 +464,9 @@ export class Server {
    * The testbed's `tar -c` stream, read by untar (never by host `tar`, which as root takes
    * the stream's owners, setuid bits and device nodes): directories, regular files and
    * symbolic links only, owned and masked as copyUpFile's. It is extracted into a fresh
-   * private directory beside HOST and moved into place when complete (merged into HOST
-   * when it exists, whose own directories keep their modes); a failed copy leaves nothing.
+   * private directory (in HOST when it exists, else beside it) and moved into place when
+   * complete (merged into an existing HOST, whose own directories keep their modes); a
+   * failed copy leaves nothing.
    */
   private async copyUpDirectory(testbed: string, host: string): Promise<void> {
     const target = resolve(host);
