@@ -31,14 +31,6 @@ for file in /etc/subuid /etc/subgid; do
   grep -q "^$TEST_USER:" "$file" || echo "$TEST_USER:200000:65536" >>"$file"
 done
 
-# The test user runs this checkout's Bun and CLI, so it must be able to reach them: a
-# clone in a `mktemp -d` directory (mode 0700) is not, until its parents let others pass.
-dir=$(cd "$(dirname "$0")/.." && pwd)
-while [ "$dir" != / ]; do
-  chmod o+x "$dir"
-  dir=$(dirname "$dir")
-done
-
 # A Debian root with systemd for the tests that boot one (test/cgroup.test.ts), made once
 # and kept: later runs reuse it. Readable by the test user, who extracts it with pseudo.
 cache=${CONTAIN_TEST_CACHE:-/var/cache/contain-test}

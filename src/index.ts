@@ -1,4 +1,4 @@
-// The library's face: what `import ... from "contain"` gives. contain, inject and pseudo
+// The library's face: what `import ... from "bun-contain"` gives. contain, inject and pseudo
 // are in library.ts; the root filesystems for tests, which use them, in rootfs.ts.
 export * from "./library.ts";
 export { ContainError, Status } from "./errors.ts";
@@ -6,4 +6,4 @@ export { MapError } from "./maps.ts";
 export type { Stdio, StdioOptions } from "./stdio.ts";
 export type { BindMount, Mount, TmpfsMount } from "./contain.ts";
 export type { Limits, Usage } from "./cgroup.ts";
-export { fromHost, fromTarball, hostFiles, type RootFilesystem } from "./rootfs.ts";
+export { fromHost, fromTarball, hostFiles, type MapOptions, type RootFilesystem } from "./rootfs.ts";

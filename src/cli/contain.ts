@@ -9,15 +9,15 @@ export const command = defineCommand({
   meta: { name: "contain", description: "Run CMD (default /bin/sh) as PID 1 of a container with DIR as its root." },
   args: {
     bind: { type: "string", alias: "b", valueHint: "SRC:DST[:ro]", description: "bind host SRC at DST (read-only with :ro); repeatable" },
-    console: { type: "boolean", alias: "c", description: "disable console emulation in the container" },
+    noConsole: { type: "boolean", alias: "c", description: "no console: CMD uses contain's stdin, stdout and stderr" },
     ephemeral: { type: "boolean", alias: "e", description: "throwaway root: writes go to a tmpfs, DIR stays unchanged" },
     env: { type: "string", alias: "E", valueHint: "NAME=VALUE", description: "set an environment variable for CMD; repeatable" },
-    gid: { type: "string", alias: "g", valueHint: "MAP", description: "set the container-to-host GID map" },
+    gidMap: { type: "string", alias: "g", valueHint: "MAP", description: "set the container-to-host GID map" },
     inside: { type: "string", alias: "i", valueHint: "CMD", description: "run a helper child inside the new namespaces" },
     hostNetwork: { type: "boolean", alias: "n", description: "share the host network unprivileged in the container" },
     outside: { type: "string", alias: "o", valueHint: "CMD", description: "run a helper child outside the new namespaces" },
     tmpfs: { type: "string", alias: "t", valueHint: "DST", description: "mount a fresh tmpfs at DST; repeatable" },
-    uid: { type: "string", alias: "u", valueHint: "MAP", description: "set the container-to-host UID map" },
+    uidMap: { type: "string", alias: "u", valueHint: "MAP", description: "set the container-to-host UID map" },
     workdir: { type: "string", alias: "w", valueHint: "DIR", description: "run CMD in DIR inside the container (default /)" },
     memory: { type: "string", valueHint: "SIZE", description: "limit the container's memory (bytes, or with k, m, g)" },
     pids: { type: "string", valueHint: "N", description: "limit the container to N processes and threads" },
@@ -100,9 +100,9 @@ export async function main(): Promise<never> {
     startContain({
       root: operands[0]!,
       cmd: operands.slice(1),
-      console: options.console !== true,
-      uidMap: optionText(options.uid),
-      gidMap: optionText(options.gid),
+      console: options.noConsole !== true,
+      uidMap: optionText(options.uidMap),
+      gidMap: optionText(options.gidMap),
       hostNetwork: options.hostNetwork === true,
       inside: optionWord(options.inside),
       outside: optionWord(options.outside),
@@ -116,7 +116,7 @@ export async function main(): Promise<never> {
     }),
     // With a console, init has a terminal and a session of its own.
     {
-      terminalReachesChild: options.console === true,
+      terminalReachesChild: options.noConsole === true,
       ended: (child) => {
         const kills = child.usage?.oomKills ?? 0;
         if (kills > 0) say(`contain: the OOM killer killed ${kills === 1 ? "a process" : `${kills} processes`} in the container (its memory limit is ${limits.memory ?? "its parent's"})`);
