@@ -69,6 +69,61 @@ function listed(dir: string, file: string): string[] {
   return (readText(`${dir}/${file}`) ?? "").trim().split(" ").filter(Boolean);
 }
 
+const EBUSY = 16;
+
+/** The leaf this process moved into so that its cgroup could give controllers (enable),
+ *  or null. Its cleaner removes it once this process is gone: the write end of its
+ *  lifeline stays open for as long as we live. */
+let supervisorLeaf: string | null = null;
+
+/**
+ * Enables `controllers` in `parent`'s cgroup.subtree_control. cgroup2 lets a cgroup with
+ * processes of its own give its children no controllers (EBUSY), and contain's own
+ * process is in `parent`: so it moves into a leaf of its own, as podman and crun do, and
+ * tries again; if other processes are there too, it goes back and says what to do.
+ */
+function enable(parent: string, controllers: string[]): void {
+  const write = () => writeText(`${parent}/cgroup.subtree_control`, controllers.map((name) => `+${name}`).join(" "));
+  const refuse = (error: ContainError, why: string) =>
+    new ContainError(`Cannot enable the ${controllers.join(" and ")} controller for the container: ${why}`, "cgroup", error.errno, Status.failure);
+  const crowded = `${parent} has other processes than contain, so cgroup2 lets it give its children no controllers: run contain in a cgroup of its own (systemd-run --user --scope -p Delegate=yes contain ...)`;
+  try {
+    write();
+    return;
+  } catch (error) {
+    if ((error as ContainError).errno !== EBUSY) throw refuse(error as ContainError, (error as Error).message);
+    if (supervisorLeaf !== null) throw refuse(error as ContainError, crowded);
+  }
+  const name = `contain-${process.pid}-supervisor`;
+  const e = makeCgroup(parent, name);
+  if (e !== 0) throw refuse(new ContainError("", "", e), `cannot make a leaf for contain in ${parent}: ${strerror(e)}`);
+  const [lifelineRead, lifeline] = makePipe();
+  let cleaner;
+  try {
+    cleaner = startCgroupCleaner(parent, name, lifelineRead);
+  } finally {
+    closeFd(lifelineRead);
+  }
+  try {
+    writeText(`${parent}/${name}/cgroup.procs`, "0");
+    write();
+    supervisorLeaf = `${parent}/${name}`;
+  } catch (error) {
+    try {
+      writeText(`${parent}/cgroup.procs`, "0");
+      closeFd(lifeline);
+      waitChild(cleaner.pidfd, true);
+      closeFd(cleaner.pidfd);
+      releaseRegion(cleaner.region);
+    } catch {
+      // Still in the leaf: it stays ours, and its cleaner, which would kill what is in it,
+      // waits until we are gone.
+      supervisorLeaf = `${parent}/${name}`;
+    }
+    throw refuse(error as ContainError, (error as ContainError).errno === EBUSY ? crowded : (error as Error).message);
+  }
+}
+
 /**
  * The container's cgroup, from its making to its removal. `owner`: the host IDs of
  * container root, to give it to (null: it stays ours, which a user's container root is).
@@ -141,7 +196,7 @@ export class ContainerCgroup {
       // The holder leaves only where there are controllers to give (see zig/holder.zig).
       cgroup.#controllers = listed(cgroup.path, "cgroup.controllers");
       const leave = cgroup.#controllers.length > 0;
-      cgroup.#fds = [openPath(cgroup.path, false), leave ? openPath(`${found.dir}/cgroup.procs`, true) : -1];
+      cgroup.#fds = [openPath(cgroup.path, false), leave ? openPath(`${supervisorLeaf ?? found.dir}/cgroup.procs`, true) : -1];
     } catch (error) {
       cgroup.end();
       throw error;
@@ -154,17 +209,7 @@ export class ContainerCgroup {
     if (files.length === 0) return;
     const enabled = listed(parent, "cgroup.subtree_control");
     const wanted = [...new Set(files.map(([file]) => file.slice(0, file.indexOf("."))))].filter((name) => !enabled.includes(name));
-    if (wanted.length > 0) {
-      try {
-        writeText(`${parent}/cgroup.subtree_control`, wanted.map((name) => `+${name}`).join(" "));
-      } catch (error) {
-        const busy = (error as ContainError).errno === 16;
-        const why = busy
-          ? `${parent} has processes of its own, so cgroup2 lets it give its children no controllers: run contain in a cgroup of its own (systemd-run --user --scope -p Delegate=yes contain ...)`
-          : (error as Error).message;
-        throw new ContainError(`Cannot enable the ${wanted.join(" and ")} controller for the container: ${why}`, "cgroup", (error as ContainError).errno, Status.failure);
-      }
-    }
+    if (wanted.length > 0) enable(parent, wanted);
     for (const [file, value] of files) writeText(`${this.path}/${file}`, value);
   }
 

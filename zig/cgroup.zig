@@ -86,9 +86,14 @@ fn run_cleaner(args: *const Cleaner) noreturn {
     const rc = linux.openat(args.parent, name, linux.O.RDONLY | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
     if (sys.errno(rc) != 0) sys.exit(0);
     const dir = sys.value(rc);
-    // cgroup.kill (Linux 5.14): what the holder did not take down, nothing escapes.
-    write_file(dir, "cgroup.kill", "1");
-    wait_empty(dir);
+    // The holder takes the container down itself when the supervisor dies, the -o
+    // helper's children outside this cgroup included (through its keeper): killing it
+    // first would leave those. So cgroup.kill (Linux 5.14) only after a grace period, for
+    // what did not end by then.
+    if (!wait_empty(dir, 50)) {
+        write_file(dir, "cgroup.kill", "1");
+        _ = wait_empty(dir, 100);
+    }
     sys.close(dir);
     sys.exit(@truncate(remove(args.parent, name, 0)));
 }
@@ -100,22 +105,24 @@ fn write_file(dir: sys.fd_t, file: [*:0]const u8, data: []const u8) void {
     sys.close(sys.value(rc));
 }
 
-/// Waits (at most about 10 s) until cgroup.events says nothing is left in the cgroup or
-/// below it: the kernel wakes a poll for POLLPRI when that changes.
-fn wait_empty(dir: sys.fd_t) void {
+/// Waits (at most `rounds` times 100 ms) until cgroup.events says nothing is left in the
+/// cgroup or below it: the kernel wakes a poll for POLLPRI when that changes. Returns
+/// whether it is empty (true too where it cannot tell).
+fn wait_empty(dir: sys.fd_t, rounds: u32) bool {
     const rc = linux.openat(dir, "cgroup.events", linux.O.RDONLY | linux.O.CLOEXEC, 0);
-    if (sys.errno(rc) != 0) return;
+    if (sys.errno(rc) != 0) return true;
     const events = sys.value(rc);
     defer sys.close(events);
-    var rounds: u32 = 0;
-    while (rounds < 100) : (rounds += 1) {
+    var round: u32 = 0;
+    while (round < rounds) : (round += 1) {
         var buffer: [256]u8 = undefined;
         const n = linux.pread(events, &buffer, buffer.len, 0);
-        if (sys.errno(n) != 0) return;
-        if (std.mem.indexOf(u8, buffer[0..n], "populated 0") != null) return;
+        if (sys.errno(n) != 0) return true;
+        if (std.mem.indexOf(u8, buffer[0..n], "populated 0") != null) return true;
         var poll_fd = [1]linux.pollfd{.{ .fd = events, .events = linux.POLL.PRI, .revents = 0 }};
         _ = linux.poll(&poll_fd, 1, 100);
     }
+    return false;
 }
 
 /// Removes cgroup `name` in `parent` and every cgroup below it, deepest first (a cgroup
