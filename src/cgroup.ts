@@ -1,9 +1,11 @@
 // The container's cgroup: a cgroup2 directory of its own under the supervisor's cgroup,
 // handed to container root as systemd delegates one (the directory and its cgroup.procs,
 // cgroup.subtree_control and cgroup.threads), with the limits asked for written before
-// init runs. The holder enters it before it unshares CLONE_NEWCGROUP (zig/holder.zig), so
-// the container's cgroup namespace is rooted there, and a cleaner (zig/cgroup.zig) removes
-// it when the container ends, however it ends.
+// init runs. The holder is born in it (clone3 with CLONE_INTO_CGROUP: zig/spawn.zig) and
+// unshares CLONE_NEWCGROUP there (zig/holder.zig), so the container's cgroup namespace is
+// rooted in it; a cleaner (zig/cgroup.zig) removes it when the container ends, however it
+// ends. Without a cgroup of our own to make it in, the container shares ours, as before,
+// and says nothing: `contain --doctor` explains.
 import { ContainError, Status } from "./errors.ts";
 import { cgroupPlace, type Limits, limitFiles, parseUsage, type Usage, v1Controllers } from "./hierarchy.ts";
 import {
@@ -34,10 +36,6 @@ function findHome(): { mount: string; dir: string; mountinfo: string } | string 
   else home = { mount: place.mount, dir: place.dir, mountinfo };
   return home;
 }
-
-/** Why the last container got no cgroup of its own, for the doctor and for a caller
- *  that asks (null once one was made). */
-export let lastCgroupProblem: string | null = null;
 
 let made = 0;
 
@@ -149,16 +147,15 @@ export class ContainerCgroup {
   }
 
   /**
-   * Makes the cgroup, or returns null when this host or user gives none (the reason is in
-   * lastCgroupProblem): the container then shares ours, as before. With limits, no cgroup
-   * or a missing controller is a ContainError instead.
+   * Makes the cgroup, or returns null when this host or user gives none: the container
+   * then shares ours, as before. With limits, no cgroup or a missing controller is a
+   * ContainError instead.
    */
   static make(limits: Limits, owner: { uid: number; gid: number } | null): ContainerCgroup | null {
     const files = limitFiles(limits);
     const found = findHome();
     const refuse = (why: string) => new ContainError(`Cannot limit the container: ${why}`, "cgroup", 0, Status.failure);
     if (typeof found === "string") {
-      lastCgroupProblem = found;
       if (files.length > 0) throw refuse(found);
       return null;
     }
@@ -169,7 +166,7 @@ export class ContainerCgroup {
         if (available.includes(controller)) continue;
         const v1 = v1Controllers(found.mountinfo).includes(controller);
         const where = v1
-          ? `this host has it on cgroup v1, and its cgroup2 hierarchy at ${found.mount} has ${available.length ? available.join(" ") : "no controllers"}`
+          ? `this host has it on cgroup v1, and its cgroup2 hierarchy at ${found.mount} has ${available.length ? `only ${available.join(" ")}` : "no controllers"}`
           : `${found.dir} has ${available.length ? `only ${available.join(" ")}` : "none"} (the parent must delegate it)`;
         throw new ContainError(`Cannot limit with cgroup2's ${controller} controller: ${where}`, "cgroup", 0, Status.failure);
       }
@@ -177,11 +174,9 @@ export class ContainerCgroup {
     const name = `contain-${process.pid}-${++made}`;
     const e = makeCgroup(found.dir, name, owner?.uid ?? -1, owner?.gid ?? -1);
     if (e !== 0) {
-      lastCgroupProblem = `cannot make a cgroup in ${found.dir}: ${strerror(e)}`;
-      if (files.length > 0) throw refuse(lastCgroupProblem);
+      if (files.length > 0) throw refuse(`cannot make a cgroup in ${found.dir}: ${strerror(e)}`);
       return null;
     }
-    lastCgroupProblem = null;
     // The cleaner first: from here on, whatever fails, it is removed.
     const [lifelineRead, lifeline] = makePipe();
     let cleaner;
