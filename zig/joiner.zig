@@ -32,7 +32,7 @@ pub fn joiner(args: *const Start, reporter: Reporter) noreturn {
     supervise.end_if_asked(.{});
     const pid = start.start_watched(Start, run_command, args.region, 1, reporter, args.*);
     sys.close(reporter.fd);
-    supervise.supervise(pid, args.parent, .{});
+    supervise.supervise(pid, args.parent, .{}, .{});
 }
 
 /// The namespaces of the process behind `pidfd` to join: all eight, less those this
