@@ -22,7 +22,14 @@ export interface Common extends StdioOptions {
   timeout?: number;
   /** The signal for `timeout`. Default: SIGKILL, which takes a container whole. */
   killSignal?: number | NodeJS.Signals;
+  /** Milliseconds from `timeout`'s `killSignal` to a SIGKILL, for a command that is still
+   *  running then (it handled the signal and went on), as execa's option of this name;
+   *  `false`: never. Default: FORCE_KILL_AFTER_DELAY. */
+  forceKillAfterDelay?: number | false;
 }
+
+/** The default grace period between `timeout`'s `killSignal` and SIGKILL: 5 s, as execa's. */
+export const FORCE_KILL_AFTER_DELAY = 5000;
 
 export type PseudoOptions = Omit<PseudoBase, "onWarning"> & Common & { onWarning?: (message: string) => void };
 export type ContainOptions = Omit<ContainBase, "onWarning"> & Common & { onWarning?: (message: string) => void };
@@ -113,13 +120,18 @@ function subprocess(child: ChildProcess, streams: Streams, options: Common): Sub
   const input = stdin === null ? undefined : writable(stdin);
   let exitCode: number | null = null;
   let timedOut = false;
-  const timer =
-    options.timeout === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          child.kill(signalNumber(options.killSignal ?? "SIGKILL"));
-        }, options.timeout);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (options.timeout !== undefined) {
+    const grace = options.forceKillAfterDelay ?? FORCE_KILL_AFTER_DELAY;
+    timer = setTimeout(() => {
+      timedOut = true;
+      const signal = signalNumber(options.killSignal ?? "SIGKILL");
+      child.kill(signal);
+      // An init that handles the signal decides what to do with it; one that goes on
+      // past the grace period is killed.
+      if (signal !== signals.SIGKILL && grace !== false) timer = setTimeout(() => child.kill(signals.SIGKILL), grace);
+    }, options.timeout);
+  }
   let signalCode: NodeJS.Signals | null = null;
   const exited = child.exited.then((status) => {
     exitCode = status;

@@ -38,6 +38,7 @@ const symbols = {
   terminal_raw: { args: [i32, pointer], returns: u32 },
   terminal_restore: { args: [i32, pointer], returns: u32 },
   terminal_no_echo: { args: [i32], returns: u32 },
+  terminal_is: { args: [i32], returns: u32 },
   terminal_copy_size: { args: [i32, i32], returns: u32 },
   terminal_follow_size: { args: [i32, i32], returns: u32 },
   watch_child: { args: [i32, i32, i32, i32], returns: i32 },
@@ -565,6 +566,11 @@ export function rawTerminal(fd: number): Uint8Array | null {
 
 export function restoreTerminal(fd: number, saved: Uint8Array): void {
   native.terminal_restore(fd, ptr(saved));
+}
+
+/** isatty(fd). */
+export function isTerminal(fd: number): boolean {
+  return native.terminal_is(fd) === 1;
 }
 
 export function consoleNoEcho(fd: number): void {

@@ -149,6 +149,13 @@ export fn terminal_restore(fd: i32, saved: *const linux.termios) u32 {
     return console.restore(fd, saved);
 }
 
+/// 1 when `fd` is a terminal (TCGETS works on it), else 0: isatty, without node:tty's
+/// 9 MB.
+export fn terminal_is(fd: i32) u32 {
+    var mode: linux.termios = undefined;
+    return @intFromBool(sys.errno(linux.ioctl(fd, linux.T.CGETS, @intFromPtr(&mode))) == 0);
+}
+
 export fn terminal_no_echo(fd: i32) u32 {
     return console.no_echo(fd);
 }

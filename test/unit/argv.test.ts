@@ -7,7 +7,7 @@ const args = contain;
 describe("splitArgv", () => {
   test("options end at DIR: CMD's flags stay CMD's", () => {
     expect(splitArgv(["-c", "dir", "/bin/ls", "-la", "-n"], args)).toEqual({
-      options: { console: true },
+      options: { noConsole: true },
       operands: ["dir", "/bin/ls", "-la", "-n"],
       lists: {},
       given: [],
@@ -16,7 +16,7 @@ describe("splitArgv", () => {
   });
   test("grouped flags, attached and separate values", () => {
     expect(splitArgv(["-cn", "-u0:1000:1", "-g", "0:1000:1", "dir"], args).options).toEqual({
-      console: true,
+      noConsole: true,
       hostNetwork: true,
       uid: "0:1000:1",
       gid: "0:1000:1",
@@ -38,7 +38,7 @@ describe("splitArgv", () => {
   test("usage names every option", () => {
     const text = usage(contain, "contain");
     expect(text).toStartWith("Usage: contain [OPTIONS] DIR [CMD [ARG]...]\n");
-    for (const flag of ["-c", "-g MAP", "-i CMD", "-n", "-o CMD", "-u MAP"]) expect(text).toContain(`  ${flag}`);
+    for (const flag of ["-c", "-C", "-g MAP", "-i CMD", "-n", "-o CMD", "-u MAP"]) expect(text).toContain(`  ${flag}`);
   });
 });
 
