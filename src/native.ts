@@ -197,6 +197,7 @@ export const Flag = describe({
   console: "flag.console",
   hostNetwork: "flag.host_network",
   ephemeral: "flag.ephemeral",
+  defaultShell: "flag.default_shell",
 });
 const MountKind = describe({ bind: "kind.bind", tmpfs: "kind.tmpfs" });
 const MountFlag = describe({ readonly: "mount_flag.readonly", directory: "mount_flag.directory" });

@@ -122,7 +122,7 @@ for (const runner of runners) {
       expect(contained.stdout.toString()).toMatch(/^key-read: not found/);
       expect(contained.exitCode).toBe(1);
 
-      const console = Bun.spawnSync([...add, ...absolute(runner), bun, cli("contain"), root, "/bin/probe", "key-read", "secretkey"], {
+      const console = Bun.spawnSync([...add, ...absolute(runner), bun, cli("contain"), "-C", root, "/bin/probe", "key-read", "secretkey"], {
         stdin: "ignore",
       });
       expect(console.stdout.toString()).toMatch(/^key-read: not found/);

@@ -12,6 +12,9 @@ pub const flag_console: u32 = 1;
 pub const flag_host_network: u32 = 2;
 /// contain: DIR is the read-only lower layer of a throwaway overlay (binds.zig).
 pub const flag_ephemeral: u32 = 4;
+/// inject: argv is the caller's $SHELL by default, and /bin/sh stands in where the
+/// container has no such file.
+pub const flag_default_shell: u32 = 8;
 
 pub const kind_bind: u32 = 1;
 pub const kind_tmpfs: u32 = 2;
@@ -275,6 +278,7 @@ fn describe() []const u8 {
         .{ "flag.console", flag_console },
         .{ "flag.host_network", flag_host_network },
         .{ "flag.ephemeral", flag_ephemeral },
+        .{ "flag.default_shell", flag_default_shell },
         .{ "kind.bind", kind_bind },
         .{ "kind.tmpfs", kind_tmpfs },
         .{ "mount_flag.readonly", mount_readonly },

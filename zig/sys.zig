@@ -207,6 +207,12 @@ pub fn set_pdeathsig() void {
 /// The directory of this thread in the host's /proc, whose `children` file kill_children
 /// reads. Opened while /proc is still the host's: init's pivot_root moves the root of
 /// every process in the mount namespace, the holder's too. Returns an fd or -errno.
+/// An O_PATH fd of the directory at `path`, or -1.
+pub fn open_path_directory(path: [*:0]const u8) fd_t {
+    const rc = linux.openat(linux.AT.FDCWD, path, linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
+    return if (errno(rc) == 0) value(rc) else -1;
+}
+
 pub fn open_task_dir() i32 {
     var path_buffer: [64]u8 = undefined;
     const path = std.fmt.bufPrintZ(&path_buffer, "/proc/self/task/{d}", .{linux.gettid()}) catch unreachable;
