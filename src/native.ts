@@ -6,7 +6,7 @@ import { ContainError } from "./errors.ts";
 const { u32, i32, ptr: pointer } = FFIType;
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 15;
+export const ABI_VERSION = 16;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
@@ -118,6 +118,7 @@ export const ConfigLayout = describe({
   initEnvp: "Config.init_envp",
   mounts: "Config.mounts",
   mountCount: "Config.mount_count",
+  nofile: "Config.nofile",
 });
 
 /** Byte offsets of abi.Mount's fields, and its size (`size`). */
@@ -238,6 +239,8 @@ export interface SpawnConfig {
   /** contain: CMD's environment (envp is the helpers'). */
   initEnvp?: readonly Arg[];
   mounts?: NativeMount[];
+  /** The soft RLIMIT_NOFILE the child starts with; 0n or none keeps ours. */
+  nofile?: bigint;
 }
 
 /** What spawn_child gives: the first child's pid and pidfd, our ends of its report and
@@ -383,6 +386,7 @@ export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, D
   setPointer(view, C.initEnvp, pointerBase + (argc + envc + 2) * 8);
   setPointer(view, C.mounts, mounts.length ? ptr(table) : 0);
   view.setUint32(C.mountCount, mounts.length, true);
+  view.setBigUint64(C.nofile, config.nofile ?? 0n, true);
   keep.push(strings.bytes, pointers, view, table);
   return [view, table];
 }

@@ -61,6 +61,9 @@ pub const Config = extern struct {
     /// contain: binds and tmpfs mounts made under the new root (binds.zig).
     mounts: ?[*]const Mount,
     mount_count: u32,
+    /// The soft RLIMIT_NOFILE that the child and CMD start with: the caller's, from before
+    /// Bun raised it (at most the hard limit, which Bun leaves alone); 0 keeps ours.
+    nofile: u64,
 };
 
 pub const Result = extern struct {
@@ -313,7 +316,7 @@ pub fn echo(config: *const Config, writer: anytype) !void {
         try writer.print("{s}={s}\n", .{ name, if (value) |string| std.mem.span(string) else "(null)" });
     }
     try echo_list(writer, "init_envp", config.init_envp);
-    try writer.print("mount_count={d}\n", .{config.mount_count});
+    try writer.print("mount_count={d}\nnofile={d}\n", .{ config.mount_count, config.nofile });
     const mounts = if (config.mounts) |table| table[0..config.mount_count] else &[_]Mount{};
     for (mounts) |mount| {
         const source = if (mount.source) |string| std.mem.span(string) else "(null)";

@@ -16,7 +16,7 @@ const map = @import("map.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 15;
+    return 16;
 }
 
 /// Copies abi.layout, the `name=value` lines that give TypeScript the struct layouts, modes,

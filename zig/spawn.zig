@@ -92,6 +92,7 @@ fn child(args: *const Start) noreturn {
     const config = args.config;
     const reporter = Reporter{ .fd = args.report };
     sys.signals_reset();
+    sys.restore_nofile(config.nofile);
     sys.set_pdeathsig();
     if (sys.value(linux.syscall0(.getppid)) != args.parent) sys.exit(125);
     reporter.check_errno(.stdio, sys.move_to_stdio(config.stdio));

@@ -3,6 +3,7 @@ import { type Definition, type Split, splitArgv, UsageError, usage } from "../ar
 import { ContainError, Status } from "../errors.ts";
 import type { ChildProcess } from "../child.ts";
 import { type Arg, argText, dieOf, forwardSignals, readBytes, writeFd } from "../native.ts";
+import { CALLER_NOFILE } from "../limits.ts";
 
 /** NUL-terminated entries, as /proc/PID/cmdline and environ hold them. */
 function entries(bytes: Uint8Array): Uint8Array[] {
@@ -49,7 +50,22 @@ export function commandArguments(): Arg[] {
  */
 export function commandEnvironment(): Arg[] | undefined {
   const environ = readOwn("/proc/self/environ");
-  return environ === null ? undefined : entries(environ);
+  return environ === null ? undefined : entries(withoutNote(environ));
+}
+
+/** The environment less the launcher's note of the caller's limit (limits.ts), which is
+ *  ours, not CMD's. One search of the bytes, not a look at every entry. */
+function withoutNote(environ: Uint8Array): Uint8Array {
+  const bytes = Buffer.from(environ.buffer, environ.byteOffset, environ.length);
+  const note = `${CALLER_NOFILE}=`;
+  const found = bytes.indexOf(note) === 0 ? 0 : bytes.indexOf(`\0${note}`) + 1;
+  if (found === 0 && bytes.indexOf(note) !== 0) return environ;
+  const end = bytes.indexOf(0, found);
+  const rest = end < 0 ? environ.length : end + 1;
+  const whole = new Uint8Array(environ.length - (rest - found));
+  whole.set(environ.subarray(0, found));
+  whole.set(environ.subarray(rest), found);
+  return whole;
 }
 
 /** Writes lines to stderr, or stdout with `out` (native.writeFd: at once, and cheaply). */

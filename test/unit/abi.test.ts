@@ -39,6 +39,7 @@ test("the shim reads back every field of a config that TypeScript encoded", () =
       outside: "ip link",
       cwd: "/work",
       initEnvp: ["container=contain"],
+      nofile: 0x1_0000_0400n,
       mounts: [
         { kind: "bind", source: "/src", target: "/mnt/src", readonly: true, directory: true },
         { kind: "tmpfs", target: "/tmp", size: "64m" },
@@ -66,6 +67,7 @@ test("the shim reads back every field of a config that TypeScript encoded", () =
       "cwd=/work",
       "init_envp=container=contain",
       "mount_count=2",
+      `nofile=${0x1_0000_0400}`,
       "mount=1,3,/src,/mnt/src,(null),-1",
       "mount=2,0,(null),/tmp,64m,-1",
       "",
@@ -79,7 +81,7 @@ test("a config without its optional fields reads back as nulls and -1", () => {
   const echo = new TextDecoder().decode(buffer.subarray(0, native.config_echo(ptr(view), ptr(buffer), buffer.length)));
   expect(echo).toBe(
     `mode=${Mode.pseudo}\nflags=0\ntarget_pidfd=-1\nstdio=-1,-1,-1\nargv=sh\nenvp=\nroot=(null)\nconsole=(null)\n` +
-      "inside=(null)\noutside=(null)\ncwd=(null)\ninit_envp=\nmount_count=0\n",
+      "inside=(null)\noutside=(null)\ncwd=(null)\ninit_envp=\nmount_count=0\nnofile=0\n",
   );
 });
 
