@@ -76,11 +76,25 @@ pub fn supervise(pid: i32, parent: i32, others: Others, init: Init) noreturn {
     const set = sys.sigset_forward | sys.bit(linux.SIG.CHLD) | sys.bit(SIG_END);
     sys.sigmask(set, null);
     end_with_parent(parent, pid, others);
-    // The stop signals init has been given to handle.
+    // The stop signals init has been given to handle, and those of them still watched.
     var handed: u64 = 0;
+    var watched: u64 = 0;
+    var ticks: u32 = 0;
     while (true) {
         var info: linux.siginfo_t = undefined;
-        const rc = linux.syscall4(.rt_sigtimedwait, @intFromPtr(&set), @intFromPtr(&info), 0, 8);
+        const tick = linux.timespec{ .tv_sec = 0, .tv_nsec = watch_tick_ns };
+        const timeout: usize = if (watched != 0) @intFromPtr(&tick) else 0;
+        const rc = linux.syscall4(.rt_sigtimedwait, @intFromPtr(&set), @intFromPtr(&info), timeout, 8);
+        if (sys.errno(rc) == @intFromEnum(linux.E.AGAIN)) {
+            // An init that had a handler when the signal came may have been executing a
+            // program meanwhile (sh -c '...; exec sleep 9'), which drops both handler and
+            // signal; or its handler only raised the signal again, as busybox sh's does.
+            const dropped = watched & ~taken(init.proc, pid);
+            if (dropped != 0) end(pid, others, killed_by(@ctz(dropped) + 1));
+            ticks += 1;
+            if (ticks >= watch_ticks) watched = 0;
+            continue;
+        }
         if (sys.errno(rc) != 0) continue;
         const signal: u32 = @intCast(rc);
         if (signal == SIG_END) end(pid, others, 125);
@@ -97,6 +111,8 @@ pub fn supervise(pid: i32, parent: i32, others: Others, init: Init) noreturn {
             // its handler, has dropped the signal with it.
             if (!terminal and !takes(init.proc, pid, signal)) end(pid, others, killed_by(signal));
             handed |= sys.bit(signal);
+            watched |= sys.bit(signal);
+            ticks = 0;
             continue;
         }
         // Reap every child that has exited (orphans included), noting `pid`'s status.
@@ -122,23 +138,35 @@ fn answered(code: u16, handed: u64) u16 {
     return if (handed & sys.bit(signal) != 0) killed_by(signal) else code;
 }
 
+/// How long init is watched after a stop signal it took: 20 looks, 10 ms apart.
+const watch_tick_ns = 10 * std.time.ns_per_ms;
+const watch_ticks = 20;
+
 /// Whether process `pid` (in the /proc of `proc`) handles or ignores `signal`: a signal it
-/// ignores stays ignored (nohup's HUP). When its status cannot be read, it is taken to
-/// handle the signal, so that nothing is ended on a guess.
+/// ignores stays ignored (nohup's HUP).
 fn takes(proc: sys.fd_t, pid: i32, signal: u32) bool {
+    return taken(proc, pid) & sys.bit(signal) != 0;
+}
+
+/// The signals process `pid` handles or ignores. When its status cannot be read, or it has
+/// exited, all of them, so that nothing is ended on a guess.
+fn taken(proc: sys.fd_t, pid: i32) u64 {
+    const all = ~@as(u64, 0);
     var path_buffer: [32]u8 = undefined;
     const path = std.fmt.bufPrintZ(&path_buffer, "{d}/status", .{pid}) catch unreachable;
     const rc = linux.openat(proc, path, linux.O.RDONLY | linux.O.CLOEXEC, 0);
-    if (sys.errno(rc) != 0) return true;
+    if (sys.errno(rc) != 0) return all;
     const fd = sys.value(rc);
     defer sys.close(fd);
     var buffer: [4096]u8 = undefined;
     const count = sys.read_full(fd, &buffer);
-    if (count <= 0) return true;
+    if (count <= 0) return all;
     const text = buffer[0..@intCast(count)];
-    const ignored = status_mask(text, "SigIgn:") orelse return true;
-    const caught = status_mask(text, "SigCgt:") orelse return true;
-    return (ignored | caught) & sys.bit(signal) != 0;
+    // A process that has exited shows no handlers: its status comes with SIGCHLD.
+    if (std.mem.indexOf(u8, text, "\nState:\tZ") != null or std.mem.indexOf(u8, text, "\nState:\tX") != null) return all;
+    const ignored = status_mask(text, "SigIgn:") orelse return all;
+    const caught = status_mask(text, "SigCgt:") orelse return all;
+    return ignored | caught;
 }
 
 /// The hexadecimal mask on the line of /proc/PID/status that starts with `name`.
