@@ -87,7 +87,7 @@ const layout = readLayout();
  * The numbers the shim gives by name: `names` maps each key to the shim's name for it.
  * Throws, naming it, for a name the shim does not give. One call per table, not per
  * field: a function called fifty times at start is one the JIT compiles, and that costs
- * pseudo a compiler thread and a megabyte.
+ * pseudo a compiler thread and a megabyte (test/startup.test.ts fails if one does).
  */
 function describe<const T extends Record<string, string>>(names: T): { readonly [K in keyof T]: number } {
   const values: Record<string, number> = {};
@@ -628,8 +628,8 @@ export function writeText(path: string, text: string): void {
 /**
  * Writes `text` to `fd` at once, synchronously. For the commands' messages: in Bun the
  * first use of process.stderr costs several milliseconds, more than all of pseudo's own
- * start, and console.error paints a terminal red. Errors are ignored, as a message to a
- * closed stderr has nowhere to go.
+ * start, and console.error paints a terminal red (test/startup.test.ts holds the bundles to
+ * that). Errors are ignored, as a message to a closed stderr has nowhere to go.
  */
 export function writeFd(fd: number, text: string): void {
   const data = encoder.encode(text);

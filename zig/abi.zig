@@ -38,7 +38,8 @@ pub const Mount = extern struct {
     reserved: u32 = 0,
 };
 
-/// Shared with src/native.ts, which writes it at the offsets that config_layout() gives.
+/// Shared with src/native.ts, which writes it at the offsets that `layout` (below, exported
+/// by root.zig's abi_layout) gives.
 pub const Config = extern struct {
     mode: u32,
     flags: u32,
@@ -92,7 +93,9 @@ pub const MapHelper = extern struct {
     failure: u32 = 0,
 };
 
-/// Steps named in a report. Values are part of the ABI (src/native.ts has the same list).
+/// Steps named in a report. Values are part of the ABI: src/native.ts learns the codes of
+/// the steps it branches on from `layout` (told_apart), and the words of any other through
+/// step_text.
 pub const Step = enum(u32) {
     ready = 1,
     stdio = 2,

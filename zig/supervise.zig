@@ -35,6 +35,7 @@ fn aborted_status(signal: u32) u8 {
 /// Ends at once if a signal that aborts the start is pending.
 pub fn end_if_asked(others: Others) void {
     var pending: u64 = 0;
+    // It fails only for a bad pointer or size, and these are ours: nothing to handle.
     _ = linux.syscall2(.rt_sigpending, @intFromPtr(&pending), 8);
     const asked = pending & set_abort;
     if (asked == 0) return;
@@ -207,7 +208,8 @@ pub const Others = struct { task_dir: sys.fd_t = -1, keeper: Keeper = .{} };
 pub fn end(pid: i32, others: Others, status: u16) noreturn {
     // A keeper that is gone must fail the write (EPIPE), not kill this process.
     sys.sigmask(sys.sigset_all, null);
-    // Never 0 or -1 here: kill() would take those as a process group or everything.
+    // Never 0 or -1 here: kill() would take those as a process group or everything. ESRCH,
+    // its only failure then, means `pid` is gone already, which is what this wants.
     if (pid > 0) _ = linux.kill(pid, linux.SIG.KILL);
     if (others.task_dir >= 0) {
         var rounds: u32 = 0;

@@ -23,7 +23,10 @@ const Slot = struct {
 /// EAGAIN. Scanning it reads only zero pages where nothing ever ran.
 var slots = [_]Slot{.{}} ** 4096;
 /// Serializes the table between threads that start watchers (Bun's main thread, Workers).
-var busy = std.atomic.Atomic(bool).init(false);
+/// A futex mutex: a Worker that finds the table busy sleeps instead of spinning on a
+/// core while the holder of the lock maps a stack. In ReleaseSafe, which the shim is built
+/// with, it is a plain futex word and touches no thread-local storage.
+var busy = std.Thread.Mutex{};
 
 const Args = struct {
     pidfd: i32,
@@ -62,7 +65,7 @@ pub fn start(pidfd: i32, master: i32, input: i32, output: i32) i32 {
     var pipe: [2]i32 = undefined;
     var e = sys.errno(linux.pipe2(&pipe, linux.O.CLOEXEC));
     if (e != 0) return -@as(i32, @intCast(e));
-    while (busy.swap(true, .Acquire)) std.atomic.spinLoopHint();
+    busy.lock();
     const slot = claim();
     if (slot) |s| {
         const args = Args{ .pidfd = pidfd, .master = master, .input = input, .output = output, .notify = pipe[1] };
@@ -74,7 +77,7 @@ pub fn start(pidfd: i32, master: i32, input: i32, output: i32) i32 {
     } else {
         e = @intFromEnum(linux.E.AGAIN);
     }
-    busy.store(false, .Release);
+    busy.unlock();
     if (e != 0) {
         sys.close(pipe[0]);
         sys.close(pipe[1]);
