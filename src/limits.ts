@@ -8,16 +8,18 @@ import { readText } from "./native.ts";
  *  shell that ran them saw it, before it executed Bun. */
 export const CALLER_NOFILE = "CONTAIN_CALLER_NOFILE";
 
-const INFINITY = 0xffff_ffff_ffff_ffffn;
-
 interface Limit {
-  soft: bigint;
-  hard: bigint;
+  soft: number;
+  hard: number;
 }
 
-function count(word: string | undefined): bigint | null {
-  if (word === "unlimited") return INFINITY;
-  return word !== undefined && /^\d+$/.test(word) ? BigInt(word) : null;
+/** A limit as /proc and `ulimit` write it: digits, or "unlimited" (Infinity). No regular
+ *  expression or BigInt here: on the commands' way to CMD they cost a megabyte or two. */
+function count(word: string | undefined): number | null {
+  if (word === "unlimited") return Infinity;
+  if (word === undefined || word === "") return null;
+  const value = Number(word);
+  return Number.isSafeInteger(value) && value >= 0 ? value : null;
 }
 
 /** The open files limit in /proc/`pid`/limits, or null. */
@@ -28,27 +30,43 @@ export function readLimit(pid: number | "self"): Limit | null {
   } catch {
     return null;
   }
-  const words = text?.match(/^Max open files +(\S+) +(\S+)/m);
-  const soft = count(words?.[1]);
-  const hard = count(words?.[2]);
+  const at = text?.indexOf("\nMax open files ") ?? -1;
+  if (at < 0) return null;
+  const softAt = wordAt(text!, at + 16);
+  const hardAt = wordAt(text!, text!.indexOf(" ", softAt));
+  const soft = count(text!.slice(softAt, text!.indexOf(" ", softAt)));
+  const hard = count(text!.slice(hardAt, text!.indexOf(" ", hardAt)));
   return soft === null || hard === null ? null : { soft, hard };
 }
 
-let found: bigint | undefined;
+/** Where the next word starts from `at` on: past the spaces there. */
+function wordAt(text: string, at: number): number {
+  while (at >= 0 && text.charCodeAt(at) === 32) at++;
+  return at;
+}
+
+let found: number | undefined;
+let noted: string | undefined;
+
+/** The launcher's note, which the commands find in their environment (cli/run.ts). The
+ *  library does not look for it: process.env costs a megabyte to materialise, and only
+ *  the launchers write it. */
+export function noteCallerNofile(text: string): void {
+  noted = text;
+}
 
 /**
  * The caller's soft limit: from the launcher when it says; else the parent's, when its
  * hard limit is ours and its soft one no more than ours (so that nothing changed the
  * limits between it and us but Bun, which only raises the soft one); else ours. The
  * parent is a guess: after `ulimit -Sn 1024; exec contain` it is not the caller. Read
- * once; 0n when nothing can be read (the child keeps ours).
+ * once; 0 when nothing can be read (the child keeps ours); Infinity for unlimited.
  */
-export function callerNofile(): bigint {
+export function callerNofile(): number {
   if (found !== undefined) return found;
   const own = readLimit("self");
-  const given = count(process.env[CALLER_NOFILE]);
-  delete process.env[CALLER_NOFILE];
-  if (own === null) return (found = 0n);
+  const given = count(noted);
+  if (own === null) return (found = 0);
   if (given !== null) return (found = given < own.hard ? given : own.hard);
   const parent = readLimit(process.ppid);
   const same = parent !== null && parent.hard === own.hard && parent.soft <= own.soft;

@@ -239,8 +239,8 @@ export interface SpawnConfig {
   /** contain: CMD's environment (envp is the helpers'). */
   initEnvp?: readonly Arg[];
   mounts?: NativeMount[];
-  /** The soft RLIMIT_NOFILE the child starts with; 0n or none keeps ours. */
-  nofile?: bigint;
+  /** The soft RLIMIT_NOFILE the child starts with (Infinity: unlimited); 0 or none keeps ours. */
+  nofile?: number;
 }
 
 /** What spawn_child gives: the first child's pid and pidfd, our ends of its report and
@@ -386,7 +386,11 @@ export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, D
   setPointer(view, C.initEnvp, pointerBase + (argc + envc + 2) * 8);
   setPointer(view, C.mounts, mounts.length ? ptr(table) : 0);
   view.setUint32(C.mountCount, mounts.length, true);
-  view.setBigUint64(C.nofile, config.nofile ?? 0n, true);
+  // Two halves: a BigInt would cost the commands a megabyte on their way to CMD.
+  const nofile = config.nofile ?? 0;
+  const finite = Number.isFinite(nofile);
+  view.setUint32(C.nofile, finite ? nofile % 2 ** 32 : 0xffffffff, true);
+  view.setUint32(C.nofile + 4, finite ? Math.floor(nofile / 2 ** 32) : 0xffffffff, true);
   keep.push(strings.bytes, pointers, view, table);
   return [view, table];
 }

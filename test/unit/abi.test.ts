@@ -39,7 +39,7 @@ test("the shim reads back every field of a config that TypeScript encoded", () =
       outside: "ip link",
       cwd: "/work",
       initEnvp: ["container=contain"],
-      nofile: 0x1_0000_0400n,
+      nofile: 0x1_0000_0400,
       mounts: [
         { kind: "bind", source: "/src", target: "/mnt/src", readonly: true, directory: true },
         { kind: "tmpfs", target: "/tmp", size: "64m" },
