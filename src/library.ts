@@ -57,7 +57,9 @@ export interface Subprocess<In extends Stdio = Stdio, Out extends Stdio = Stdio,
   /** Once exited has resolved: the signal that killed CMD (for a container, its init), as
    *  Bun's Subprocess names it ("SIGTERM"), or null when it exited. */
   readonly signalCode: NodeJS.Signals | null;
-  /** Sends a signal (default SIGTERM); a container passes it on to its init. */
+  /** Sends a signal (default SIGTERM); a container passes it on to its init, and ends at
+   *  once on INT, TERM, HUP or QUIT when init has no handler for it (as PID 1 it would
+   *  never see it), signalCode then naming it. */
   kill(signal?: number | NodeJS.Signals): void;
 }
 
