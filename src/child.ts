@@ -5,7 +5,7 @@ import {
   closeFd,
   copyTerminalSize,
   followTerminalSize,
-  markIdmapped,
+  type GoFds,
   readFd,
   type Report,
   strerror,
@@ -51,8 +51,8 @@ export interface ConsoleRelay {
 }
 
 /** What a start must do once the maps are written, before go: fds to hand the holder
- *  with go (it closes none of them). */
-export type BeforeGo = (child: ChildProcess) => number[];
+ *  with go, which are closed here once sent. */
+export type BeforeGo = (child: ChildProcess) => GoFds;
 
 /** What the handshake needs from its driver: the next report, or the maps written (and
  *  then the error that writing them threw, if any). */
@@ -70,7 +70,6 @@ export class ChildProcess {
   readonly pid: number;
   readonly #pidfd: number;
   readonly #region: number;
-  readonly #table: DataView;
   /** The config as the children read it until CMD is executed: held so the GC cannot
    *  take it; dropped once they are done. */
   #buffers: unknown[] | null;
@@ -88,7 +87,6 @@ export class ChildProcess {
     this.pid = spawned.pid;
     this.#pidfd = spawned.pidfd;
     this.#region = spawned.region;
-    this.#table = spawned.table;
     this.#buffers = spawned.buffers;
     this.#reportFd = spawned.reportFd;
     this.#goFd = spawned.goFd;
@@ -191,11 +189,11 @@ export class ChildProcess {
         const error = (yield "maps") as Error | undefined;
         if (error) throw error;
       }
-      const fds = beforeGo?.(this) ?? [];
+      const go = beforeGo?.(this) ?? { fds: [], tags: [] };
       try {
-        sendGo(this.#goFd, fds);
+        sendGo(this.#goFd, go);
       } finally {
-        fds.forEach(closeFd);
+        go.fds.forEach(closeFd);
       }
     }
     this.#closeGo();
@@ -231,11 +229,6 @@ export class ChildProcess {
     this.#reportFd = -1;
     this.#reap(waitChild(this.#pidfd, true)!);
     this.#buffers = null;
-  }
-
-  /** Marks bind `index` of the holder's mounts as ID-mapped tree `slot` (before go). */
-  markIdmapped(index: number, slot: number): void {
-    markIdmapped(this.#table, index, slot);
   }
 
   /** Sends a signal; a no-op once the child has been reaped. */

@@ -6,6 +6,7 @@ const sys = @import("sys.zig");
 const exec = @import("exec.zig");
 const mounts = @import("mounts.zig");
 const binds = @import("binds.zig");
+const lock = @import("lock.zig");
 const abi = @import("abi.zig");
 const start = @import("start.zig");
 const supervise = @import("supervise.zig");
@@ -35,15 +36,19 @@ pub fn holder(args: *const Start, reporter: Reporter) noreturn {
         outside = Helper.start_outside(args, command, reporter);
     }
 
-    var idmapped: [binds.max_idmapped]i32 = undefined;
-    const idmapped_count = start.enter_user_namespace(args, reporter, &idmapped);
+    var go = binds.Go{};
+    start.enter_user_namespace(args, reporter, &go);
     supervise.end_with_parent(args.parent, 0, others);
+    // The root is built in a mount namespace of this user namespace, and reaches the
+    // container through a nested one that locks it (lock.zig); the container's other
+    // namespaces belong to that one, so that container root has its powers over them.
+    mounts.build_root(config, &go, reporter);
+    lock.enter(args, reporter);
     reporter.check(.unshare_cgroup, linux.unshare(linux.CLONE.NEWCGROUP));
     reporter.check(.unshare_ipc, linux.unshare(linux.CLONE.NEWIPC));
     if (config.flags & abi.flag_host_network == 0) {
         reporter.check(.unshare_network, linux.unshare(linux.CLONE.NEWNET));
     }
-    reporter.check(.unshare_mount, linux.unshare(linux.CLONE.NEWNS));
     reporter.check(.unshare_time, linux.unshare(linux.CLONE.NEWTIME));
     reporter.check(.unshare_uts, linux.unshare(linux.CLONE.NEWUTS));
     // The -o helper may look at /proc/$PPID/ns as the user; after it, nothing in the
@@ -52,7 +57,8 @@ pub fn holder(args: *const Start, reporter: Reporter) noreturn {
     if (outside.pid > 0) outside.finish(reporter, .helper_outside, others);
     if (args.owns_memory) sys.set_dumpable(false);
 
-    mounts.build_root(config, idmapped[0..idmapped_count], reporter);
+    // After the lock: the -i helper is in every namespace of the container, and what it
+    // mounts, container root may undo.
     if (config.inside) |command| {
         var inside = Helper.start_inside(args, command, reporter);
         inside.finish(reporter, .helper_inside, others);

@@ -98,9 +98,11 @@ fn child(args: *const Start) noreturn {
     reporter.check_errno(.stdio, sys.move_to_stdio(config.stdio));
     // pseudo enters its cwd as CMD's credentials allow (pseudo below); contain's is inside
     // the container, where init enters it after the pivot; inject has none.
-    // inject's joiner keeps the pidfd of the init whose namespaces it joins.
+    // inject's joiner keeps the pidfd of the init whose namespaces it joins, and contain's
+    // holder the fd of DIR.
     const pidfd = if (config.mode == @intFromEnum(Mode.inject)) config.target_pidfd else -1;
-    var keep = [3]i32{ args.report, args.go, pidfd };
+    const root_fd = if (config.mode == @intFromEnum(Mode.contain)) config.root_fd else -1;
+    var keep = [4]i32{ args.report, args.go, pidfd, root_fd };
     std.sort.insertion(i32, &keep, {}, std.sort.asc(i32));
     reporter.check_errno(.close_fds, sys.close_others(&keep));
 
@@ -116,8 +118,8 @@ fn pseudo(args: *const Start, reporter: Reporter) noreturn {
     // a 0700 directory of its own (where roots are kept) that the caller's credentials,
     // in a user namespace without maps yet, may not.
     const cwd = if (args.config.cwd) |path| sys.open_path_directory(path) else -1;
-    var none: [binds.max_idmapped]i32 = undefined;
-    _ = start.enter_user_namespace(args, reporter, &none);
+    var none = binds.Go{};
+    start.enter_user_namespace(args, reporter, &none);
     if (args.config.cwd) |path| {
         if (cwd < 0 or sys.errno(linux.fchdir(cwd)) != 0) reporter.check(.change_directory, linux.chdir(path));
         if (cwd >= 0) sys.close(cwd);
