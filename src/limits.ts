@@ -2,7 +2,7 @@
 // it starts, before any of our code runs, and keeps no note of what it was; CMD should
 // start with the caller's, as under the original (a program that closes every fd up to
 // the limit crawls under a million).
-import { readText } from "./native.ts";
+import { nofileLimit } from "./native.ts";
 
 /** What the commands' launchers (bin/*.js) put in the environment: `ulimit -Sn` as the
  *  shell that ran them saw it, before it executed Bun. */
@@ -13,8 +13,8 @@ interface Limit {
   hard: number;
 }
 
-/** A limit as /proc and `ulimit` write it: digits, or "unlimited" (Infinity). No regular
- *  expression or BigInt here: on the commands' way to CMD they cost a megabyte or two. */
+/** A limit as `ulimit` writes it: digits, or "unlimited" (Infinity). No regular expression
+ *  here: on the commands' way to CMD it would cost a megabyte. */
 function count(word: string | undefined): number | null {
   if (word === "unlimited") return Infinity;
   if (word === undefined || word === "") return null;
@@ -22,27 +22,12 @@ function count(word: string | undefined): number | null {
   return Number.isSafeInteger(value) && value >= 0 ? value : null;
 }
 
-/** The open files limit in /proc/`pid`/limits, or null. */
-export function readLimit(pid: number | "self"): Limit | null {
-  let text: string | null = null;
-  try {
-    text = readText(`/proc/${pid}/limits`);
-  } catch {
-    return null;
-  }
-  const at = text?.indexOf("\nMax open files ") ?? -1;
-  if (at < 0) return null;
-  const softAt = wordAt(text!, at + 16);
-  const hardAt = wordAt(text!, text!.indexOf(" ", softAt));
-  const soft = count(text!.slice(softAt, text!.indexOf(" ", softAt)));
-  const hard = count(text!.slice(hardAt, text!.indexOf(" ", hardAt)));
+/** The open files limits of process `pid` (0: ours), or null. Read by the shim: no
+ *  buffers or pointers here, which would make the JIT compile bun:ffi's ptr. */
+export function readLimit(pid: number): Limit | null {
+  const soft = nofileLimit(pid, false);
+  const hard = nofileLimit(pid, true);
   return soft === null || hard === null ? null : { soft, hard };
-}
-
-/** Where the next word starts from `at` on: past the spaces there. */
-function wordAt(text: string, at: number): number {
-  while (at >= 0 && text.charCodeAt(at) === 32) at++;
-  return at;
 }
 
 let found: number | undefined;
@@ -64,7 +49,7 @@ export function noteCallerNofile(text: string): void {
  */
 export function callerNofile(): number {
   if (found !== undefined) return found;
-  const own = readLimit("self");
+  const own = readLimit(0);
   const given = count(noted);
   if (own === null) return (found = 0);
   if (given !== null) return (found = given < own.hard ? given : own.hard);

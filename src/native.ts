@@ -48,6 +48,7 @@ const symbols = {
   watch_child: { args: [i32, i32, i32, i32], returns: i32 },
   // files (node:fs costs more to load than pseudo's whole fast path)
   file_read: { args: [pointer, pointer, u32], returns: i32 },
+  nofile_limit: { args: [i32, u32], returns: FFIType.f64 },
   file_write: { args: [pointer, pointer, u32], returns: u32 },
   fd_write: { args: [i32, pointer, u32], returns: u32 },
   file_stat: { args: [pointer, pointer], returns: u32 },
@@ -656,6 +657,13 @@ export function readBytes(path: string): Uint8Array | null {
     if (n < 0) throw new NativeError(`read ${path}`, -n);
     if (n < size) return buffer.subarray(0, n);
   }
+}
+
+/** The soft (or `hard`) open files limit of process `pid` (0: ours) from /proc/PID/limits:
+ *  Infinity for unlimited, null when it cannot be read. */
+export function nofileLimit(pid: number, hard: boolean): number | null {
+  const value = native.nofile_limit(pid, hard ? 1 : 0);
+  return value < 0 ? null : value;
 }
 
 /** The file's contents, or null if it does not exist. Throws NativeError otherwise. */

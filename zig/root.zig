@@ -199,6 +199,10 @@ export fn watch_child(pidfd: i32, master: i32, input: i32, output: i32) i32 {
     return watch.start(pidfd, master, input, output);
 }
 
+export fn nofile_limit(pid: i32, hard: u32) f64 {
+    return files.nofile_limit(pid, hard != 0);
+}
+
 export fn file_read(path: [*:0]const u8, buffer: [*]u8, len: u32) i32 {
     return files.read(path, buffer[0..len]);
 }
