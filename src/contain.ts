@@ -34,29 +34,29 @@ export interface ContainOptions {
   /** The root filesystem. */
   root: Arg;
   /** Command and arguments, run as PID 1. Default: /bin/sh. */
-  cmd?: readonly Arg[];
+  cmd?: readonly Arg[] | undefined;
   /** Relay a pty console at /dev/console (the CLI's default; -c turns it off). */
-  console?: boolean;
-  uidMap?: string;
-  gidMap?: string;
+  console?: boolean | undefined;
+  uidMap?: string | undefined;
+  gidMap?: string | undefined;
   /** -n: share the host network (and mount no /sys). */
-  hostNetwork?: boolean;
+  hostNetwork?: boolean | undefined;
   /** -i and -o: /bin/sh -c helpers inside and outside the new namespaces. */
-  inside?: Arg;
-  outside?: Arg;
+  inside?: Arg | undefined;
+  outside?: Arg | undefined;
   /** CMD's environment, added to container=contain. */
-  env?: Record<string, string | undefined>;
+  env?: Record<string, string | undefined> | undefined;
   /** The -i and -o helpers' environment. Default: process.env. The CLI
    *  passes its own environment here as the kernel gave it, bytes and all. */
-  helperEnv?: Environment;
+  helperEnv?: Environment | undefined;
   /** CMD's working directory inside the container. Default: /. */
-  cwd?: Arg;
+  cwd?: Arg | undefined;
   /** Binds and tmpfs mounts, made in order under the new root before the pivot. */
-  mounts?: Mount[];
+  mounts?: readonly Mount[] | undefined;
   /** DIR is the read-only lower layer of an overlay whose upper layer is a tmpfs of this
    *  container's own: CMD may write anywhere, DIR is never written. */
-  ephemeral?: boolean;
-  onWarning?: (message: string) => void;
+  ephemeral?: boolean | undefined;
+  onWarning?: ((message: string) => void) | undefined;
 }
 
 /** A host path seen at `target` inside the container (read-only with `readonly`). */
@@ -64,14 +64,14 @@ export interface BindMount {
   type: "bind";
   source: string;
   target: string;
-  readonly?: boolean;
+  readonly?: boolean | undefined;
 }
 
 /** A fresh tmpfs at `target`; `size` in bytes, or a string with a k, m, g or % suffix. */
 export interface TmpfsMount {
   type: "tmpfs";
   target: string;
-  size?: number | string;
+  size?: number | string | undefined;
 }
 
 export type Mount = BindMount | TmpfsMount;
@@ -104,7 +104,7 @@ function checkRoot(root: Arg, opened: number[]): { path: Arg; fd: number; uid: n
 /** Checks the mounts and turns them into the shim's form, each bind's source opened once
  *  (its fd pushed on `opened`): a missing source or a target that is not absolute is a
  *  ContainError naming it. */
-function planMounts(mounts: Mount[], opened: number[]): PlannedMount[] {
+function planMounts(mounts: readonly Mount[], opened: number[]): PlannedMount[] {
   if (mounts.filter((mount) => mount.type === "bind").length > MAX_BINDS) {
     throw new ContainError(`Cannot bind more than ${MAX_BINDS} sources into one container`);
   }

@@ -8,8 +8,8 @@ import { type Environment, environment } from "./stdio.ts";
 export interface InjectOptions {
   /** contain's PID (the supervisor), or the PID whose child is the init. */
   pid: number;
-  cmd?: readonly Arg[];
-  env?: Environment;
+  cmd?: readonly Arg[] | undefined;
+  env?: Environment | undefined;
 }
 
 /** A /proc file, or "" when it cannot be read (the process is gone, or not ours). */

@@ -2,14 +2,11 @@
 // and typed wrappers that return values or throw.
 import { CString, dlopen, FFIType, type Pointer, ptr } from "bun:ffi";
 import { ContainError } from "./errors.ts";
+import { ABI_VERSION, libraryPath, loadShim } from "./shim.ts";
+
+export { ABI_VERSION, libraryPath };
 
 const { u32, i32, ptr: pointer } = FFIType;
-
-/** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 17;
-
-const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
-export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
 
 const symbols = {
   // ABI checks
@@ -56,24 +53,7 @@ const symbols = {
   fd_chown: { args: [i32, u32, u32], returns: u32 },
 } as const;
 
-function load() {
-  let lib;
-  try {
-    lib = dlopen(libraryPath, symbols).symbols;
-  } catch (error) {
-    const reason = /No such file|ENOENT|cannot open/i.test(String(error)) ? "is missing" : `cannot be loaded (${error})`;
-    throw new Error(`native library ${libraryPath} ${reason}; build it with \`bun run build:native\``);
-  }
-  const version = lib.abi_version();
-  if (version !== ABI_VERSION) {
-    throw new Error(
-      `native library ${libraryPath} has ABI ${version}, expected ${ABI_VERSION}; rebuild it with \`bun run build:native\``,
-    );
-  }
-  return lib;
-}
-
-export const native = load();
+export const native = loadShim(symbols);
 
 /**
  * The shim's description of its side of the boundary (abi.layout in zig/abi.zig): struct

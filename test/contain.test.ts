@@ -83,7 +83,7 @@ for (const runner of runners) {
         [["-c", "-u", "0:1", root], 125, /^contain: Invalid UID map item '0:1': expected START:LOWER:COUNT\n$/],
         [["-c", "-i", "exit 3", root, "/bin/true"], 125, /^contain: The -i helper exited with status 3\n$/],
         [["-c", "-o", "exit 4", root, "/bin/true"], 125, /^contain: The -o helper exited with status 4\n$/],
-        [[], 64, /^contain: missing DIR\nUsage: contain/],
+        [[], 64, /^contain: missing DIR\nTry 'contain --help' for more information\.\n$/],
       ];
       for (const [args, status, stderr] of cases) {
         const result = run(runner, "contain", args);

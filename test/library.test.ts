@@ -60,6 +60,8 @@ beforeAll(async () => {
   const warm = await fromHost(["true"]);
   await contain({ root: warm.path, cmd: ["/usr/bin/true"], console: true, stdout: "ignore" }).exited;
   await warm.remove();
+  // And Bun's process.stderr, which process.emitWarning opens on first use.
+  process.stderr.write("");
   before = snapshot();
   root = await fromHost(["sh", "echo", "cat", "sleep", "hostname", "true", "rm", "ls"], { links: { escape: "../../.." } });
 });
@@ -69,6 +71,31 @@ afterAll(async () => {
 });
 
 describe("library", () => {
+  // As host root, a bind that cannot be ID-mapped (procfs) is a plain one, with a warning
+  // (a user's binds are never ID-mapped, so there is none to see).
+  if (process.getuid!() === 0) test("a warning goes to process.emitWarning unless onWarning takes it", async () => {
+    const seen: string[] = [];
+    const listener = (warning: Error) => seen.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", listener);
+    try {
+      const options = {
+        root: root.path,
+        cmd: ["/bin/true"],
+        mounts: [{ type: "bind", source: "/proc/sys/kernel", target: "/k" }],
+        uidMap: "0:4294967294:1,1:1:4294967293",
+        gidMap: "0:4294967294:1,1:1:4294967293",
+      } as const;
+      expect(await contain(options).exited).toBe(0);
+      const taken: string[] = [];
+      expect(await contain({ ...options, onWarning: (message) => taken.push(message) }).exited).toBe(0);
+      await Bun.sleep(10); // process.emitWarning emits on a later tick
+      expect(seen).toEqual(["ContainWarning: Cannot ID-map the bind of /proc/sys/kernel (Invalid argument): it is a plain bind, which container root may not write"]);
+      expect(taken).toEqual(["Cannot ID-map the bind of /proc/sys/kernel (Invalid argument): it is a plain bind, which container root may not write"]);
+    } finally {
+      process.off("warning", listener);
+    }
+  });
+
   test("a container's stdout and status", async () => {
     const c = contain({ root: root.path, cmd: ["/bin/sh", "-c", "echo $$ $container; exit 3"], stdout: "pipe" });
     expect(c.pid).toBeGreaterThan(0);

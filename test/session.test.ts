@@ -1,8 +1,10 @@
 // What a container must not take from the session of whoever started it: the session keyring
-// and the power to type into a terminal it shares (TIOCSTI); and ^C still arriving once.
+// and the power to type into a terminal it shares (TIOCSTI) or to kill it (TIOCSETD); and
+// ^C still arriving once.
 // Each attack has a control: the same attempt without contain in the way works.
 import { describe, expect } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { bun, busyboxFixture, cli, line, onTerminal, PROBE, probeReason, quote, type Runner, runners, scratch, terminalReason, testIf } from "./helpers.ts";
 
 function legacyTiocsti(): string | null {
@@ -11,6 +13,9 @@ function legacyTiocsti(): string | null {
 }
 const tiocstiReason =
   legacyTiocsti() === "0" ? "this kernel refuses TIOCSTI already (dev.tty.legacy_tiocsti = 0), so the attack cannot be shown" : null;
+const nullReason = (existsSync("/proc/tty/ldiscs") ? readFileSync("/proc/tty/ldiscs", "utf8") : "").match(/^n_null\s+27$/m)
+  ? null
+  : "this kernel has no N_NULL line discipline loaded (/proc/tty/ldiscs), so the attack cannot be shown";
 
 /** The runner's prefix with its program as an absolute path, for execve without PATH. */
 function absolute(runner: Runner): string[] {
@@ -59,6 +64,36 @@ for (const runner of runners) {
         await container.exited;
         expect(injected).toContain("tiocsti: refused, errno 1\n");
         expect(injected).toContain("read:[]");
+      } finally {
+        done();
+      }
+    });
+
+    testIf(ready ?? terminalReason ?? nullReason, "TIOCSETD from contain -c and from inject cannot kill the host terminal", async () => {
+      const [dir, done] = scratch(runner);
+      try {
+        // The control: outside contain, N_NULL takes the terminal's line discipline, and
+        // nothing written to it after arrives (the probe's own line goes to a file).
+        const out = join(dir, "control");
+        const control = await onTerminal(dir, `echo before; ${line([...runner.prefix, PROBE, "tiocsetd"])} > ${out}; echo "after:$?"`);
+        expect(readFileSync(out, "utf8")).toBe("tiocsetd: set, line discipline now 27\n");
+        expect(control).toContain("before\n");
+        expect(control).not.toContain("after");
+
+        const contained = await onTerminal(
+          dir,
+          `${line([...runner.prefix, bun, cli("contain"), "-c", root, "/bin/probe", "tiocsetd"])}; echo "status:$?"; echo after; stty -g >/dev/null && echo "stty:ok"`,
+        );
+        expect(contained).toContain("tiocsetd: refused, errno 1\nstatus:1\nafter\nstty:ok\n");
+
+        const container = await background(runner, root);
+        const injected = await onTerminal(
+          dir,
+          `${line([...runner.prefix, bun, cli("inject"), String(container.pid), "/bin/probe", "tiocsetd"])}; echo "status:$?"; echo after`,
+        );
+        container.kill("SIGKILL");
+        await container.exited;
+        expect(injected).toContain("tiocsetd: refused, errno 1\nstatus:1\nafter\n");
       } finally {
         done();
       }

@@ -17,24 +17,25 @@ const Keeper = supervise.Keeper;
 
 /// contain's holder: a child of the supervisor that owns the new namespaces, builds the
 /// root, starts init in the new PID namespace and passes signals on to it.
-pub fn holder(args: *const Start, reporter: Reporter) noreturn {
+pub fn holder(args: *const Start, spawned: Reporter) noreturn {
     const config = args.config;
     // What the helpers leave running (their background children) reparents here rather
     // than to the host's init, so that it ends with the container (see `end`).
     _ = linux.prctl(@intFromEnum(linux.PR.SET_CHILD_SUBREAPER), 1, 0, 0, 0);
     // Opened while /proc is the host's: init's pivot_root moves this process's root too.
     const task_dir = sys.open_task_dir();
-    reporter.check(.open_task_dir, @bitCast(@as(isize, task_dir)));
+    spawned.check(.open_task_dir, @bitCast(@as(isize, task_dir)));
     var others = Others{ .task_dir = task_dir };
     // Where init's signal dispositions are read once init's pivot has moved our root too.
     const proc = linux.openat(linux.AT.FDCWD, "/proc", linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
     const init_proc: sys.fd_t = if (sys.errno(proc) == 0) sys.value(proc) else -1;
     // The -o helper starts before the user namespace so that it stays in the host's.
     var outside = Helper{};
-    if (config.outside) |command| {
-        others.keeper = start_keeper(reporter);
-        outside = Helper.start_outside(args, command, reporter);
-    }
+    if (config.outside != null) others.keeper = start_keeper(spawned);
+    // From here on, a failed step ends what the helpers started before the holder exits,
+    // as the end of CMD does: nothing they left running may outlive a failed start.
+    const reporter = Reporter{ .fd = spawned.fd, .ending = .{ .context = &others, .end = end_others } };
+    if (config.outside) |command| outside = Helper.start_outside(args, command, reporter);
 
     var go = binds.Go{};
     start.enter_user_namespace(args, reporter, &go);
@@ -69,6 +70,12 @@ pub fn holder(args: *const Start, reporter: Reporter) noreturn {
     const init_pid = start.start_watched(Start, init, args.region, 1, reporter, args.*);
     sys.close(reporter.fd);
     supervise.supervise(init_pid, args.parent, others, .{ .proc = init_proc });
+}
+
+/// A failed start's end: the helpers' children (`others`), but no init yet.
+fn end_others(context: *const anyopaque, status: u8) noreturn {
+    const others: *const Others = @ptrCast(@alignCast(context));
+    supervise.end(0, others.*, status);
 }
 
 /// The container's PID 1: mounts proc and sys, pivots, takes the console and execs CMD.

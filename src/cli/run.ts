@@ -1,5 +1,5 @@
-// What the three commands share: argv splitting, usage, errors and exit statuses.
-import { type Definition, type Split, splitArgv, UsageError, usage } from "../argv.ts";
+// What the commands share: argv splitting, usage, errors and exit statuses.
+import { type Definition, type Split, splitArgv, tryHelp, UsageError, usage } from "../argv.ts";
 import { ContainError, Status } from "../errors.ts";
 import type { ChildProcess } from "../child.ts";
 import { type Arg, argText, dieOf, forwardSignals, readBytes, writeFd } from "../native.ts";
@@ -88,25 +88,43 @@ export function optionWord(value: Arg | true | undefined): Arg | undefined {
   return value === true ? undefined : value;
 }
 
-/** Splits argv, printing usage for -h and for mistakes (exit 64). */
-export function parseArgs(command: Definition, name: string, check?: (split: Split<Arg>) => string | null): Split<Arg> {
-  let split: Split<Arg>;
+// The bundle's build writes the package's version here (scripts/build-dist.ts).
+declare const CONTAIN_VERSION: string | undefined;
+
+/** The package's version: the bundle's, or package.json's for the sources. */
+export function packageVersion(): string {
+  if (typeof CONTAIN_VERSION === "string") return CONTAIN_VERSION;
+  // Read at run time: a require here would put all of package.json in the bundles.
+  const { readFileSync } = require("node:fs") as typeof import("node:fs");
+  return JSON.parse(readFileSync(`${import.meta.dir}/../../package.json`, "utf8")).version;
+}
+
+/** A usage error: one line and GNU's pointer to --help, exit 64. */
+export function usageError(name: string, problem: string): never {
+  say(`${name}: ${problem}\n${tryHelp(name)}`);
+  process.exit(Status.usage);
+}
+
+/** Splits argv; --help and --version print and exit 0, a mistake is a usage error. */
+export function parseArgs<W extends Arg = Arg>(
+  command: Definition,
+  name: string,
+  check?: (split: Split<W>) => string | null,
+  argv: readonly W[] = commandArguments() as W[],
+): Split<W> {
+  let split: Split<W>;
   try {
-    split = splitArgv(commandArguments(), command);
+    split = splitArgv(argv, command);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    say(`${name}: ${error.message}\n${usage(command, name)}`);
-    process.exit(Status.usage);
+    usageError(name, error.message);
   }
-  if (split.help) {
-    say(usage(command, name), true);
+  if (split.help || split.version) {
+    say(split.help ? usage(command, name) : `${name} (bun-contain) ${packageVersion()}`, true);
     process.exit(0);
   }
   const problem = check?.(split);
-  if (problem) {
-    say(`${name}: ${problem}\n${usage(command, name)}`);
-    process.exit(Status.usage);
-  }
+  if (problem) usageError(name, problem);
   return split;
 }
 

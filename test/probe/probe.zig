@@ -3,6 +3,8 @@
 //!
 //!   probe tiocsti TEXT           push TEXT into the input of the terminal on fd 0, with the
 //!                                request as the kernel reads it and with high bits set
+//!   probe tiocsetd               set the line discipline of the terminal on fd 0 to N_NULL
+//!                                (which reads and writes nothing), plain and with high bits
 //!   probe key-add DESC DATA CMD  join a new session keyring, add a user key, exec CMD...
 //!   probe key-read DESC          print the user key DESC found from the session keyring
 //!   probe become ID CMD...       set every UID and GID to ID (clearing the parent-death
@@ -15,6 +17,9 @@ const std = @import("std");
 const linux = std.os.linux;
 
 const TIOCSTI = 0x5412;
+const TIOCGETD = 0x5424;
+const TIOCSETD = 0x5423;
+const N_NULL: i32 = 27;
 const KEY_SPEC_SESSION_KEYRING: usize = @bitCast(@as(isize, -3));
 const KEYCTL_JOIN_SESSION_KEYRING = 1;
 const KEYCTL_SEARCH = 10;
@@ -47,6 +52,24 @@ fn tiocsti(text: []const u8) u8 {
         return 0;
     }
     print("tiocsti: refused, errno {d}", .{last});
+    return 1;
+}
+
+fn tiocsetd() u8 {
+    var last: u16 = 0;
+    const requests = [_]usize{ 0x1_0000_0000 | TIOCSETD, TIOCSETD };
+    for (requests) |request| {
+        const rc = linux.syscall3(.ioctl, 0, request, @intFromPtr(&N_NULL));
+        if (errno(rc) != 0) {
+            last = errno(rc);
+            continue;
+        }
+        var now: i32 = -1;
+        _ = linux.syscall3(.ioctl, 0, TIOCGETD, @intFromPtr(&now));
+        print("tiocsetd: set, line discipline now {d}", .{now});
+        return 0;
+    }
+    print("tiocsetd: refused, errno {d}", .{last});
     return 1;
 }
 
@@ -118,10 +141,11 @@ pub fn main() u8 {
     const args = std.os.argv;
     const envp: [*:null]const ?[*:0]const u8 = @ptrCast(std.os.environ.ptr);
     if (args.len >= 3 and std.mem.eql(u8, std.mem.span(args[1]), "tiocsti")) return tiocsti(std.mem.span(args[2]));
+    if (args.len >= 2 and std.mem.eql(u8, std.mem.span(args[1]), "tiocsetd")) return tiocsetd();
     if (args.len >= 5 and std.mem.eql(u8, std.mem.span(args[1]), "key-add")) return key_add(args[2], std.mem.span(args[3]), argv + 4, envp);
     if (args.len >= 3 and std.mem.eql(u8, std.mem.span(args[1]), "key-read")) return key_read(args[2]);
     if (args.len >= 4 and std.mem.eql(u8, std.mem.span(args[1]), "become")) return become(std.mem.span(args[2]), argv + 3, envp);
     if (args.len >= 3 and std.mem.eql(u8, std.mem.span(args[1]), "unlock")) return unlock(args[2]);
-    print("usage: probe tiocsti TEXT | key-add DESC DATA CMD... | key-read DESC | become ID CMD... | unlock PATH", .{});
+    print("usage: probe tiocsti TEXT | tiocsetd | key-add DESC DATA CMD... | key-read DESC | become ID CMD... | unlock PATH", .{});
     return 64;
 }
