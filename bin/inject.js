@@ -1,4 +1,7 @@
-#!/usr/bin/env bun
+#!/bin/sh
+":" //; export CONTAIN_CALLER_NOFILE="$(ulimit -Sn)"; exec bun "$0" "$@"
+// The line above is for sh, and a string for Bun: it notes the caller's open files limit
+// (src/limits.ts), which Bun raises as it starts, and runs Bun on this file.
 // The inject command: the bundle in dist/ when it is built (it starts faster), else
 // the sources. Plain JavaScript loaded with require: nothing to transpile or await on the way.
 // A Bun too old for the bundle's CommonJS wrapper gets no main from it: the sources then.

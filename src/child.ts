@@ -21,6 +21,7 @@ import {
   watchChild,
 } from "./native.ts";
 import { ContainError, EXDEV, Status } from "./errors.ts";
+import { callerNofile } from "./limits.ts";
 import { readable } from "./stdio.ts";
 import type { Usage } from "./cgroup.ts";
 import { type MapPlan, writeMaps, writeMapsAsync } from "./userns.ts";
@@ -86,7 +87,7 @@ export class ChildProcess {
   usage: Usage | null = null;
 
   private constructor(config: SpawnConfig) {
-    const spawned = spawnChild(config);
+    const spawned = spawnChild({ ...config, nofile: config.nofile ?? callerNofile() });
     this.pid = spawned.pid;
     this.#pidfd = spawned.pidfd;
     this.#region = spawned.region;

@@ -23,7 +23,14 @@ export interface Common extends StdioOptions {
   timeout?: number | undefined;
   /** The signal for `timeout`. Default: SIGKILL, which takes a container whole. */
   killSignal?: number | NodeJS.Signals | undefined;
+  /** Milliseconds from `timeout`'s `killSignal` to a SIGKILL, for a command that is still
+   *  running then (it handled the signal and went on), as execa's option of this name;
+   *  `false`: never. Default: FORCE_KILL_AFTER_DELAY. */
+  forceKillAfterDelay?: number | false | undefined;
 }
+
+/** The default grace period between `timeout`'s `killSignal` and SIGKILL: 5 s, as execa's. */
+export const FORCE_KILL_AFTER_DELAY = 5000;
 
 export type PseudoOptions = PseudoBase & Common;
 export type ContainOptions = ContainBase & Common;
@@ -35,7 +42,15 @@ export type Exact<O, Options> = O & { [K in Exclude<keyof O, keyof Options>]: ne
 
 // Every option each call takes, checked by tsc against the types above (a key missing
 // here or one too many is a type error), so that a misspelt option fails at run time too.
-const commonKeys = { stdin: true, stdout: true, stderr: true, signal: true, timeout: true, killSignal: true } satisfies Record<keyof Common, true>;
+const commonKeys = {
+  stdin: true,
+  stdout: true,
+  stderr: true,
+  signal: true,
+  timeout: true,
+  killSignal: true,
+  forceKillAfterDelay: true,
+} satisfies Record<keyof Common, true>;
 const pseudoKeys = { ...commonKeys, cmd: true, uidMap: true, gidMap: true, env: true, cwd: true, onWarning: true } satisfies Record<keyof PseudoOptions, true>;
 const injectKeys = { ...commonKeys, pid: true, cmd: true, env: true } satisfies Record<keyof InjectOptions, true>;
 const containKeys = {
@@ -91,11 +106,14 @@ function checkOptions(call: string, options: object, known: Record<string, true>
     const hint = nearest(key, names);
     throw invalid(`${call}: unknown option ${key}${hint ? ` (did you mean ${hint}?)` : ""}`);
   }
-  const { timeout, killSignal, signal, cmd } = options as Common & { cmd?: unknown };
+  const { timeout, killSignal, forceKillAfterDelay: grace, signal, cmd } = options as Common & { cmd?: unknown };
   if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0 && Number.isFinite(timeout))) {
     throw invalid(`${call}: timeout must be a number of milliseconds, not ${String(timeout)}`);
   }
   if (killSignal !== undefined && knownSignal(killSignal) === undefined) throw invalid(`${call}: unknown killSignal ${String(killSignal)}`);
+  if (grace !== undefined && grace !== false && !(typeof grace === "number" && grace >= 0 && Number.isFinite(grace))) {
+    throw invalid(`${call}: forceKillAfterDelay must be a number of milliseconds or false, not ${String(grace)}`);
+  }
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid(`${call}: signal must be an AbortSignal`);
   if (cmd !== undefined && !Array.isArray(cmd)) throw invalid(`${call}: cmd must be an array of words`);
 }
@@ -132,7 +150,9 @@ export interface Subprocess<In extends Stdio = Stdio, Out extends Stdio = Stdio,
    *  Bun's Subprocess names it ("SIGTERM"), or null when it exited. */
   readonly signalCode: NodeJS.Signals | null;
   /** Sends a signal (default SIGTERM); a container passes it on to its init (TERM to a
-   *  systemd init as SIGRTMIN+3, its halt signal). */
+   *  systemd init as SIGRTMIN+3, its halt signal), and ends at once on INT, TERM, HUP or
+   *  QUIT when init has no handler for it (as PID 1 it would never see it), signalCode
+   *  then naming it. */
   kill(signal?: number | NodeJS.Signals): void;
   /** contain: what the container used, from its cgroup, once exited has resolved; null
    *  without a cgroup of its own, and for pseudo and inject. */
@@ -204,13 +224,18 @@ function subprocess(child: ChildProcess, streams: Streams, options: Common): Sub
   const input = stdin === null ? undefined : writable(stdin);
   let exitCode: number | null = null;
   let timedOut = false;
-  const timer =
-    options.timeout === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          child.kill(signalNumber(options.killSignal ?? "SIGKILL"));
-        }, options.timeout);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (options.timeout !== undefined) {
+    const grace = options.forceKillAfterDelay ?? FORCE_KILL_AFTER_DELAY;
+    timer = setTimeout(() => {
+      timedOut = true;
+      const signal = signalNumber(options.killSignal ?? "SIGKILL");
+      child.kill(signal);
+      // An init that handles the signal decides what to do with it; one that goes on
+      // past the grace period is killed.
+      if (signal !== signals.SIGKILL && grace !== false) timer = setTimeout(() => child.kill(signals.SIGKILL), grace);
+    }, options.timeout);
+  }
   let signalCode: NodeJS.Signals | null = null;
   const exited = child.exited.then((status) => {
     exitCode = status;

@@ -39,11 +39,13 @@ const symbols = {
   terminal_raw: { args: [i32, pointer], returns: u32 },
   terminal_restore: { args: [i32, pointer], returns: u32 },
   terminal_no_echo: { args: [i32], returns: u32 },
+  terminal_is: { args: [i32], returns: u32 },
   terminal_copy_size: { args: [i32, i32], returns: u32 },
   terminal_follow_size: { args: [i32, i32], returns: u32 },
   watch_child: { args: [i32, i32, i32, i32], returns: i32 },
   // files (node:fs costs more to load than pseudo's whole fast path)
   file_read: { args: [pointer, pointer, u32], returns: i32 },
+  nofile_limit: { args: [i32, u32], returns: FFIType.f64 },
   file_write: { args: [pointer, pointer, u32], returns: u32 },
   fd_write: { args: [i32, pointer, u32], returns: u32 },
   file_stat: { args: [pointer, pointer], returns: u32 },
@@ -108,6 +110,7 @@ export const ConfigLayout = describe({
   rootFd: "Config.root_fd",
   lockUidMap: "Config.lock_uid_map",
   lockGidMap: "Config.lock_gid_map",
+  nofile: "Config.nofile",
   cgroup: "Config.cgroup",
   cgroupLeave: "Config.cgroup_leave",
 });
@@ -189,6 +192,7 @@ export const Flag = describe({
   console: "flag.console",
   hostNetwork: "flag.host_network",
   ephemeral: "flag.ephemeral",
+  defaultShell: "flag.default_shell",
 });
 const MountKind = describe({ bind: "kind.bind", tmpfs: "kind.tmpfs" });
 const MountFlag = describe({ readonly: "mount_flag.readonly", directory: "mount_flag.directory" });
@@ -234,6 +238,8 @@ export interface SpawnConfig {
   /** contain: the maps of the nested user namespace that locks the mounts (lock.zig). */
   lockUidMap?: string;
   lockGidMap?: string;
+  /** The soft RLIMIT_NOFILE the child starts with (Infinity: unlimited); 0 or none keeps ours. */
+  nofile?: number;
   /** contain: the container's cgroup directory, which the holder is born in, and the
    *  supervisor's cgroup.procs, which it goes back to (see abi.Config); -1 for none. */
   cgroup?: number;
@@ -381,6 +387,11 @@ export function encodeConfig(config: SpawnConfig, keep: unknown[]): DataView {
   setPointer(view, C.mounts, mounts.length ? ptr(table) : 0);
   view.setUint32(C.mountCount, mounts.length, true);
   view.setInt32(C.rootFd, config.rootFd ?? -1, true);
+  // Two halves: a BigInt would cost the commands a megabyte on their way to CMD.
+  const nofile = config.nofile ?? 0;
+  const finite = Number.isFinite(nofile);
+  view.setUint32(C.nofile, finite ? nofile % 2 ** 32 : 0xffffffff, true);
+  view.setUint32(C.nofile + 4, finite ? Math.floor(nofile / 2 ** 32) : 0xffffffff, true);
   view.setInt32(C.cgroup, config.cgroup ?? -1, true);
   view.setInt32(C.cgroupLeave, config.cgroupLeave ?? -1, true);
   keep.push(strings.bytes, pointers, view, table);
@@ -601,6 +612,11 @@ export function restoreTerminal(fd: number, saved: Uint8Array): void {
   native.terminal_restore(fd, ptr(saved));
 }
 
+/** isatty(fd). */
+export function isTerminal(fd: number): boolean {
+  return native.terminal_is(fd) === 1;
+}
+
 export function consoleNoEcho(fd: number): void {
   native.terminal_no_echo(fd);
 }
@@ -633,6 +649,13 @@ export function readBytes(path: string): Uint8Array | null {
     if (n < 0) throw new NativeError(`read ${path}`, -n);
     if (n < size) return buffer.subarray(0, n);
   }
+}
+
+/** The soft (or `hard`) open files limit of process `pid` (0: ours) from /proc/PID/limits:
+ *  Infinity for unlimited, null when it cannot be read. */
+export function nofileLimit(pid: number, hard: boolean): number | null {
+  const value = native.nofile_limit(pid, hard ? 1 : 0);
+  return value < 0 ? null : value;
 }
 
 /** The file's contents, or null if it does not exist. Throws NativeError otherwise. */

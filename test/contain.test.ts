@@ -42,15 +42,15 @@ for (const runner of runners) {
       expect(result.stdout).toBe(`${readlinkSync("/proc/self/ns/net")}\n0\n`);
     });
 
-    testIf(reason, "the console is /dev/console, and piped stdin ends", () => {
-      expect(run(runner, "contain", [root, "/bin/sh", "-c", "tty"]).stdout).toBe("/dev/console\r\n");
-      const cat = run(runner, "contain", [root, "/bin/cat"], { stdin: "hi\nthere" });
+    testIf(reason, "-C gives a console at /dev/console off a terminal too, and piped stdin ends", () => {
+      expect(run(runner, "contain", ["-C", root, "/bin/sh", "-c", "tty"]).stdout).toBe("/dev/console\r\n");
+      const cat = run(runner, "contain", ["-C", root, "/bin/cat"], { stdin: "hi\nthere" });
       expect(cat.stdout).toBe("hi\r\nthere");
       expect(cat.status).toBe(0);
     });
 
     testIf(reason, "when contain's stdout is gone, the container ends as a pipe writer would", async () => {
-      const yes = Bun.spawn([...runner.prefix, bun, cli("contain"), root, "/bin/sh", "-c", "while :; do echo y; done"], {
+      const yes = Bun.spawn([...runner.prefix, bun, cli("contain"), "-C", root, "/bin/sh", "-c", "while :; do echo y; done"], {
         stdin: "ignore",
         stdout: "pipe",
       });

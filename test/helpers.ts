@@ -1,7 +1,7 @@
 // Shared by the namespace tiers: who can run the CLI, and how a test that cannot run says
 // why. With MUST_WORK=1 (set by CI) such a test fails instead of skipping.
 import { afterAll, test } from "bun:test";
-import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -196,4 +196,54 @@ export function sleepers(seconds: number): number[] {
       }
     })
     .map(Number);
+}
+
+/** Words quoted for sh. */
+export const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+export const line = (words: string[]) => words.map(quote).join(" ");
+
+export const terminalReason = Bun.which("script") ? null : "script (util-linux) is missing";
+
+/**
+ * Runs a bash script on a new pseudo-terminal (util-linux script), as its controlling
+ * terminal. With `interrupt`, types ^C once the output shows "ready".
+ */
+export async function onTerminal(dir: string, body: string, interrupt = false): Promise<string> {
+  // script itself may fail now and then to set a pty up on a busy machine: that is no
+  // result, so it is tried again, and its own words kept for the failure.
+  let problem = "";
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const result = await onTerminalOnce(dir, body, interrupt);
+    if (result.output !== "" || result.status === 0) return result.output;
+    problem = result.stderr;
+  }
+  throw new Error(`script gave no output: ${problem}`);
+}
+
+async function onTerminalOnce(dir: string, body: string, interrupt: boolean) {
+  const file = join(dir, `terminal-${Math.random().toString(36).slice(2)}.sh`);
+  writeFileSync(file, `set +e\n${body}\n`);
+  const child = Bun.spawn(["script", "-qec", `bash ${file}`, "/dev/null"], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, SHELL: "/bin/bash" },
+  });
+  let output = "";
+  const decoder = new TextDecoder();
+  const reader = child.stdout.getReader();
+  let typed = !interrupt;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    output += decoder.decode(value);
+    if (!typed && output.includes("ready")) {
+      typed = true;
+      child.stdin.write("\x03");
+      child.stdin.flush();
+    }
+  }
+  child.stdin.end();
+  const status = await child.exited;
+  return { output: output.replaceAll("\r", ""), status, stderr: await new Response(child.stderr).text() };
 }

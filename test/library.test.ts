@@ -238,6 +238,45 @@ describe("library", () => {
     expect(quick.timedOut).toBe(false);
   });
 
+  test("a gentle killSignal ends an init without a handler for it, and names it", async () => {
+    // As PID 1, init would never see a signal it does not handle: the container ends.
+    const term = contain({ root: root.path, cmd: ["/bin/sh", "-c", "exec sleep 1000"], timeout: 100, killSignal: "SIGTERM" });
+    expect(await term.exited).toBe(143);
+    expect([term.signalCode, term.timedOut]).toEqual(["SIGTERM", true]);
+    const interrupted = contain({ root: root.path, cmd: ["/bin/sh", "-c", "echo ready; exec sleep 1000"], stdout: "pipe" });
+    await interrupted.stdout.getReader().read();
+    interrupted.kill("SIGINT");
+    expect(await interrupted.exited).toBe(130);
+    expect(interrupted.signalCode).toBe("SIGINT");
+  });
+
+  test("timeout's killSignal is followed by SIGKILL after forceKillAfterDelay", async () => {
+    const trap = "trap 'echo term' TERM; echo ready; while :; do sleep 0.1; done";
+    const stubborn = contain({
+      root: root.path,
+      cmd: ["/bin/sh", "-c", trap],
+      timeout: 200,
+      killSignal: "SIGTERM",
+      forceKillAfterDelay: 300,
+      stdout: "pipe",
+    });
+    expect(await text(stubborn.stdout)).toBe("ready\nterm\n");
+    expect(await stubborn.exited).toBe(137);
+    expect([stubborn.signalCode, stubborn.timedOut]).toEqual(["SIGKILL", true]);
+  });
+
+  test("pseudo's cwd is entered as container root: a 0700 directory of its own", async () => {
+    const dir = join(tmpdir(), `contain-cwd-${process.pid}-${Date.now()}`);
+    expect(await pseudo({ cmd: ["mkdir", "-m", "700", dir] }).exited).toBe(0);
+    try {
+      const p = pseudo({ cmd: ["sh", "-c", "pwd"], cwd: dir, stdout: "pipe" });
+      expect(await text(p.stdout)).toBe(`${dir}\n`);
+      expect(await p.exited).toBe(0);
+    } finally {
+      await pseudo({ cmd: ["rm", "-rf", dir] }).exited;
+    }
+  });
+
   test("pseudo with cwd and env", async () => {
     const p = pseudo({ cmd: ["sh", "-c", "pwd; id -u; echo $MARK"], cwd: "/usr", env: { PATH: "/usr/bin:/bin", MARK: "x" }, stdout: "pipe" });
     expect(await text(p.stdout)).toBe("/usr\n0\nx\n");

@@ -12,6 +12,9 @@ pub const flag_console: u32 = 1;
 pub const flag_host_network: u32 = 2;
 /// contain: DIR is the read-only lower layer of a throwaway overlay (binds.zig).
 pub const flag_ephemeral: u32 = 4;
+/// inject: argv is the caller's $SHELL by default, and /bin/sh stands in where the
+/// container has no such file.
+pub const flag_default_shell: u32 = 8;
 
 pub const kind_bind: u32 = 1;
 pub const kind_tmpfs: u32 = 2;
@@ -71,6 +74,9 @@ pub const Config = extern struct {
     /// that the root the holder built is locked for container root (lock.zig).
     lock_uid_map: ?[*:0]const u8,
     lock_gid_map: ?[*:0]const u8,
+    /// The soft RLIMIT_NOFILE that the child and CMD start with: the caller's, from before
+    /// Bun raised it (at most the hard limit, which Bun leaves alone); 0 keeps ours.
+    nofile: u64,
     /// contain: the container's cgroup directory, which the holder is born in (cgroup.zig),
     /// or -1 for none.
     cgroup: i32,
@@ -304,6 +310,7 @@ fn describe() []const u8 {
         .{ "flag.console", flag_console },
         .{ "flag.host_network", flag_host_network },
         .{ "flag.ephemeral", flag_ephemeral },
+        .{ "flag.default_shell", flag_default_shell },
         .{ "kind.bind", kind_bind },
         .{ "kind.tmpfs", kind_tmpfs },
         .{ "mount_flag.readonly", mount_readonly },
@@ -339,7 +346,7 @@ pub fn echo(config: *const Config, writer: anytype) !void {
         try writer.print("{s}={s}\n", .{ name, if (value) |string| std.mem.span(string) else "(null)" });
     }
     try echo_list(writer, "init_envp", config.init_envp);
-    try writer.print("mount_count={d}\nroot_fd={d}\ncgroup={d}\ncgroup_leave={d}\n", .{ config.mount_count, config.root_fd, config.cgroup, config.cgroup_leave });
+    try writer.print("mount_count={d}\nroot_fd={d}\nnofile={d}\ncgroup={d}\ncgroup_leave={d}\n", .{ config.mount_count, config.root_fd, config.nofile, config.cgroup, config.cgroup_leave });
     const mounts = if (config.mounts) |table| table[0..config.mount_count] else &[_]Mount{};
     for (mounts) |mount| {
         const source = if (mount.source) |string| std.mem.span(string) else "(null)";

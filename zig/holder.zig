@@ -26,6 +26,9 @@ pub fn holder(args: *const Start, spawned: Reporter) noreturn {
     const task_dir = sys.open_task_dir();
     spawned.check(.open_task_dir, @bitCast(@as(isize, task_dir)));
     var others = Others{ .task_dir = task_dir };
+    // Where init's signal dispositions are read once init's pivot has moved our root too.
+    const proc = linux.openat(linux.AT.FDCWD, "/proc", linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
+    const init_proc: sys.fd_t = if (sys.errno(proc) == 0) sys.value(proc) else -1;
     // The -o helper starts before the user namespace so that it stays in the host's.
     var outside = Helper{};
     if (config.outside != null) others.keeper = start_keeper(spawned);
@@ -81,7 +84,7 @@ pub fn holder(args: *const Start, spawned: Reporter) noreturn {
     if (config.cgroup_leave >= 0) _ = sys.write_all(config.cgroup_leave, "0");
     sys.close(config.cgroup_leave);
     sys.close(reporter.fd);
-    supervise.supervise(init_pid, args.parent, others, .init);
+    supervise.supervise(init_pid, args.parent, others, .{ .proc = init_proc });
 }
 
 /// A failed start's end: the helpers' children (`others`), but no init yet.

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import type { Split } from "../argv.ts";
 import { type Mount, startContain } from "../contain.ts";
-import { type Arg, argText } from "../native.ts";
+import { type Arg, argText, isTerminal } from "../native.ts";
 import type { Limits } from "../cgroup.ts";
 import { commandEnvironment, optionText, optionWord, parseArgs, say, supervise } from "./run.ts";
 
@@ -9,7 +9,8 @@ export const command = defineCommand({
   meta: { name: "contain", description: "Run CMD (default /bin/sh) as PID 1 of a container with DIR as its root." },
   args: {
     bind: { type: "string", alias: "b", valueHint: "SRC:DST[:ro]", description: "bind host SRC at DST (read-only with :ro); repeatable" },
-    noConsole: { type: "boolean", alias: "c", description: "no console: CMD uses contain's stdin, stdout and stderr" },
+    noConsole: { type: "boolean", alias: "c", description: "no console, even on a terminal: CMD uses contain's stdin, stdout and stderr" },
+    console: { type: "boolean", alias: "C", description: "a console even when stdin or stdout is not a terminal" },
     ephemeral: { type: "boolean", alias: "e", description: "throwaway root: writes go to a tmpfs, DIR stays unchanged" },
     env: { type: "string", alias: "E", valueHint: "NAME=VALUE", description: "set an environment variable for CMD; repeatable" },
     gidMap: { type: "string", alias: "g", valueHint: "MAP", description: "set the container-to-host GID map" },
@@ -85,6 +86,7 @@ export async function main(): Promise<never> {
   let limits: Limits = {};
   const { options, operands } = parseArgs(command, "contain", (split) => {
     if (split.operands.length === 0) return "missing DIR";
+    if (split.options.console && split.options.noConsole) return "-c and -C cannot be used together";
     const parsedMounts = parseMounts(split);
     if (typeof parsedMounts === "string") return parsedMounts;
     const parsedEnv = parseEnv((split.lists.env ?? []).map(argText));
@@ -96,11 +98,14 @@ export async function main(): Promise<never> {
     limits = parsedLimits;
     return null;
   });
+  // A console where contain is used from a terminal, as systemd-nspawn decides: output
+  // that goes to a pipe or a file stays CMD's own, stdout and stderr apart.
+  const withConsole = options.console === true || (options.noConsole !== true && isTerminal(0) && isTerminal(1));
   return supervise("contain", () =>
     startContain({
       root: operands[0]!,
       cmd: operands.slice(1),
-      console: options.noConsole !== true,
+      console: withConsole,
       uidMap: optionText(options.uidMap),
       gidMap: optionText(options.gidMap),
       hostNetwork: options.hostNetwork === true,
@@ -116,7 +121,7 @@ export async function main(): Promise<never> {
     }),
     // With a console, init has a terminal and a session of its own.
     {
-      terminalReachesChild: options.noConsole === true,
+      terminalReachesChild: !withConsole,
       ended: (child) => {
         const kills = child.usage?.oomKills ?? 0;
         if (kills > 0) say(`contain: the OOM killer killed ${kills === 1 ? "a process" : `${kills} processes`} in the container (its memory limit is ${limits.memory ?? "its parent's"})`);

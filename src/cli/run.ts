@@ -3,6 +3,7 @@ import { type Definition, type Split, splitArgv, tryHelp, UsageError, usage } fr
 import { ContainError, Status } from "../errors.ts";
 import type { ChildProcess } from "../child.ts";
 import { type Arg, argText, dieOf, forwardSignals, readBytes, writeFd } from "../native.ts";
+import { CALLER_NOFILE, noteCallerNofile } from "../limits.ts";
 
 /** NUL-terminated entries, as /proc/PID/cmdline and environ hold them. */
 function entries(bytes: Uint8Array): Uint8Array[] {
@@ -49,7 +50,27 @@ export function commandArguments(): Arg[] {
  */
 export function commandEnvironment(): Arg[] | undefined {
   const environ = readOwn("/proc/self/environ");
-  return environ === null ? undefined : entries(environ);
+  if (environ === null) return undefined;
+  const list = entries(environ);
+  // The launcher's note of the caller's open files limit (limits.ts) is ours, not CMD's.
+  // A plain loop, and a look past the first byte only for a C: no callback runs dozens
+  // of times at start (the JIT would compile it), and no Buffer (2 MB).
+  for (let index = 0; index < list.length; index++) {
+    const entry = list[index]!;
+    if (entry[0] !== NOTE.charCodeAt(0) || !isNote(entry)) continue;
+    noteCallerNofile(argText(entry.subarray(NOTE.length)));
+    list.splice(index, 1);
+    break;
+  }
+  return list;
+}
+
+const NOTE = `${CALLER_NOFILE}=`;
+
+function isNote(entry: Uint8Array): boolean {
+  if (entry.length < NOTE.length) return false;
+  for (let at = 0; at < NOTE.length; at++) if (entry[at] !== NOTE.charCodeAt(at)) return false;
+  return true;
 }
 
 /** Writes lines to stderr, or stdout with `out` (native.writeFd: at once, and cheaply). */

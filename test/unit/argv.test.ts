@@ -96,7 +96,7 @@ describe("splitArgv", () => {
   test("usage names every option", () => {
     const text = usage(contain, "contain");
     expect(text).toStartWith("Usage: contain [OPTIONS] DIR [CMD [ARG]...]\n");
-    for (const flag of ["-c, --no-console", "-g, --gid-map MAP", "-i, --inside CMD", "-n, --host-network", "-o, --outside CMD", "-u, --uid-map MAP", "-h, --help", "    --version"]) {
+    for (const flag of ["-c, --no-console", "-C, --console", "-g, --gid-map MAP", "-i, --inside CMD", "-n, --host-network", "-o, --outside CMD", "-u, --uid-map MAP", "-h, --help", "    --version"]) {
       expect(text).toContain(`  ${flag}`);
     }
   });
