@@ -110,6 +110,16 @@ for (const runner of runners) {
       expect(await until(() => made(delegated.dir, contain.pid).length === 0)).toBe(true);
     });
 
+    testIf(reason, "cgroups container root nests as deep as it likes are removed with it", () => {
+      // Deeper than any bounded recursion would go; each level with siblings too.
+      const script = "cd /sys/fs/cgroup && i=0 && while [ $i -lt 100 ]; do mkdir a b && cd a || exit 1; i=$((i + 1)); done";
+      const result = Bun.spawnSync(inCgroup(runner, delegated.dir, [bun, cli("contain"), "-c", root, "/bin/sh", "-c", script]), {
+        stderr: "pipe",
+      });
+      expect([result.exitCode, result.stderr.toString()]).toEqual([0, ""]);
+      expect(made(delegated.dir, result.pid)).toEqual([]);
+    });
+
     testIf(reason, "the library's usage shows the CPU time of a busy loop", () => {
       const script = [
         `const { contain } = await import(${JSON.stringify(`${repo}/src/index.ts`)});`,

@@ -95,7 +95,7 @@ fn run_cleaner(args: *const Cleaner) noreturn {
         _ = wait_empty(dir, 100);
     }
     sys.close(dir);
-    sys.exit(@truncate(remove(args.parent, name, 0)));
+    sys.exit(@truncate(remove(args.parent, name)));
 }
 
 fn write_file(dir: sys.fd_t, file: [*:0]const u8, data: []const u8) void {
@@ -126,28 +126,33 @@ fn wait_empty(dir: sys.fd_t, rounds: u32) bool {
 }
 
 /// Removes cgroup `name` in `parent` and every cgroup below it, deepest first (a cgroup
-/// with children cannot be removed). Returns 0 or the errno of the last failure.
-fn remove(parent: sys.fd_t, name: [*:0]const u8, depth: u32) u32 {
+/// with children cannot be removed). Iterative, with no limit on depth: container root may
+/// nest cgroups as deep as it likes, and a recursion would run out of stack, or a bounded
+/// one leave them. It walks down into a child that will not go and back up by "..";
+/// `budget` bounds the system calls should something never empty. Returns 0 or the errno
+/// of the last failure.
+fn remove(parent: sys.fd_t, name: [*:0]const u8) u32 {
     var e = sys.errno(linux.unlinkat(parent, name, linux.AT.REMOVEDIR));
-    if (e == 0 or e == @intFromEnum(linux.E.NOENT)) return 0;
-    if (e != @intFromEnum(linux.E.BUSY) or depth >= 32) return e;
-    const rc = linux.openat(parent, name, linux.O.RDONLY | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
+    if (e != @intFromEnum(linux.E.BUSY)) return if (e == @intFromEnum(linux.E.NOENT)) 0 else e;
+    var rc = linux.openat(parent, name, linux.O.RDONLY | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
     if (sys.errno(rc) != 0) return sys.errno(rc);
-    const dir = sys.value(rc);
-    var buffer: [1024]u8 align(8) = undefined;
-    while (true) {
-        const n = linux.getdents64(dir, &buffer, buffer.len);
-        if (sys.errno(n) != 0 or n == 0) break;
-        var at: usize = 0;
-        while (at < n) {
-            const entry: *align(1) const linux.dirent64 = @ptrCast(&buffer[at]);
-            at += entry.d_reclen;
-            if (entry.d_type != linux.DT.DIR) continue;
-            const child: [*:0]const u8 = @ptrCast(&entry.d_name);
-            const child_name = std.mem.span(child);
-            if (std.mem.eql(u8, child_name, ".") or std.mem.eql(u8, child_name, "..")) continue;
-            _ = remove(dir, child, depth + 1);
-        }
+    var dir = sys.value(rc);
+    var depth: u32 = 0;
+    var budget: u32 = 100_000;
+    while (budget > 0) : (budget -= 1) {
+        // The first child that will not go now: go down into it.
+        const busy = first_busy_child(dir, &budget) orelse {
+            if (depth == 0) break;
+            rc = linux.openat(dir, "..", linux.O.RDONLY | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
+            sys.close(dir);
+            if (sys.errno(rc) != 0) return sys.errno(rc);
+            dir = sys.value(rc);
+            depth -= 1;
+            continue;
+        };
+        sys.close(dir);
+        dir = busy;
+        depth += 1;
     }
     sys.close(dir);
     // A child that was just emptied may still be on its way out: a few tries.
@@ -160,4 +165,30 @@ fn remove(parent: sys.fd_t, name: [*:0]const u8, depth: u32) u32 {
         _ = linux.nanosleep(&pause, null);
     }
     return e;
+}
+
+/// Removes the child cgroups of `dir` that can go, and opens the first that cannot (it has
+/// children of its own), or returns null when none is left but those that fail otherwise.
+fn first_busy_child(dir: sys.fd_t, budget: *u32) ?sys.fd_t {
+    _ = linux.lseek(dir, 0, linux.SEEK.SET);
+    var buffer: [1024]u8 align(8) = undefined;
+    while (budget.* > 0) {
+        const n = linux.getdents64(dir, &buffer, buffer.len);
+        if (sys.errno(n) != 0 or n == 0) return null;
+        var at: usize = 0;
+        while (at < n) {
+            const entry: *align(1) const linux.dirent64 = @ptrCast(&buffer[at]);
+            at += entry.d_reclen;
+            if (entry.d_type != linux.DT.DIR) continue;
+            const child: [*:0]const u8 = @ptrCast(&entry.d_name);
+            const child_name = std.mem.span(child);
+            if (std.mem.eql(u8, child_name, ".") or std.mem.eql(u8, child_name, "..")) continue;
+            budget.* -|= 1;
+            const e = sys.errno(linux.unlinkat(dir, child, linux.AT.REMOVEDIR));
+            if (e != @intFromEnum(linux.E.BUSY)) continue;
+            const rc = linux.openat(dir, child, linux.O.RDONLY | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
+            if (sys.errno(rc) == 0) return sys.value(rc);
+        }
+    }
+    return null;
 }
