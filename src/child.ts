@@ -23,6 +23,7 @@ import {
 import { ContainError, EXDEV, Status } from "./errors.ts";
 import { callerNofile } from "./limits.ts";
 import { readable } from "./stdio.ts";
+import type { Usage } from "./cgroup.ts";
 import { type MapPlan, writeMaps, writeMapsAsync } from "./userns.ts";
 
 const SIGKILL = 9;
@@ -81,6 +82,9 @@ export class ChildProcess {
   #signal: number | null = null;
   #exited?: Promise<number>;
   #console?: ConsoleRelay;
+  #onReap?: () => void;
+  /** contain with a cgroup of its own: what the container used, once it has been reaped. */
+  usage: Usage | null = null;
 
   private constructor(config: SpawnConfig) {
     const spawned = spawnChild({ ...config, nofile: config.nofile ?? callerNofile() });
@@ -231,6 +235,11 @@ export class ChildProcess {
     this.#buffers = null;
   }
 
+  /** Runs `action` once the child has been reaped, before exited resolves or wait returns. */
+  whenReaped(action: () => void): void {
+    this.#onReap = action;
+  }
+
   /** Sends a signal; a no-op once the child has been reaped. */
   kill(signal: number): void {
     if (this.#open) sendSignal(this.#pidfd, signal);
@@ -323,6 +332,7 @@ export class ChildProcess {
     closeFd(this.#pidfd);
     releaseRegion(this.#region);
     this.#signal = status & 0x100 ? (status & 0xff) - 128 : null;
+    this.#onReap?.();
     return status & 0xff;
   }
 }

@@ -1,4 +1,5 @@
 // contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
+import { ContainerCgroup, type Limits } from "./cgroup.ts";
 import { ChildProcess } from "./child.ts";
 import { ContainError, Status } from "./errors.ts";
 import {
@@ -56,6 +57,9 @@ export interface ContainOptions {
   /** DIR is the read-only lower layer of an overlay whose upper layer is a tmpfs of this
    *  container's own: CMD may write anywhere, DIR is never written. */
   ephemeral?: boolean | undefined;
+  /** Limits written to the container's cgroup before init runs (a controller that this
+   *  host's cgroup2 does not give is a ContainError). */
+  limits?: Limits | undefined;
   onWarning?: ((message: string) => void) | undefined;
 }
 
@@ -344,6 +348,16 @@ function prepareOpened(options: ContainOptions, fds: Fds, opened: number[], rele
     // The pty belongs to host root; the console is container root's, whatever host ID that is.
     chownFd(pty.slave, hostRoot(maps[0]) ?? 0, 0xffffffff);
   }
+  let cgroup: ContainerCgroup | null;
+  try {
+    // As host root, container root is another host ID: the cgroup is given to it, as
+    // systemd delegates one. A user's container root is the user, who owns it already.
+    const owner = process.geteuid!() === 0 ? { uid: hostRoot(maps[0]) ?? 0, gid: hostRoot(maps[1]) ?? 0 } : null;
+    cgroup = ContainerCgroup.make(options.limits ?? {}, owner);
+  } catch (error) {
+    if (pty) closeConsole(pty);
+    throw error;
+  }
   let flags = options.hostNetwork ? Flag.hostNetwork : 0;
   if (options.ephemeral) flags |= Flag.ephemeral;
   if (pty) flags |= Flag.console;
@@ -363,6 +377,8 @@ function prepareOpened(options: ContainOptions, fds: Fds, opened: number[], rele
     outside: options.outside,
     lockUidMap: lockMap(maps[0]),
     lockGidMap: lockMap(maps[1]),
+    cgroup: cgroup?.fds[0],
+    cgroupLeave: cgroup?.fds[1],
   };
   return {
     config,
@@ -372,10 +388,19 @@ function prepareOpened(options: ContainOptions, fds: Fds, opened: number[], rele
     failed(error: unknown): unknown {
       release();
       if (pty) closeConsole(pty);
+      cgroup?.end();
       return explain(error, options.root, maps[0]);
     },
     finish(holder: ChildProcess): ChildProcess {
       release();
+      if (cgroup) {
+        cgroup.started();
+        holder.whenReaped(() => {
+          const problem = cgroup.end();
+          holder.usage = cgroup.usage;
+          if (problem) options.onWarning?.(problem);
+        });
+      }
       if (!pty) return holder;
       const input = fds[0] >= 0 ? fds[0] : 0;
       const output = fds[1] >= 0 ? fds[1] : 1;

@@ -5,6 +5,7 @@
 // This module imports neither native.ts nor userns.ts (which load the shim on import):
 // the doctor must still run on a host where the native library cannot be built or loaded,
 // and says so (shim.ts only tries it).
+import { cgroupPlace } from "./hierarchy.ts";
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { type IdKind, type IdRange, parseProcMap, parseSubordinate, parseSubordinateAll } from "./maps.ts";
 import { libraryPath, shimProblem } from "./shim.ts";
@@ -365,56 +366,35 @@ export function checkDevpts(input: { probe: Probe | null; ptmx: Ptmx; ptmxDenied
   return { name, status: input.probe === null ? "info" : "ok", detail: `${tested}; ${ptmxShown}` };
 }
 
-/** Undoes the octal escapes (\040 and so on) of a mountinfo field. */
-const unescape = (field: string) => field.replace(/\\([0-7]{3})/g, (_, code: string) => String.fromCharCode(parseInt(code, 8)));
-
-/** Where cgroup2 is mounted (preferring /sys/fs/cgroup) and this process's cgroup directory
- *  under it, from /proc/self/mountinfo and /proc/self/cgroup contents. */
-export function cgroupPlace(mountinfo: string, cgroup: string): { mount: string | null; dir: string | null } {
-  const mounts: { root: string; point: string }[] = [];
-  for (const line of mountinfo.split("\n")) {
-    const fields = line.split(" ");
-    const dash = fields.indexOf("-");
-    if (dash < 0 || fields[dash + 1] !== "cgroup2") continue;
-    mounts.push({ root: unescape(fields[3] ?? "/"), point: unescape(fields[4] ?? "") });
-  }
-  const mount = mounts.find((entry) => entry.point === "/sys/fs/cgroup") ?? mounts[0];
-  if (mount === undefined) return { mount: null, dir: null };
-  const path = cgroup
-    .split("\n")
-    .find((line) => line.startsWith("0::"))
-    ?.slice(3);
-  if (path === undefined) return { mount: mount.point, dir: null };
-  const root = mount.root === "/" ? "" : mount.root;
-  if (root !== "" && path !== root && !path.startsWith(`${root}/`)) return { mount: mount.point, dir: null };
-  const relative = path.slice(root.length).replace(/^\/+/, "");
-  return { mount: mount.point, dir: relative === "" ? mount.point : `${mount.point}/${relative}` };
-}
-
-/** 7. cgroup2 at /sys/fs/cgroup, and whether this user may delegate: `denied` is the error from
- *  checking that `dir` and its cgroup.procs are writable (null when they are). */
-export function checkCgroup(input: { mount: string | null; dir: string | null; denied: string | null }): Check {
+/** 7. cgroup2, and whether each container can have a cgroup of its own under ours (`dir`):
+ *  `denied` is the error from checking that `dir` and its cgroup.procs are writable (null
+ *  when they are), `controllers` what `dir`'s cgroup.controllers lists. */
+export function checkCgroup(input: { mount: string | null; dir: string | null; denied: string | null; controllers?: string[] }): Check {
   const name = "cgroup2";
-  const fix = "resource limits need a delegated cgroup, e.g. systemd-run --user --scope -p Delegate=yes contain ...";
+  const fix =
+    "run contain in a delegated cgroup, as systemd gives one: systemd-run --user --scope -p Delegate=yes contain ... " +
+    "(or from a service with Delegate=yes)";
+  const without = "containers share your cgroup: systemd cannot be their init (it needs a cgroup it may write), and --memory, --pids and --cpus are refused";
   if (input.mount === null) {
-    const detail = "no cgroup2 mounted (cgroup v1 only): containers run, without cgroup2 or resource limits";
-    return { name, status: "info", detail };
+    return { name, status: "info", detail: `no cgroup2 mounted (cgroup v1 only): ${without}` };
   }
   const where =
     input.mount === "/sys/fs/cgroup"
       ? "/sys/fs/cgroup is cgroup2"
       : `cgroup2 is at ${input.mount}, not /sys/fs/cgroup (a hybrid host, its controllers on cgroup v1)`;
   if (input.dir === null) {
-    const detail = `${where}; this process's cgroup is not under it: containers run without limits`;
-    return { name, status: "info", detail, fix };
+    return { name, status: "info", detail: `${where}; this process's cgroup is not under it: ${without}`, fix };
   }
   if (input.denied !== null) {
-    const detail = `${where}; ${input.dir} is not writable by you (${input.denied}): containers run without limits`;
-    return { name, status: "info", detail, fix };
+    return { name, status: "info", detail: `${where}; ${input.dir} is not writable by you (${input.denied}): ${without}`, fix };
   }
+  const limits = ["memory", "pids", "cpu"].filter((controller) => input.controllers?.includes(controller));
+  const limitText = limits.length === 3 ? "--memory, --pids and --cpus can be set" : `of --memory, --pids and --cpus, ${limits.length ? `only the ${limits.join(" and ")} controllers are there` : "none can be set (no memory, pids or cpu controller there)"}`;
   const status = input.mount === "/sys/fs/cgroup" ? "ok" : "info";
-  return { name, status, detail: `${where}; ${input.dir} is writable: you can delegate cgroups` };
+  return { name, status, detail: `${where}; each container gets a cgroup of its own in ${input.dir}, delegated to container root (systemd can be init); ${limitText}` };
 }
+
+export { cgroupPlace };
 
 // ---------------------------------------------------------------------------------------
 // Gathering and output
@@ -597,7 +577,8 @@ export function runDoctor(options: DoctorOptions = {}): Check[] {
   checks.push(
     guard("cgroup2", () => {
       const place = cgroupPlace(read("/proc/self/mountinfo") ?? "", read("/proc/self/cgroup") ?? "");
-      return checkCgroup({ ...place, denied: place.dir === null ? null : writableError(place.dir) });
+      const controllers = place.dir === null ? [] : (read(`${place.dir}/cgroup.controllers`) ?? "").trim().split(/\s+/);
+      return checkCgroup({ ...place, denied: place.dir === null ? null : writableError(place.dir), controllers });
     }),
   );
   checks.push(

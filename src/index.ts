@@ -5,4 +5,5 @@ export { ContainError, Status } from "./errors.ts";
 export { MapError } from "./maps.ts";
 export type { Stdio, StdioOptions } from "./stdio.ts";
 export type { BindMount, Mount, TmpfsMount } from "./contain.ts";
+export type { Limits, Usage } from "./cgroup.ts";
 export { fromHost, fromTarball, hostFiles, type MapOptions, type RootFilesystem } from "./rootfs.ts";

@@ -29,6 +29,18 @@ function isInit(pid: number): boolean {
   return procText(`/proc/${pid}/environ`).split("\0").includes("container=contain");
 }
 
+/** Whether `init` still has container=contain, looking again for a moment: in the middle
+ *  of an exec (a script's interpreter starting, then exec'ing again) its environment reads
+ *  empty, or cut short, for a moment. */
+function stillInit(init: number): boolean {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    if (isInit(init)) return true;
+    if (typeof statPath(`/proc/${init}`) === "number") return false;
+    Bun.sleepSync(2);
+  }
+  return false;
+}
+
 /** The container's init: a child or grandchild of `pid` with container=contain. */
 export function findInit(pid: number): number {
   if (typeof statPath(`/proc/${pid}`) === "number") throw new ContainError(`PID ${pid} not found`);
@@ -65,7 +77,7 @@ export function startInject(options: InjectOptions, fds: [number, number, number
     throw gone();
   }
   try {
-    if (!isInit(init)) throw gone();
+    if (!stillInit(init)) throw gone();
     const env = options.env ?? process.env;
     const given = options.cmd?.length ? options.cmd : undefined;
     const argv = given ?? defaultShell(env);

@@ -8,6 +8,7 @@
 // reject instead of throwing.
 import type { FileSink } from "bun";
 import { abortError, type ChildProcess } from "./child.ts";
+import type { Usage } from "./cgroup.ts";
 import { type ContainOptions as ContainBase, startContain, startContainAsync } from "./contain.ts";
 import { type InjectOptions as InjectBase, startInject } from "./inject.ts";
 import { type PseudoOptions as PseudoBase, startPseudo, startPseudoAsync } from "./pseudo.ts";
@@ -67,6 +68,7 @@ const containKeys = {
   cwd: true,
   mounts: true,
   ephemeral: true,
+  limits: true,
   onWarning: true,
 } satisfies Record<keyof ContainOptions, true>;
 
@@ -147,10 +149,14 @@ export interface Subprocess<In extends Stdio = Stdio, Out extends Stdio = Stdio,
   /** Once exited has resolved: the signal that killed CMD (for a container, its init), as
    *  Bun's Subprocess names it ("SIGTERM"), or null when it exited. */
   readonly signalCode: NodeJS.Signals | null;
-  /** Sends a signal (default SIGTERM); a container passes it on to its init, and ends at
-   *  once on INT, TERM, HUP or QUIT when init has no handler for it (as PID 1 it would
-   *  never see it), signalCode then naming it. */
+  /** Sends a signal (default SIGTERM); a container passes it on to its init (TERM to a
+   *  systemd init as SIGRTMIN+3, its halt signal), and ends at once on INT, TERM, HUP or
+   *  QUIT when init has no handler for it (as PID 1 it would never see it), signalCode
+   *  then naming it. */
   kill(signal?: number | NodeJS.Signals): void;
+  /** contain: what the container used, from its cgroup, once exited has resolved; null
+   *  without a cgroup of its own, and for pseudo and inject. */
+  readonly usage: Usage | null;
 }
 
 /** The name of signal `number`, from node:os (loaded only when a signal killed CMD). */
@@ -259,6 +265,9 @@ function subprocess(child: ChildProcess, streams: Streams, options: Common): Sub
       return signalCode;
     },
     kill: (signal) => child.kill(signalNumber(signal)),
+    get usage() {
+      return child.usage;
+    },
   };
 }
 

@@ -77,6 +77,12 @@ pub const Config = extern struct {
     /// The soft RLIMIT_NOFILE that the child and CMD start with: the caller's, from before
     /// Bun raised it (at most the hard limit, which Bun leaves alone); 0 keeps ours.
     nofile: u64,
+    /// contain: the container's cgroup directory, which the holder is born in (cgroup.zig),
+    /// or -1 for none.
+    cgroup: i32,
+    /// contain: the write end of the supervisor's cgroup.procs, which the holder goes back
+    /// to once init runs so that init is alone in the container's cgroup; -1: it stays.
+    cgroup_leave: i32,
 };
 
 pub const Result = extern struct {
@@ -185,6 +191,8 @@ pub const Step = enum(u32) {
     mount_tmpfs = 77,
     attach_mount = 78,
     enter_working_directory = 79,
+    // 80-89: the container's cgroup.
+    enter_cgroup = 80,
     // 90-99: the container's own user namespace, which locks the mounts (lock.zig).
     lock_mounts = 90,
     unshare_lock_mount = 91,
@@ -270,6 +278,7 @@ pub fn text(step: Step) []const u8 {
         .enter_working_directory => "enter working directory",
         .lock_mounts => "enter the user namespace that locks the container's mounts",
         .unshare_lock_mount => "unshare the container's locked mount namespace",
+        .enter_cgroup => "enter the container's cgroup",
     };
 }
 
@@ -337,7 +346,7 @@ pub fn echo(config: *const Config, writer: anytype) !void {
         try writer.print("{s}={s}\n", .{ name, if (value) |string| std.mem.span(string) else "(null)" });
     }
     try echo_list(writer, "init_envp", config.init_envp);
-    try writer.print("mount_count={d}\nroot_fd={d}\nnofile={d}\n", .{ config.mount_count, config.root_fd, config.nofile });
+    try writer.print("mount_count={d}\nroot_fd={d}\nnofile={d}\ncgroup={d}\ncgroup_leave={d}\n", .{ config.mount_count, config.root_fd, config.nofile, config.cgroup, config.cgroup_leave });
     const mounts = if (config.mounts) |table| table[0..config.mount_count] else &[_]Mount{};
     for (mounts) |mount| {
         const source = if (mount.source) |string| std.mem.span(string) else "(null)";

@@ -51,6 +51,88 @@ pub fn start(comptime Args: type, comptime entry: fn (*const Args) noreturn, chi
     return raw_clone(flags | linux.CLONE.VM | linux.SIG.CHLD, args_at - 16, ptid, 0, &Trampoline(Args, entry).run, args_at);
 }
 
+/// clone3's arguments (linux/sched.h, CLONE_ARGS_SIZE_VER2).
+const CloneArgs = extern struct {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+};
+
+/// start, with clone3 and CLONE_INTO_CGROUP: the child is born in the cgroup of directory
+/// fd `cgroup`, so nothing has to move it there. A move (a write to cgroup.procs) waits for
+/// an RCU grace period, milliseconds, and birth in place does not. `flags` adds to
+/// CLONE_VM | CLONE_PIDFD; `pidfd` gets the child's. Returns the raw result: ENOSYS before
+/// Linux 5.7, where the caller falls back to start and a move.
+pub fn start_in_cgroup(comptime Args: type, comptime entry: fn (*const Args) noreturn, child_stack: []align(16) u8, flags: u64, pidfd: *i32, cgroup: i32, args: Args) usize {
+    std.debug.assert(cgroup >= 0);
+    const args_at = place(Args, child_stack, args);
+    const top = args_at - 16;
+    const clone_args = CloneArgs{
+        .flags = flags | linux.CLONE.VM | linux.CLONE.PIDFD | linux.CLONE.INTO_CGROUP,
+        .pidfd = @intFromPtr(pidfd),
+        .child_tid = 0,
+        .parent_tid = 0,
+        .exit_signal = linux.SIG.CHLD,
+        .stack = @intFromPtr(child_stack.ptr),
+        .stack_size = top - @intFromPtr(child_stack.ptr),
+        .tls = 0,
+        .set_tid = 0,
+        .set_tid_size = 0,
+        .cgroup = @intCast(cgroup),
+    };
+    return raw_clone3(&clone_args, &Trampoline(Args, entry).run, args_at);
+}
+
+/// clone3 with the child calling entry(arg) on the stack the arguments name. Its registers
+/// are the parent's but for the result and the stack pointer, which the kernel sets to the
+/// top of the stack, as clone's is.
+fn raw_clone3(clone_args: *const CloneArgs, entry: *const fn (usize) callconv(.C) noreturn, arg: usize) usize {
+    switch (builtin.cpu.arch) {
+        .x86_64 => return asm volatile (
+            \\ syscall
+            \\ testq %%rax, %%rax
+            \\ jnz 1f
+            \\ xorl %%ebp, %%ebp
+            \\ movq %%r12, %%rdi
+            \\ callq *%%r13
+            \\ ud2
+            \\ 1:
+            : [ret] "={rax}" (-> usize),
+            : [number] "{rax}" (@intFromEnum(linux.SYS.clone3)),
+              [args] "{rdi}" (@intFromPtr(clone_args)),
+              [size] "{rsi}" (@sizeOf(CloneArgs)),
+              [arg] "{r12}" (arg),
+              [entry] "{r13}" (@intFromPtr(entry)),
+            : "rcx", "r11", "memory"
+        ),
+        .aarch64 => return asm volatile (
+            \\ svc #0
+            \\ cbnz x0, 1f
+            \\ mov x29, xzr
+            \\ mov x0, x20
+            \\ blr x21
+            \\ brk #0
+            \\ 1:
+            : [ret] "={x0}" (-> usize),
+            : [number] "{x8}" (@intFromEnum(linux.SYS.clone3)),
+              [args] "{x0}" (@intFromPtr(clone_args)),
+              [size] "{x1}" (@sizeOf(CloneArgs)),
+              [arg] "{x20}" (arg),
+              [entry] "{x21}" (@intFromPtr(entry)),
+            : "memory"
+        ),
+        else => @compileError("clone.zig supports x86_64 and aarch64"),
+    }
+}
+
 /// Starts `entry(&args)` as a thread of this process on `thread_stack`, under the same
 /// rules as a child (its own stack, raw system calls, no libc: it shares the TLS pointer
 /// of the thread that started it, so it must never touch thread-local state). It starts

@@ -45,6 +45,14 @@ pub fn holder(args: *const Start, spawned: Reporter) noreturn {
     // namespaces belong to that one, so that container root has its powers over them.
     mounts.build_root(config, &go, reporter);
     lock.enter(args, reporter);
+    // Before the holder unshares CLONE_NEWCGROUP: the namespace is rooted in the cgroup
+    // this process is in, which must be the container's own. Born there (spawn.zig), or
+    // moved there now, through an fd the supervisor opened: the kernel checks a move
+    // against the opener's credentials, which this process no longer has.
+    if (args.cgroup_procs >= 0) {
+        reporter.check_errno(.enter_cgroup, sys.write_all(args.cgroup_procs, "0"));
+        sys.close(args.cgroup_procs);
+    }
     reporter.check(.unshare_cgroup, linux.unshare(linux.CLONE.NEWCGROUP));
     reporter.check(.unshare_ipc, linux.unshare(linux.CLONE.NEWIPC));
     if (config.flags & abi.flag_host_network == 0) {
@@ -68,6 +76,13 @@ pub fn holder(args: *const Start, spawned: Reporter) noreturn {
     reporter.check(.unshare_pid, linux.unshare(linux.CLONE.NEWPID));
     supervise.end_if_asked(others);
     const init_pid = start.start_watched(Start, init, args.region, 1, reporter, args.*);
+    // Init stays in the container's cgroup, alone with what it starts: a cgroup with
+    // processes of its own gives its children no controllers (cgroup2's no internal
+    // process rule), which systemd wants for its units. The supervisor asks for this only
+    // where there are controllers to give, since a move costs milliseconds; where it
+    // fails the holder stays, which costs nothing else.
+    if (config.cgroup_leave >= 0) _ = sys.write_all(config.cgroup_leave, "0");
+    sys.close(config.cgroup_leave);
     sys.close(reporter.fd);
     supervise.supervise(init_pid, args.parent, others, .{ .proc = init_proc });
 }

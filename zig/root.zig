@@ -11,13 +11,14 @@ const clone = @import("clone.zig");
 const files = @import("files.zig");
 const forward = @import("forward.zig");
 const binds = @import("binds.zig");
+const cgroup = @import("cgroup.zig");
 const watch = @import("watch.zig");
 const map = @import("map.zig");
 const objects = @import("objects.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 17;
+    return 18;
 }
 
 /// Copies abi.layout, the `name=value` lines that give TypeScript the struct layouts, modes,
@@ -203,6 +204,33 @@ export fn nofile_limit(pid: i32, hard: u32) f64 {
     return files.nofile_limit(pid, hard != 0);
 }
 
+/// Makes the container's cgroup `name` in `parent`, given to uid:gid (maxInt: left as
+/// made). Returns 0 or an errno.
+export fn cgroup_make(parent: [*:0]const u8, name: [*:0]const u8, uid: u32, gid: u32) u32 {
+    return cgroup.make(parent, name, uid, gid);
+}
+
+/// Removes the (empty, childless) cgroup at `path`. Returns 0 or an errno.
+export fn cgroup_remove(path: [*:0]const u8) u32 {
+    return sys.errno(linux.unlinkat(linux.AT.FDCWD, path, linux.AT.REMOVEDIR));
+}
+
+/// Starts the cleaner of cgroup `name` in `parent` (cgroup.zig), which removes it once
+/// `lifeline`'s write ends are closed. `out` gets its pidfd and the region of its stack
+/// (reap it with wait_child, then release_region). Returns 0 or an errno.
+export fn cgroup_cleaner(parent: [*:0]const u8, name: [*]const u8, name_len: u32, lifeline: i32, out: *[2]i32) u32 {
+    if (name_len >= cgroup.name_max) return @intFromEnum(linux.E.NAMETOOLONG);
+    const region = clone.region_alloc() orelse return @intFromEnum(linux.E.AGAIN);
+    var pidfd: i32 = -1;
+    const rc = cgroup.start_cleaner(parent, name[0..name_len], lifeline, region, &pidfd);
+    if (sys.errno(rc) != 0) {
+        clone.region_free(region);
+        return sys.errno(rc);
+    }
+    out.* = .{ pidfd, @intCast(region) };
+    return 0;
+}
+
 export fn file_read(path: [*:0]const u8, buffer: [*]u8, len: u32) i32 {
     return files.read(path, buffer[0..len]);
 }
@@ -242,6 +270,7 @@ test {
     _ = @import("mounts.zig");
     _ = clone;
     _ = files;
+    _ = cgroup;
     _ = @import("session.zig");
     _ = map;
     _ = objects;

@@ -42,7 +42,9 @@ pub fn spawn(config: *const Config, result: *Result) u32 {
         return failure(.pipe, e);
     }
 
-    const args = Start{ .config = config, .parent = linux.getpid(), .report = report[1], .go = go[0], .region = region };
+    var args = Start{ .config = config, .parent = linux.getpid(), .report = report[1], .go = go[0], .region = region };
+    // A holder that is not born in the container's cgroup moves itself there.
+    if (config.cgroup >= 0 and config.outside != null) args.cgroup_procs = open_procs(config.cgroup);
     var old_mask: u64 = 0;
     // Block everything so no Bun handler runs in the child before its dispositions reset.
     sys.sigmask(sys.sigset_all, &old_mask);
@@ -53,11 +55,12 @@ pub fn spawn(config: *const Config, result: *Result) u32 {
     const rc = if (own_memory)
         fork_own(&args, &pidfd)
     else
-        clone.start(Start, child, clone.stack(region, 0), linux.CLONE.PIDFD | linux.CLONE.NEWUSER, &pidfd, args);
+        clone_first(config, &args, region, &pidfd);
     sys.sigmask(old_mask, null);
 
     sys.close(report[1]);
     sys.close(go[0]);
+    sys.close(args.cgroup_procs);
     e = sys.errno(rc);
     if (e != 0) {
         sys.close(report[0]);
@@ -76,6 +79,26 @@ pub fn spawn(config: *const Config, result: *Result) u32 {
     }
     result.* = .{ .pid = sys.value(rc), .pidfd = pidfd, .report_fd = report[0], .go_fd = go[1], .region = @intCast(region) };
     return 0;
+}
+
+/// The first child, sharing this memory: contain's holder is born in the container's
+/// cgroup where the kernel has clone3 (Linux 5.7), else it moves itself there.
+fn clone_first(config: *const Config, args: *Start, region: u32, pidfd: *i32) usize {
+    const flags = linux.CLONE.PIDFD | linux.CLONE.NEWUSER;
+    if (config.cgroup >= 0) {
+        const rc = clone.start_in_cgroup(Start, child, clone.stack(region, 0), linux.CLONE.NEWUSER, pidfd, config.cgroup, args.*);
+        // ENOSYS before Linux 5.3, E2BIG before 5.7 (no cgroup field yet).
+        const e = sys.errno(rc);
+        if (e != @intFromEnum(linux.E.NOSYS) and e != @intFromEnum(linux.E.@"2BIG")) return rc;
+        args.cgroup_procs = open_procs(config.cgroup);
+    }
+    return clone.start(Start, child, clone.stack(region, 0), flags, pidfd, args.*);
+}
+
+/// The container's cgroup.procs, opened here, by the supervisor, for the holder to write.
+fn open_procs(cgroup: i32) i32 {
+    const rc = linux.openat(cgroup, "cgroup.procs", linux.O.WRONLY | linux.O.CLOEXEC, 0);
+    return if (sys.errno(rc) == 0) sys.value(rc) else -1;
 }
 
 fn fork_own(args: *const Start, pidfd: *i32) usize {
@@ -102,7 +125,7 @@ fn child(args: *const Start) noreturn {
     // holder the fd of DIR.
     const pidfd = if (config.mode == @intFromEnum(Mode.inject)) config.target_pidfd else -1;
     const root_fd = if (config.mode == @intFromEnum(Mode.contain)) config.root_fd else -1;
-    var keep = [4]i32{ args.report, args.go, pidfd, root_fd };
+    var keep = [6]i32{ args.report, args.go, pidfd, root_fd, args.cgroup_procs, config.cgroup_leave };
     std.sort.insertion(i32, &keep, {}, std.sort.asc(i32));
     reporter.check_errno(.close_fds, sys.close_others(&keep));
 

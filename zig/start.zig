@@ -18,6 +18,9 @@ pub const Start = struct {
     region: u32,
     /// A plain fork: the user namespace is unshared here rather than made by clone.
     owns_memory: bool = false,
+    /// contain: the container's cgroup.procs, for a holder that was not born in its cgroup
+    /// (a fork, or a kernel without clone3), to move itself there; else -1.
+    cgroup_procs: sys.fd_t = -1,
 };
 
 /// Tells the parent that the user namespace exists and waits while it writes the ID maps.

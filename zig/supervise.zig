@@ -104,9 +104,12 @@ pub fn supervise(pid: i32, parent: i32, others: Others, init: Init) noreturn {
             // signals (SI_KERNEL) reach it directly: CMD got its own copy where it shares
             // the group too, and the supervisor passes them on where it does not.
             const terminal = info.code == SI_KERNEL;
-            const stop = init.proc >= 0 and set_stop & sys.bit(signal) != 0;
+            // A TERM that becomes systemd's halt signal is no stop signal to watch: systemd
+            // halts, executing systemd-shutdown on the way, which drops every handler.
+            const sent = for_init(init, signal, pid);
+            const stop = init.proc >= 0 and set_stop & sys.bit(signal) != 0 and sent == signal;
             if (stop and !takes(init.proc, pid, signal)) end(pid, others, killed_by(signal));
-            if (!terminal) _ = linux.kill(pid, @intCast(signal));
+            if (!terminal) _ = linux.kill(pid, @intCast(sent));
             if (!stop) continue;
             // Looked at again once sent: an init that has just executed CMD, or dropped
             // its handler, has dropped the signal with it.
@@ -121,9 +124,41 @@ pub fn supervise(pid: i32, parent: i32, others: Others, init: Init) noreturn {
             var status: linux.siginfo_t = undefined;
             const reaped = sys.reap(.ALL, 0, &status);
             if (reaped <= 0) break;
-            if (reaped == pid) end(pid, others, answered(sys.wait_code(&status), handed));
+            if (reaped == pid) end(pid, others, answered(ended(init, sys.wait_code(&status)), handed));
         }
     }
+}
+
+/// SIGRTMIN+3: what asks systemd, as PID 1, to halt (systemd(1)), as systemd-nspawn and
+/// podman send it. TERM would make it re-execute itself instead, and the container would
+/// go on.
+const SIG_HALT_SYSTEMD = 37;
+
+/// The signal that asks `pid` for what `signal` asked of us: TERM to a container's init
+/// that is systemd (its comm in the host's /proc, read when the signal comes, since CMD
+/// may be a shell that execs it) is SIGRTMIN+3; everything else goes as it came.
+fn for_init(init: Init, signal: u32, pid: i32) u32 {
+    if (init.proc < 0 or signal != linux.SIG.TERM) return signal;
+    var path_buffer: [32]u8 = undefined;
+    const path = std.fmt.bufPrintZ(&path_buffer, "{d}/comm", .{pid}) catch return signal;
+    const rc = linux.openat(init.proc, path, linux.O.RDONLY | linux.O.CLOEXEC, 0);
+    if (sys.errno(rc) != 0) return signal;
+    var comm: [16]u8 = undefined;
+    const n = sys.read_full(sys.value(rc), &comm);
+    sys.close(sys.value(rc));
+    return if (std.mem.eql(u8, comm[0..@intCast(@max(n, 0))], "systemd\n")) SIG_HALT_SYSTEMD else signal;
+}
+
+/// How a container's init ended (its wait status, before `answered` reads it), as the
+/// supervisor reports it: one that died of SIGINT
+/// was halted or powered off with reboot(2), which the kernel carries out in a PID
+/// namespace that way (reboot_pid_ns): nothing else kills an init with a signal it did
+/// not ask for but SIGKILL (a stop signal it does not handle ends the container here,
+/// with SIGKILL). So that is a clean end, status 0, as systemd-nspawn reports it; a
+/// reboot (SIGHUP) stays a death by HUP, since nothing here starts the container again.
+fn ended(init: Init, code: u16) u16 {
+    if (init.proc >= 0 and code == killed_by(linux.SIG.INT)) return 0;
+    return code;
 }
 
 /// The status `end` takes to die of `signal`.

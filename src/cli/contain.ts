@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import type { Split } from "../argv.ts";
 import { type Mount, startContain } from "../contain.ts";
 import { type Arg, argText, isTerminal } from "../native.ts";
+import type { Limits } from "../cgroup.ts";
 import { commandEnvironment, optionText, optionWord, parseArgs, say, supervise } from "./run.ts";
 
 export const command = defineCommand({
@@ -19,6 +20,9 @@ export const command = defineCommand({
     tmpfs: { type: "string", alias: "t", valueHint: "DST", description: "mount a fresh tmpfs at DST; repeatable" },
     uidMap: { type: "string", alias: "u", valueHint: "MAP", description: "set the container-to-host UID map" },
     workdir: { type: "string", alias: "w", valueHint: "DIR", description: "run CMD in DIR inside the container (default /)" },
+    memory: { type: "string", valueHint: "SIZE", description: "limit the container's memory (bytes, or with k, m, g)" },
+    pids: { type: "string", valueHint: "N", description: "limit the container to N processes and threads" },
+    cpus: { type: "string", valueHint: "N", description: "limit the container to N CPUs' worth of time (0.5, 2)" },
     dir: { type: "positional", valueHint: "DIR", required: true },
     command: { type: "positional", valueHint: "CMD [ARG]...", required: false },
   },
@@ -45,6 +49,26 @@ export function parseBind(text: string): Mount | string {
   return { type: "bind", source: parts[0], target: parts[1], readonly };
 }
 
+/** --memory, --pids and --cpus, checked as the library checks them (hierarchy.ts). */
+export function parseLimits(options: Record<string, unknown>): Limits | string {
+  const limits: Limits = {};
+  const memory = optionText(options.memory as string | undefined);
+  if (memory !== undefined) {
+    if (!/^\d+[kmgt]?$/i.test(memory)) return `bad --memory ${memory}: expected bytes, or a number with k, m, g or t`;
+    limits.memory = memory;
+  }
+  for (const name of ["pids", "cpus"] as const) {
+    const text = optionText(options[name] as string | undefined);
+    if (text === undefined) continue;
+    const value = Number(text);
+    if (text.trim() === "" || !Number.isFinite(value) || value <= 0 || (name === "pids" && !Number.isInteger(value))) {
+      return `bad --${name} ${text}: expected ${name === "pids" ? "a whole number" : "a number"} above 0`;
+    }
+    limits[name] = value;
+  }
+  return limits;
+}
+
 /** -E NAME=VALUE, later ones winning. */
 export function parseEnv(texts: string[]): Record<string, string> | string {
   const env: Record<string, string> = {};
@@ -59,6 +83,7 @@ export function parseEnv(texts: string[]): Record<string, string> | string {
 export async function main(): Promise<never> {
   let mounts: Mount[] = [];
   let env: Record<string, string> = {};
+  let limits: Limits = {};
   const { options, operands } = parseArgs(command, "contain", (split) => {
     if (split.operands.length === 0) return "missing DIR";
     if (split.options.console && split.options.noConsole) return "-c and -C cannot be used together";
@@ -66,8 +91,11 @@ export async function main(): Promise<never> {
     if (typeof parsedMounts === "string") return parsedMounts;
     const parsedEnv = parseEnv((split.lists.env ?? []).map(argText));
     if (typeof parsedEnv === "string") return parsedEnv;
+    const parsedLimits = parseLimits(split.options);
+    if (typeof parsedLimits === "string") return parsedLimits;
     mounts = parsedMounts;
     env = parsedEnv;
+    limits = parsedLimits;
     return null;
   });
   // A console where contain is used from a terminal, as systemd-nspawn decides: output
@@ -88,10 +116,17 @@ export async function main(): Promise<never> {
       cwd: optionText(options.workdir),
       mounts,
       ephemeral: options.ephemeral === true,
+      limits,
       onWarning: (message) => say(`contain: ${message}`),
     }),
     // With a console, init has a terminal and a session of its own.
-    { terminalReachesChild: !withConsole },
+    {
+      terminalReachesChild: !withConsole,
+      ended: (child) => {
+        const kills = child.usage?.oomKills ?? 0;
+        if (kills > 0) say(`contain: the OOM killer killed ${kills === 1 ? "a process" : `${kills} processes`} in the container (its memory limit is ${limits.memory ?? "its parent's"})`);
+      },
+    },
   );
 }
 

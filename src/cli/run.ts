@@ -144,6 +144,8 @@ export interface Supervision {
   /** Exit 128 + N when CMD is killed by signal N, instead of dying of N (for callers whose
    *  protocol asks for a status). */
   exitOnSignal?: boolean;
+  /** Called once the child has ended, before we exit: to report what it used. */
+  ended?: (child: ChildProcess) => void;
 }
 
 /**
@@ -162,6 +164,7 @@ export function supervise(name: string, start: () => ChildProcess, how: Supervis
   // Nothing else runs here, so this blocks (in waitid, or on the relay's watcher): the
   // shim's handlers pass signals on and resize the console meanwhile, on any thread.
   const status = child.wait();
+  how.ended?.(child);
   // Killed by a signal, CMD would have taken us with it had it run in our place: so we
   // die of it too, and a caller that checks how we ended (a shell's loop after ^C,
   // WIFSIGNALED) sees the truth. Shells show both as 128 + N.

@@ -40,6 +40,8 @@ test("the shim reads back every field of a config that TypeScript encoded", () =
       cwd: "/work",
       initEnvp: ["container=contain"],
       nofile: 0x1_0000_0400,
+      cgroup: 12,
+      cgroupLeave: 13,
       mounts: [
         { kind: "bind", source: "/src", target: "/mnt/src", readonly: true, directory: true },
         { kind: "tmpfs", target: "/tmp", size: "64m" },
@@ -74,6 +76,8 @@ test("the shim reads back every field of a config that TypeScript encoded", () =
       "mount_count=2",
       "root_fd=9",
       `nofile=${0x1_0000_0400}`,
+      "cgroup=12",
+      "cgroup_leave=13",
       "mount=1,3,/src,/mnt/src,(null)",
       "mount=2,0,(null),/tmp,64m",
       "",
@@ -87,7 +91,7 @@ test("a config without its optional fields reads back as nulls and -1", () => {
   const echo = new TextDecoder().decode(buffer.subarray(0, native.config_echo(ptr(view), ptr(buffer), buffer.length)));
   expect(echo).toBe(
     `mode=${Mode.pseudo}\nflags=0\ntarget_pidfd=-1\nstdio=-1,-1,-1\nargv=sh\nenvp=\nroot=(null)\nconsole=(null)\n` +
-      "inside=(null)\noutside=(null)\ncwd=(null)\nlock_uid_map=(null)\nlock_gid_map=(null)\ninit_envp=\nmount_count=0\nroot_fd=-1\nnofile=0\n",
+      "inside=(null)\noutside=(null)\ncwd=(null)\nlock_uid_map=(null)\nlock_gid_map=(null)\ninit_envp=\nmount_count=0\nroot_fd=-1\nnofile=0\ncgroup=-1\ncgroup_leave=-1\n",
   );
 });
 

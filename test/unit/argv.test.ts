@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { longName, splitArgv, usage } from "../../src/argv.ts";
-import { command as contain, parseBind, parseEnv, parseMounts } from "../../src/cli/contain.ts";
+import { command as contain, parseBind, parseEnv, parseLimits, parseMounts } from "../../src/cli/contain.ts";
 
 const args = contain;
 
@@ -120,5 +120,17 @@ describe("contain's repeated options", () => {
     }
     for (const bad of ["A", "=1", ""]) expect(parseEnv([bad])).toBe(`bad environment variable ${bad}: expected NAME=VALUE`);
     expect(parseEnv(["A=", "A=b=c"])).toEqual({ A: "b=c" });
+  });
+});
+
+describe("contain's limits", () => {
+  test("--memory, --pids and --cpus, long options, checked before anything starts", () => {
+    const split = splitArgv(["--memory", "64m", "--pids=20", "--cpus", "0.5", "-c", "DIR"], contain);
+    expect(split.operands).toEqual(["DIR"]);
+    expect(parseLimits(split.options)).toEqual({ memory: "64m", pids: 20, cpus: 0.5 });
+    expect(parseLimits({ memory: "lots" })).toBe("bad --memory lots: expected bytes, or a number with k, m, g or t");
+    expect(parseLimits({ pids: "2.5" })).toBe("bad --pids 2.5: expected a whole number above 0");
+    expect(parseLimits({ cpus: "0" })).toBe("bad --cpus 0: expected a number above 0");
+    expect(() => splitArgv(["--memory"], contain)).toThrow("option '--memory' requires an argument");
   });
 });

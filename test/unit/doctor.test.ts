@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { limitFiles, parseUsage, v1Controllers } from "../../src/hierarchy.ts";
 import {
   type Check,
   cgroupPlace,
@@ -218,6 +219,8 @@ describe("cgroup2", () => {
   test("a writable cgroup is ok; not delegated is only information, with systemd-run", () => {
     const place = { mount: "/sys/fs/cgroup", dir: "/sys/fs/cgroup/a" };
     expect(checkCgroup({ ...place, denied: null }).status).toBe("ok");
+    expect(checkCgroup({ ...place, denied: null, controllers: ["cpu", "memory", "pids"] }).detail).toContain("--memory, --pids and --cpus can be set");
+    expect(checkCgroup({ ...place, denied: null, controllers: ["hugetlb"] }).detail).toContain("none can be set");
     const check = checkCgroup({ ...place, denied: "EACCES: permission denied" });
     expect(check.status).toBe("info");
     expect(check.fix).toContain("systemd-run --user --scope -p Delegate=yes");
@@ -270,5 +273,23 @@ describe("tiocsti", () => {
     expect(checkTiocsti("1").detail).toMatch(/^dev\.tty\.legacy_tiocsti = 1: .*seccomp filter refuses TIOCSTI/);
     expect(checkTiocsti("0").detail).toMatch(/refuses TIOCSTI too/);
     expect(checkTiocsti(null).detail).toMatch(/before Linux 6\.2/);
+  });
+});
+
+describe("the container's cgroup", () => {
+  test("cgroup v1's controllers, the files a limit writes, and usage", () => {
+    const hybrid = "32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+    expect(v1Controllers(hybrid)).toEqual(["cpu", "memory"]);
+    expect(limitFiles({ memory: "64m", pids: 10, cpus: 0.5 })).toEqual([
+      ["memory.max", String(64 * 2 ** 20)],
+      ["pids.max", "10"],
+      ["cpu.max", "50000 100000"],
+    ]);
+    expect(limitFiles({ memory: 1000 })).toEqual([["memory.max", "1000"]]);
+    expect(() => limitFiles({ memory: "lots" })).toThrow("Cannot limit memory to lots");
+    expect(() => limitFiles({ pids: 0 })).toThrow("Cannot limit processes to 0");
+    const usage = parseUsage("usage_usec 30\nuser_usec 20\nsystem_usec 10\n", "4096\n", "3\n", "low 0\noom 1\noom_kill 2\n");
+    expect(usage).toEqual({ userMicroseconds: 20, systemMicroseconds: 10, memoryPeakBytes: 4096, pidsPeak: 3, oomKills: 2 });
+    expect(parseUsage("user_usec 1\nsystem_usec 2\n", null, null, null)).toEqual({ userMicroseconds: 1, systemMicroseconds: 2 });
   });
 });
