@@ -75,13 +75,13 @@ export function checkSource(options: ServerOptions): void {
   const fail = (what: string, path: string, error: unknown) => {
     const errno = -((error as NodeJS.ErrnoException).errno ?? 0);
     const why = errno > 0 ? ERRNO_TEXT[(error as NodeJS.ErrnoException).code ?? ""] ?? (error as Error).message : (error as Error).message;
-    return new ContainError(`Cannot read ${what} ${path}: ${why}`, `read ${what}`, errno > 0 ? errno : 0, Status.failure);
+    return new ContainError(`Cannot read ${what}${path}: ${why}`, `read ${what || "source"}`, errno > 0 ? errno : 0, Status.failure);
   };
   let fd: number;
   try {
     fd = openSync(options.source, constants.O_RDONLY);
   } catch (error) {
-    throw fail("TARBALL or DIR", options.source, error);
+    throw fail("", options.source, error);
   }
   try {
     const stat = fstatSync(fd);
@@ -91,7 +91,7 @@ export function checkSource(options: ServerOptions): void {
     else readSync(fd, new Uint8Array(512));
   } catch (error) {
     if (error instanceof ContainError) throw error;
-    throw fail("TARBALL or DIR", options.source, error);
+    throw fail("", options.source, error);
   } finally {
     closeSync(fd);
   }
@@ -99,7 +99,7 @@ export function checkSource(options: ServerOptions): void {
     try {
       statSync(outside);
     } catch (error) {
-      throw fail("--bind", outside, error);
+      throw fail("--bind ", outside, error);
     }
   }
 }

@@ -1,6 +1,6 @@
 // Root filesystems for tests: built in a fresh directory with owners right for the user
 // who will run the container, and removed (under pseudo, as container root) afterwards.
-import { chownSync, mkdirSync, mkdtempSync, realpathSync, rmdirSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { ContainError } from "./errors.ts";
@@ -58,7 +58,12 @@ async function makeRoot(maps: MapOptions, place: PlaceOptions = {}): Promise<Roo
   // A directory the caller chose may be in one container root cannot write: it is the
   // caller's to remove, once container root has emptied it.
   const remove = placed
-    ? () => underPseudo(["rm", "-rf", path], maps).then(() => rmdirSync(home))
+    ? () =>
+        underPseudo(["rm", "-rf", path], maps)
+          .catch((error) => {
+            if (existsSync(path)) throw error;
+          })
+          .then(() => rmdirSync(home))
     : () => underPseudo(["rm", "-rf", home], maps).then(() => {});
   try {
     await underPseudo(["mkdir", "-m", "755", path], maps);
