@@ -1,9 +1,9 @@
 // autopkgtest-virt-contain driven over its stdin and stdout as autopkgtest drives it, on a
 // busybox root, as root and as the test user.
 import { describe, expect } from "bun:test";
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bun, busyboxFixture, busyboxRoot, cli, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
+import { bun, busyboxFixture, busyboxRoot, cli, line, type Runner, run, runners, scratch, terminalReason, testIf } from "./helpers.ts";
 import { tarStream } from "./tar-stream.ts";
 
 const server = cli("autopkgtest-virt-contain");
@@ -41,6 +41,34 @@ function execute(runner: Runner, program: string[], argv: string[], stdin?: stri
   return { status: result.exitCode ?? 128 + 9, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
 }
 
+/**
+ * Runs a bash script on a new pseudo-terminal (util-linux script) and types `keys` once the
+ * output after the first "ok /tmp/autopkgtest" shows `prompt`. Returns the output.
+ */
+async function typed(dir: string, body: string, prompt: string, keys: string): Promise<string> {
+  const file = join(dir, "terminal.sh");
+  writeFileSync(file, `${body}\n`, { mode: 0o644 });
+  const child = Bun.spawn(["script", "-qec", `bash ${file}`, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let output = "";
+  let sent = false;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    output += decoder.decode(value);
+    const opened = output.indexOf("ok /tmp/autopkgtest");
+    if (!sent && opened >= 0 && output.slice(opened).includes(prompt)) {
+      sent = true;
+      child.stdin.write(keys);
+      child.stdin.flush();
+    }
+  }
+  child.stdin.end();
+  await child.exited;
+  return output.replaceAll("\r", "");
+}
+
 for (const runner of runners) {
   describe(`autopkgtest-virt-contain as ${runner.name}`, () => {
     const { reason, root } = busyboxFixture(runner);
@@ -62,7 +90,7 @@ for (const runner of runners) {
         expect(await s.line()).toBe("ok");
         const capabilities = (await s.send("capabilities")).split(" ");
         expect(capabilities[0]).toBe("ok");
-        for (const capability of ["revert", "revert-full-system", "root-on-testbed", "isolation-container"]) {
+        for (const capability of ["revert", "revert-full-system", "root-on-testbed"]) {
           expect(capabilities).toContain(capability);
         }
         // Misuse before open: an error reply, and the server carries on.
@@ -72,6 +100,8 @@ for (const runner of runners) {
         const opened = await s.send("open");
         expect(opened).toMatch(/^ok \/tmp\/autopkgtest\.\w+$/);
         const downtmp = opened.split(" ")[1]!;
+        // A busybox root has no systemd to start services: no isolation-container.
+        expect(await s.send("capabilities")).toBe("ok revert revert-full-system root-on-testbed");
         expect(await s.send("open")).toBe("error `open' when already open");
         const printed = (await s.send("print-execute-command")).split(" ");
         expect(printed[0]).toBe("ok");
@@ -314,10 +344,87 @@ for (const runner of runners) {
     testIf(reason, "usage", () => {
       const help = Bun.spawnSync([...runner.prefix, bun, server, "--help"]);
       expect(help.exitCode).toBe(0);
-      expect(help.stdout.toString()).toStartWith("Usage: autopkgtest-virt-contain [OPTIONS] TARBALL|DIR\n");
-      const wrong = Bun.spawnSync([...runner.prefix, bun, server]);
+      expect(help.stdout.toString()).toStartWith("Usage: autopkgtest-virt-contain [OPTIONS] [TARBALL|DIR]\n");
+      const wrong = Bun.spawnSync([...runner.prefix, bun, server, "-t", "a.tar", "b.tar"]);
       expect(wrong.exitCode).toBe(64);
-      expect(wrong.stderr.toString()).toBe("autopkgtest-virt-contain: missing TARBALL or DIR\nTry 'autopkgtest-virt-contain --help' for more information.\n");
+      expect(wrong.stderr.toString()).toBe(
+        "autopkgtest-virt-contain: -t TARBALL and an operand TARBALL|DIR: give one\nTry 'autopkgtest-virt-contain --help' for more information.\n",
+      );
+    });
+
+    testIf(reason, "the source is checked before the first ok: one line and a status, no ok", () => {
+      const [dir, done] = scratch(runner);
+      try {
+        writeFileSync(join(dir, "secret.tar"), "", { mode: 0o000 });
+        mkdirSync(join(dir, "cache", "sbuild"), { recursive: true });
+        writeFileSync(join(dir, "cache", "sbuild", "sid-amd64.tar"), "");
+        const check = (args: string[], env: Record<string, string> = {}) => {
+          const result = Bun.spawnSync([...runner.prefix, "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), bun, server, ...args], {
+            stdin: new TextEncoder().encode("open\n"),
+            cwd: "/tmp",
+          });
+          return [result.exitCode, result.stdout.toString(), result.stderr.toString()];
+        };
+        const missing = join(dir, "missing.tar");
+        expect(check([missing])).toEqual([125, "", `autopkgtest-virt-contain: Cannot read ${missing}: No such file or directory\n`]);
+        expect(check(["-t", missing])).toEqual([125, "", `autopkgtest-virt-contain: Cannot read ${missing}: No such file or directory\n`]);
+        expect(check(["-b", join(dir, "nowhere"), "/x", root])).toEqual([
+          125,
+          "",
+          `autopkgtest-virt-contain: Cannot read --bind ${join(dir, "nowhere")}: No such file or directory\n`,
+        ]);
+        // Unreadable: as root only a file root may not read would do, and root reads all.
+        if (runner.name === "user") {
+          const secret = join(dir, "secret.tar");
+          expect(check([secret])).toEqual([125, "", `autopkgtest-virt-contain: Cannot read ${secret}: Permission denied\n`]);
+        }
+        // Without a source: sbuild's tarball for -r and -a, in $XDG_CACHE_HOME/sbuild.
+        const cache = join(dir, "cache");
+        expect(check(["-r", "bookworm"], { XDG_CACHE_HOME: cache })).toEqual([
+          125,
+          "",
+          `autopkgtest-virt-contain: Cannot find a tarball bookworm-*.t* in ${cache}/sbuild: give one with -t TARBALL (or TARBALL|DIR)\n`,
+        ]);
+        // Found (an empty file: the check reads it), it is served: the first ok.
+        const found = Bun.spawnSync([...runner.prefix, "env", `XDG_CACHE_HOME=${cache}`, bun, server, "-d", "-r", "sid", "-a", "amd64"], {
+          stdin: new TextEncoder().encode("quit\n"),
+          cwd: "/tmp",
+        });
+        expect([found.exitCode, found.stdout.toString()]).toEqual([0, "ok\nok\n"]);
+      } finally {
+        done();
+      }
+    });
+
+    testIf(reason, "the testbed is named autopkgtest, in its /etc/hostname and /etc/hosts, and CMD can reopen its stdio pipes", async () => {
+      const s = start(runner, [root]);
+      expect(await s.line()).toBe("ok");
+      expect(await s.send("open")).toMatch(/^ok /);
+      const program = (await s.send("print-execute-command")).split(" ")[1]!.split(",").map(decodeURIComponent);
+      const named = execute(runner, program, ["sh", "-c", "hostname; cat /etc/hostname; grep -w autopkgtest /etc/hosts"]);
+      expect(named.stdout).toBe("autopkgtest\nautopkgtest\n127.0.1.1\tautopkgtest\n");
+      // autopkgtest's apt-get update writes through `tee /proc/self/fd/2`: stderr is a pipe
+      // of the caller's, which CMD must be able to open again (as host root too).
+      const piped = Bun.spawnSync([...runner.prefix, "sh", "-c", `${line(program)} sh -c 'echo x | tee /proc/self/fd/2 >/dev/null; echo "tee:$?"' 2>&1 | cat`], {
+        cwd: "/tmp",
+      });
+      expect(piped.stdout.toString()).toBe("x\ntee:0\n");
+      expect(await s.send("quit")).toBe("ok");
+    });
+
+    testIf(reason ?? terminalReason, "shell: an interactive shell on the caller's terminal, in the directory and with the environment asked for", async () => {
+      const [dir, done] = scratch(runner);
+      try {
+        chmodSync(dir, 0o755);
+        const protocol = line(["open", "shell /tmp A%3Dfrom%20shell", "quit"]);
+        const body = `printf '%s\\n' ${protocol} | ${line([...runner.prefix, bun, server, root])}; echo "server:$?"`;
+        const output = await typed(dir, body, "# ", 'echo "in:$A:$(pwd):$(hostname)"; [ -t 0 ] && echo terminal; exit\n');
+        expect(output).toContain("in:from shell:/tmp:autopkgtest\n");
+        // The shell's end is the reply to shell; then quit's, and the server's status.
+        expect(output).toEndWith("\nterminal\nok\nok\nserver:0\n");
+      } finally {
+        done();
+      }
     });
   });
 }
