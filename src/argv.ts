@@ -60,6 +60,24 @@ export function splitArgv<W extends Word>(argv: readonly W[], definition: Defini
       break;
     }
     if (word === "--help") return { options, lists, given, operands: [], help: true };
+    if (word.startsWith("--")) {
+      // --NAME VALUE, --NAME=VALUE or --NAME, for the options that have no letter.
+      const equals = word.indexOf("=");
+      const name = word.slice(2, equals < 0 ? undefined : equals);
+      const def = args[name];
+      if (!def || def.type === "positional" || ("alias" in def && def.alias)) throw new UsageError(`unrecognized option '--${name}'`);
+      if (def.type !== "string") {
+        if (equals >= 0) throw new UsageError(`option '--${name}' doesn't allow an argument`);
+        options[name] = true;
+      } else if (equals >= 0) {
+        set(name, raw.slice(equals + 1) as W);
+      } else if (index + 1 < argv.length) {
+        set(name, argv[++index]!);
+      } else {
+        throw new UsageError(`option '--${name}' requires an argument`);
+      }
+      continue;
+    }
     if (!word.startsWith("-") || word === "-") break;
     for (let at = 1; at < word.length; at++) {
       const letter = word[at]!;
@@ -94,9 +112,9 @@ export function usage(command: Definition, name: string): string {
   const lines = [`Usage: ${name}${hasOptions(args) ? " [OPTIONS]" : ""} ${operands}`];
   if (meta.description) lines.push(meta.description);
   if (hasOptions(args)) lines.push("Options:");
-  const flags = Object.values(args)
-    .filter((def) => def.type !== "positional")
-    .map((def) => [`-${"alias" in def ? def.alias : ""}${def.type === "string" ? ` ${def.valueHint}` : ""}`, def.description] as const);
+  const flags = Object.entries(args)
+    .filter(([, def]) => def.type !== "positional")
+    .map(([name, def]) => [`${"alias" in def && def.alias ? `-${def.alias}` : `--${name}`}${def.type === "string" ? ` ${def.valueHint}` : ""}`, def.description] as const);
   // The original's column, wider only as far as the longest option needs.
   const width = Math.max(10, ...flags.map(([flag]) => flag.length + 2));
   for (const [flag, description] of flags) lines.push(`  ${flag.padEnd(width)}${description}`);

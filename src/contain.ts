@@ -25,6 +25,16 @@ import {
 } from "./native.ts";
 import { type Environment, environment } from "./stdio.ts";
 import { delegatedRanges, hostRoot, type MapPlan, ownerWarning, planMaps } from "./userns.ts";
+import {
+  findProgram,
+  missingPasta,
+  type NetworkMode,
+  networkMode,
+  pastaArguments,
+  type PublishedPort,
+  removeFile,
+  writeResolvConf,
+} from "./network.ts";
 
 export interface ContainOptions {
   /** The root filesystem. */
@@ -35,8 +45,13 @@ export interface ContainOptions {
   console?: boolean;
   uidMap?: string;
   gidMap?: string;
-  /** -n: share the host network (and mount no /sys). */
+  /** "none" (the default): loopback only; "host" (-n): the host's network, and no /sys;
+   *  "private": a network of the container's own that reaches out through pasta. */
+  network?: NetworkMode;
+  /** The same as network: "host" (kept for callers that predate network). */
   hostNetwork?: boolean;
+  /** Ports of the container published on the host (-p); with network: "private". */
+  ports?: PublishedPort[];
   /** -i and -o: /bin/sh -c helpers inside and outside the new namespaces. */
   inside?: Arg;
   outside?: Arg;
@@ -249,7 +264,7 @@ export function startContain(options: ContainOptions, fds: Fds = [-1, -1, -1]): 
   const plan = prepare(options, fds);
   let holder;
   try {
-    holder = ChildProcess.start(plan.config, plan.maps, plan.command, plan.beforeGo);
+    holder = ChildProcess.start(plan.config, plan.maps, plan.command, plan.beforeGo, plan.network);
   } catch (error) {
     throw plan.failed(error);
   }
@@ -261,7 +276,7 @@ export async function startContainAsync(options: ContainOptions, fds: Fds = [-1,
   const plan = prepare(options, fds);
   let holder;
   try {
-    holder = await ChildProcess.startAsync(plan.config, plan.maps, plan.command, signal, plan.beforeGo);
+    holder = await ChildProcess.startAsync(plan.config, plan.maps, plan.command, signal, plan.beforeGo, plan.network);
   } catch (error) {
     throw plan.failed(error);
   }
@@ -272,6 +287,14 @@ export async function startContainAsync(options: ContainOptions, fds: Fds = [-1,
 function prepare(options: ContainOptions, fds: Fds) {
   const { path: root, ...owner } = checkRoot(options.root);
   const argv = options.cmd?.length ? options.cmd : ["/bin/sh"];
+  const network = networkMode(options.network, options.hostNetwork);
+  const ports = options.ports ?? [];
+  if (ports.length > 0 && network !== "private") {
+    throw new ContainError("Cannot publish ports: they need a private network (--network private)", "", 22);
+  }
+  const pasta = network === "private" ? findProgram("pasta") : null;
+  if (network === "private" && pasta === null) throw missingPasta();
+  const pastaArgs = pasta === null ? undefined : pastaArguments(pasta, ports, process.geteuid!() === 0);
   const mounts = planMounts(options.mounts ?? []);
   const initEnvp = commandEnvironment(options.env);
   const maps = planMaps(options.uidMap, options.gidMap);
@@ -300,12 +323,22 @@ function prepare(options: ContainOptions, fds: Fds) {
     const warning = ownerWarning(argText(options.root), owner, maps, delegatedRanges());
     if (warning) options.onWarning?.(warning);
   }
-  const pty = options.console ? openConsole() : null;
+  // The container's resolver asks pasta's forwarder: a file bound over /etc/resolv.conf,
+  // first, so that a -b of the caller's own still wins. Its name goes once CMD runs.
+  const resolv = pastaArgs ? writeResolvConf() : null;
+  if (resolv !== null) mounts.unshift({ kind: "bind", source: resolv, target: "/etc/resolv.conf", readonly: true, directory: false });
+  let pty;
+  try {
+    pty = options.console ? openConsole() : null;
+  } catch (error) {
+    if (resolv !== null) removeFile(resolv);
+    throw error;
+  }
   if (pty && process.geteuid!() === 0) {
     // The pty belongs to host root; the console is container root's, whatever host ID that is.
     chownFd(pty.slave, hostRoot(maps[0]) ?? 0, 0xffffffff);
   }
-  let flags = options.hostNetwork ? Flag.hostNetwork : 0;
+  let flags = network === "host" ? Flag.hostNetwork : network === "private" ? Flag.privateNetwork : 0;
   if (options.ephemeral) flags |= Flag.ephemeral;
   if (pty) flags |= Flag.console;
   const config: SpawnConfig = {
@@ -326,13 +359,16 @@ function prepare(options: ContainOptions, fds: Fds) {
     config,
     maps,
     command: argText(argv[0]!),
+    network: pastaArgs,
     beforeGo:
       process.geteuid!() === 0 ? (holder: ChildProcess) => idmapBinds(mounts, holder, options.onWarning) : undefined,
     failed(error: unknown): unknown {
+      if (resolv !== null) removeFile(resolv);
       if (pty) closeConsole(pty);
       return explain(error, options.root, maps[0]);
     },
     finish(holder: ChildProcess): ChildProcess {
+      if (resolv !== null) removeFile(resolv);
       if (!pty) return holder;
       const input = fds[0] >= 0 ? fds[0] : 0;
       const output = fds[1] >= 0 ? fds[1] : 1;

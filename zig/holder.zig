@@ -40,6 +40,7 @@ pub fn holder(args: *const Start, reporter: Reporter) noreturn {
     if (config.flags & abi.flag_host_network == 0) {
         reporter.check(.unshare_network, linux.unshare(linux.CLONE.NEWNET));
     }
+    if (config.flags & abi.flag_private_network != 0) connect_network(args, reporter, others);
     reporter.check(.unshare_mount, linux.unshare(linux.CLONE.NEWNS));
     reporter.check(.unshare_time, linux.unshare(linux.CLONE.NEWTIME));
     reporter.check(.unshare_uts, linux.unshare(linux.CLONE.NEWUTS));
@@ -60,6 +61,16 @@ pub fn holder(args: *const Start, reporter: Reporter) noreturn {
     const init_pid = start.start_watched(Start, init, args.region, 1, reporter, args.*);
     sys.close(reporter.fd);
     supervise.supervise(init_pid, args.parent, others);
+}
+
+/// Says that the network namespace exists and waits while the supervisor connects it
+/// (src/network.ts starts pasta on it and waits until pasta has configured it), so CMD
+/// starts with its network up. EOF instead of the byte: the supervisor gave up, or died.
+fn connect_network(args: *const Start, reporter: Reporter, others: Others) void {
+    reporter.send(.network_ready, 0);
+    const connected = sys.read_byte(args.go);
+    sys.close(args.go);
+    if (!connected) supervise.end(0, others, 125);
 }
 
 /// The container's PID 1: mounts proc and sys, pivots, takes the console and execs CMD.
