@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Prepares this machine for the tests: Debian packages and, as root, an unprivileged test
-# user with delegated ID ranges. Safe to run again. As a user it only reports what is missing.
+# user with delegated ID ranges, /dev/net/tun open to users (pasta needs it for a user's
+# private network) and a Debian root for the network tests, built once per machine.
+# Safe to run again. As a user it only reports what is missing.
 set -euo pipefail
 TEST_USER=${CONTAIN_TEST_USER:-contain-test}
-packages=(uidmap busybox-static)
+packages=(uidmap busybox-static passt mmdebstrap)
+# Where the network tests find a Debian root (mmdebstrap --variant=apt bookworm).
+debian_root=${CONTAIN_DEBIAN_TARBALL:-/var/cache/contain-test/bookworm-apt.tar}
 
 if [ "$(id -u)" -ne 0 ]; then
   for package in "${packages[@]}"; do
@@ -38,3 +42,17 @@ while [ "$dir" != / ]; do
   chmod o+x "$dir"
   dir=$(dirname "$dir")
 done
+
+# A user's pasta opens /dev/net/tun, which Debian makes 0666; some hosts keep it 0600.
+if [ -c /dev/net/tun ]; then
+  chmod 0666 /dev/net/tun
+fi
+
+# Built once per machine; the tests extract it where they need it.
+if [ ! -s "$debian_root" ]; then
+  echo "setup: building $debian_root (mmdebstrap --variant=apt bookworm)" >&2
+  mkdir -p "$(dirname "$debian_root")"
+  mmdebstrap --quiet --mode=root --format=tar --variant=apt bookworm "$debian_root.new"
+  chmod 0644 "$debian_root.new"
+  mv "$debian_root.new" "$debian_root"
+fi
