@@ -52,10 +52,11 @@ function checkPort(port: PublishedPort): string | null {
   return null;
 }
 
-/** pasta's -t or -u value for `ports`: "none" when there are none. */
-function portSpec(ports: readonly PublishedPort[]): string {
-  if (ports.length === 0) return "none";
-  return ports.map((p) => `${p.hostIp === undefined ? "" : `${p.hostIp}/`}${p.hostPort}:${p.port ?? p.hostPort}`).join(",");
+/** pasta's -t or -u options for `ports`, one for each (an address applies to a whole
+ *  option's list), or `FLAG none` when there are none. */
+function portOptions(flag: "-t" | "-u", ports: readonly PublishedPort[]): string[] {
+  if (ports.length === 0) return [flag, "none"];
+  return ports.flatMap((p) => [flag, `${p.hostIp === undefined ? "" : `${p.hostIp}/`}${p.hostPort}:${p.port ?? p.hostPort}`]);
 }
 
 /** The first executable `name` on PATH (or the usual directories), or null. */
@@ -84,10 +85,8 @@ export function pastaArguments(program: string, ports: readonly PublishedPort[],
     "none",
     // Only the ports asked for are published (pasta's default would follow every port
     // the container listens on).
-    "-t",
-    portSpec(ports.filter((p) => (p.protocol ?? "tcp") === "tcp")),
-    "-u",
-    portSpec(ports.filter((p) => p.protocol === "udp")),
+    ...portOptions("-t", ports.filter((p) => (p.protocol ?? "tcp") === "tcp")),
+    ...portOptions("-u", ports.filter((p) => p.protocol === "udp")),
     "--dns-forward",
     DNS_FORWARDER,
     // As root, pasta would turn into nobody before it joins the namespace, which nobody
