@@ -24,7 +24,8 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 function makeRoot(): string {
   const dir = mkdtempSync(join(tmpdir(), "contain-bench-"));
   if (root) chownSync(dir, 4294967294, 4294967294);
-  const script = "mkdir bin etc && cp /bin/busybox bin/ && for a in sh true nc dd cat; do ln -s busybox bin/$a; done";
+  // The host's /usr is bound in read-only for socat; the root's lib links lead there.
+  const script = "mkdir bin etc usr && ln -s usr/lib lib && ln -s usr/lib64 lib64 && cp /bin/busybox bin/ && for a in sh true; do ln -s busybox bin/$a; done";
   const made = Bun.spawnSync([bun, pseudo, "sh", "-c", script], { cwd: dir, stderr: "pipe" });
   if (made.exitCode !== 0) throw new Error(`building the root failed: ${made.stderr}`);
   return dir;
@@ -38,43 +39,39 @@ function timed(argv: string[]): number {
   return elapsed;
 }
 
-/** Connects to 127.0.0.1:`port` until data flows, then reads to EOF: MiB/s of what came. */
+/** Connects to 127.0.0.1:`port` until data flows (socat into wc, so that the receiver is
+ *  not what is measured), then reads to EOF: MiB/s of what came, from connect to EOF. */
 async function receive(port: number): Promise<number> {
   for (let tries = 0; tries < 200; tries++) {
-    const { promise, resolve } = Promise.withResolvers<{ bytes: number; ms: number }>();
-    let bytes = 0;
-    let first = 0;
-    try {
-      await Bun.connect({
-        hostname: "127.0.0.1",
-        port,
-        socket: {
-          data(_, data) {
-            if (bytes === 0) first = performance.now();
-            bytes += data.length;
-          },
-          close: () => resolve({ bytes, ms: performance.now() - first }),
-          error: () => resolve({ bytes, ms: performance.now() - first }),
-        },
-      });
-    } catch {
-      await Bun.sleep(20);
-      continue;
-    }
-    const got = await promise;
-    if (got.bytes >= mebibytes * 1048576) return got.bytes / 1048576 / (got.ms / 1000);
-    if (got.bytes > 0) throw new Error(`port ${port}: ${got.bytes} bytes, not ${mebibytes} MiB`);
+    const begin = performance.now();
+    const result = Bun.spawnSync(["sh", "-c", `socat -u -b 262144 TCP:127.0.0.1:${port} - 2>/dev/null | wc -c`]);
+    const ms = performance.now() - begin;
+    const bytes = Number(result.stdout.toString().trim());
+    if (bytes >= mebibytes * 1048576) return bytes / 1048576 / (ms / 1000);
+    if (bytes > 0) throw new Error(`port ${port}: ${bytes} bytes, not ${mebibytes} MiB`);
     await Bun.sleep(20);
   }
   throw new Error(`port ${port}: nothing came`);
 }
 
-const sender = `dd if=/dev/zero bs=65536 count=${mebibytes * 16} 2>/dev/null | nc -l -p 8080`;
+/** A measurement, again on a new port when it fails (a port taken meanwhile, a slow start). */
+async function retried(measure: (port: number) => Promise<number>): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await measure(32000 + Math.floor(Math.random() * 20000));
+    } catch (error) {
+      if (attempt >= 2) throw error;
+    }
+  }
+}
+
+// socat at both ends, with large buffers: busybox's nc would be what is measured.
+const sender = (port: number) => `socat -u -b 262144 OPEN:/dev/zero,readbytes=${mebibytes * 1048576} TCP-LISTEN:${port},reuseaddr`;
 
 async function throughContain(dir: string, network: "private" | "host", port: number): Promise<number> {
   const publish = network === "private" ? ["-p", `127.0.0.1:${port}:8080`] : [];
-  const script = network === "host" ? sender.replace("8080", String(port)) : sender;
-  const child = Bun.spawn([bun, contain, "-c", "--network", network, ...publish, dir, "/bin/sh", "-c", script], {
+  const script = sender(network === "host" ? port : 8080);
+  const child = Bun.spawn([bun, contain, "-c", "-b", "/usr:/usr:ro", "--network", network, ...publish, dir, "/bin/sh", "-c", script], {
     stdin: "ignore",
     stdout: "ignore",
     stderr: "inherit",
@@ -89,7 +86,7 @@ async function throughContain(dir: string, network: "private" | "host", port: nu
 
 async function throughSlirp(port: number): Promise<number> {
   // The sender waits for a line on stdin: slirp4netns has configured the namespace then.
-  const ns = Bun.spawn(["unshare", "-rn", "--fork", "--pid", "--kill-child", "sh", "-c", `read line; ${sender.replaceAll("dd ", "/bin/busybox dd ").replaceAll("nc ", "/bin/busybox nc ")}`], {
+  const ns = Bun.spawn(["unshare", "-rn", "--fork", "--pid", "--kill-child", "sh", "-c", `read line; ${sender(8080)}`], {
     stdin: "pipe",
     stdout: "ignore",
     stderr: "inherit",
@@ -147,10 +144,9 @@ try {
   const speeds: Record<string, number[]> = { pasta: [], slirp4netns: [], host: [] };
   const throughputRounds = Math.max(3, Math.min(rounds, 5));
   for (let round = 0; round < throughputRounds; round++) {
-    const port = 31000 + round * 3 + Math.floor(Math.random() * 1000) * 10;
-    speeds.pasta!.push(await throughContain(dir, "private", port));
-    speeds.slirp4netns!.push(await throughSlirp(port + 1));
-    speeds.host!.push(await throughContain(dir, "host", port + 2));
+    speeds.pasta!.push(await retried((port) => throughContain(dir, "private", port)));
+    speeds.slirp4netns!.push(await retried((port) => throughSlirp(port)));
+    speeds.host!.push(await retried((port) => throughContain(dir, "host", port)));
   }
   console.log(`TCP container -> host over loopback, ${mebibytes} MiB, medians of ${throughputRounds} interleaved rounds:`);
   console.log(`  --network private, published port (pasta)   ${median(speeds.pasta!).toFixed(0)} MiB/s`);
