@@ -70,7 +70,9 @@ const sender = (port: number) => `socat -u -b 262144 OPEN:/dev/zero,readbytes=${
 
 async function throughContain(dir: string, network: "private" | "host", port: number): Promise<number> {
   const publish = network === "private" ? ["-p", `127.0.0.1:${port}:8080`] : [];
-  const script = sender(network === "host" ? port : 8080);
+  // The container stays up until the receiver has it all: it is killed then, and pasta
+  // with it, which would cut off what pasta still holds.
+  const script = `${sender(network === "host" ? port : 8080)}; sleep 60`;
   const child = Bun.spawn([bun, contain, "-c", "-b", "/usr:/usr:ro", "--network", network, ...publish, dir, "/bin/sh", "-c", script], {
     stdin: "ignore",
     stdout: "ignore",
