@@ -1,16 +1,26 @@
-#!/usr/bin/env bun
+#!/bin/sh
+":" //; export CONTAIN_CALLER_NOFILE="$(ulimit -Sn)"; exec bun "$0" "$@"
+// The line above is for sh, and a string for Bun: it notes the caller's open files limit
+// (src/limits.ts), which Bun raises as it starts, and runs Bun on this file.
 // The contain command: the bundle in dist/ when it is built (it starts faster), else
 // the sources. Plain JavaScript loaded with require: nothing to transpile or await on the way.
 // A Bun too old for the bundle's CommonJS wrapper gets no main from it: the sources then.
 // --doctor is loaded on its own, so that it works where the shim does not.
-if (process.argv[2] === "--doctor") require("../src/cli/doctor.ts").main();
-else {
-  // Missing is found out by trying: a look first with Bun.file would cost 2 MB of a 30 MB start.
-  let cli = {};
-  try {
-    cli = require("../dist/contain.js");
-  } catch (error) {
-    if (error?.code !== "MODULE_NOT_FOUND" || !String(error.message).includes("dist/contain.js")) throw error;
+try {
+  if (process.argv[2] === "--doctor") require("../src/cli/doctor.ts").main();
+  else {
+    // Missing is found out by trying: a look first with Bun.file would cost 2 MB of a 30 MB start.
+    let cli = {};
+    try {
+      cli = require("../dist/contain.js");
+    } catch (error) {
+      if (error?.code !== "MODULE_NOT_FOUND" || !String(error.message).includes("dist/contain.js")) throw error;
+    }
+    (cli.main ? cli : require("../src/cli/contain.ts")).main();
   }
-  (cli.main ? cli : require("../src/cli/contain.ts")).main();
+} catch (error) {
+  // What loading can meet (the native library missing): one line and its status, 125.
+  if (error?.name !== "ContainError") throw error;
+  process.stderr.write(`contain: ${error.message}\n`);
+  process.exit(error.status);
 }

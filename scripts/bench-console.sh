@@ -23,4 +23,4 @@ measure() {
 }
 
 measure script script -qc "head -c $bytes /dev/zero" /dev/null
-measure contain bin/contain.js "$root" "$head" -c "$bytes" /dev/zero
+measure contain bin/contain.js -C "$root" "$head" -c "$bytes" /dev/zero

@@ -22,6 +22,7 @@ const result = await Bun.build({
   // Taken before any module's code runs; the URL only when asked for.
   banner: "var bundleMeta = ((dir, path) => ({ dir, path, get url() { return Bun.pathToFileURL(path).href; } }))(__dirname, __filename);",
   define: {
+    CONTAIN_VERSION: JSON.stringify((await Bun.file(join(root, "package.json")).json()).version),
     "import.meta.dir": "bundleMeta.dir",
     "import.meta.dirname": "bundleMeta.dir",
     "import.meta.path": "bundleMeta.path",

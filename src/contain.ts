@@ -6,21 +6,25 @@ import {
   argText,
   chownFd,
   closeFd,
+  sourceTree,
   type Console,
   consoleNoEcho,
   copyTerminalSize,
   Flag,
-  idmapTree,
-  MAX_IDMAPPED,
+  GO_TREE,
+  type GoFds,
+  MAX_BINDS,
   Mode,
   type NativeMount,
+  objectPath,
+  objectReachable,
   openConsole,
+  openObject,
   rawTerminal,
   refuseNul,
   restoreTerminal,
   type SpawnConfig,
-  type FileStat,
-  statPath,
+  statObject,
   strerror,
 } from "./native.ts";
 import { type Environment, environment } from "./stdio.ts";
@@ -40,34 +44,34 @@ export interface ContainOptions {
   /** The root filesystem. */
   root: Arg;
   /** Command and arguments, run as PID 1. Default: /bin/sh. */
-  cmd?: readonly Arg[];
+  cmd?: readonly Arg[] | undefined;
   /** Relay a pty console at /dev/console (the CLI's default; -c turns it off). */
-  console?: boolean;
-  uidMap?: string;
-  gidMap?: string;
+  console?: boolean | undefined;
+  uidMap?: string | undefined;
+  gidMap?: string | undefined;
   /** "none" (the default): loopback only; "host" (-n): the host's network, and no /sys;
    *  "private": a network of the container's own that reaches out through pasta. */
-  network?: NetworkMode;
+  network?: NetworkMode | undefined;
   /** The same as network: "host" (kept for callers that predate network). */
-  hostNetwork?: boolean;
+  hostNetwork?: boolean | undefined;
   /** Ports of the container published on the host (-p); with network: "private". */
-  ports?: PublishedPort[];
+  ports?: readonly PublishedPort[] | undefined;
   /** -i and -o: /bin/sh -c helpers inside and outside the new namespaces. */
-  inside?: Arg;
-  outside?: Arg;
+  inside?: Arg | undefined;
+  outside?: Arg | undefined;
   /** CMD's environment, added to container=contain. */
-  env?: Record<string, string | undefined>;
+  env?: Record<string, string | undefined> | undefined;
   /** The -i and -o helpers' environment. Default: process.env. The CLI
    *  passes its own environment here as the kernel gave it, bytes and all. */
-  helperEnv?: Environment;
+  helperEnv?: Environment | undefined;
   /** CMD's working directory inside the container. Default: /. */
-  cwd?: Arg;
+  cwd?: Arg | undefined;
   /** Binds and tmpfs mounts, made in order under the new root before the pivot. */
-  mounts?: Mount[];
+  mounts?: readonly Mount[] | undefined;
   /** DIR is the read-only lower layer of an overlay whose upper layer is a tmpfs of this
    *  container's own: CMD may write anywhere, DIR is never written. */
-  ephemeral?: boolean;
-  onWarning?: (message: string) => void;
+  ephemeral?: boolean | undefined;
+  onWarning?: ((message: string) => void) | undefined;
 }
 
 /** A host path seen at `target` inside the container (read-only with `readonly`). */
@@ -75,14 +79,14 @@ export interface BindMount {
   type: "bind";
   source: string;
   target: string;
-  readonly?: boolean;
+  readonly?: boolean | undefined;
 }
 
 /** A fresh tmpfs at `target`; `size` in bytes, or a string with a k, m, g or % suffix. */
 export interface TmpfsMount {
   type: "tmpfs";
   target: string;
-  size?: number | string;
+  size?: number | string | undefined;
 }
 
 export type Mount = BindMount | TmpfsMount;
@@ -90,21 +94,35 @@ export type Mount = BindMount | TmpfsMount;
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 
-function checkRoot(root: Arg): { path: Arg; uid: number; gid: number } {
+/** A bind as the shim takes it, with the O_PATH fd of its source (binds). */
+type PlannedMount = NativeMount & { fd?: number };
+
+/**
+ * DIR, opened once: its O_PATH fd (pushed on `opened`), which the holder enters and the
+ * checks ask, and its owner. Symbolic links in DIR's path are followed here, on purpose,
+ * and never again: from now on DIR is the object this names.
+ */
+function checkRoot(root: Arg, opened: number[]): { path: Arg; fd: number; uid: number; gid: number } {
   refuseNul(root, "root");
-  // Bytes that are not UTF-8 stay as they are: relative, they name the same directory in
-  // the holder, which starts in ours.
-  const path = typeof root === "string" ? resolve(root) : root;
-  const stat = statPath(path);
   const name = argText(root);
+  const fd = openObject(root);
+  if (typeof fd !== "number") throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(fd.errno)}`, "", fd.errno);
+  opened.push(fd);
+  const stat = statObject(fd);
   if (typeof stat === "number") throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(stat)}`, "", stat);
   if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${name} as root filesystem: Not a directory`, "", 20);
-  return { path, uid: stat.uid, gid: stat.gid };
+  // Bytes that are not UTF-8 stay as they are: the path is only named in messages now.
+  const path = typeof root === "string" ? resolve(root) : root;
+  return { path, fd, uid: stat.uid, gid: stat.gid };
 }
 
-/** Checks the mounts and turns them into the shim's form: a missing source or a target
- *  that is not absolute is a ContainError naming it. */
-function planMounts(mounts: Mount[]): NativeMount[] {
+/** Checks the mounts and turns them into the shim's form, each bind's source opened once
+ *  (its fd pushed on `opened`): a missing source or a target that is not absolute is a
+ *  ContainError naming it. */
+function planMounts(mounts: readonly Mount[], opened: number[]): PlannedMount[] {
+  if (mounts.filter((mount) => mount.type === "bind").length > MAX_BINDS) {
+    throw new ContainError(`Cannot bind more than ${MAX_BINDS} sources into one container`);
+  }
   return mounts.map((mount) => {
     if (typeof mount.target !== "string" || !mount.target.startsWith("/")) {
       throw new ContainError(`Cannot mount on ${mount.target}: the target must be an absolute path`);
@@ -117,39 +135,68 @@ function planMounts(mounts: Mount[]): NativeMount[] {
       return { kind: "tmpfs", target: mount.target, size };
     }
     if (mount.type !== "bind") throw new ContainError(`Cannot mount on ${(mount as Mount).target}: unknown type ${(mount as Mount).type}`);
-    const source = resolve(mount.source);
-    const stat = statPath(source);
+    const fd = openObject(mount.source);
+    if (typeof fd !== "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(fd.errno)}`, "bind", fd.errno);
+    opened.push(fd);
+    const stat = statObject(fd);
     if (typeof stat === "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(stat)}`, "bind", stat);
     const directory = (stat.mode & S_IFMT) === S_IFDIR;
-    return { kind: "bind", source, target: mount.target, readonly: mount.readonly === true, directory };
+    return { kind: "bind", source: resolve(mount.source), target: mount.target, readonly: mount.readonly === true, directory, fd };
   });
 }
 
 /**
- * As host root, container root is an unprivileged host ID, so a plain bind of root's
- * files could not be written: give each bind an ID-mapped copy of its source, through
- * which host IDs appear as the container's map shows them. The kernel lets only host
- * root make it, so the supervisor does, once the holder's maps exist. Where the kernel or
- * the filesystem refuses, the bind stays plain, with one warning.
+ * The fds for the go message: one per bind, each its source as an object, never its path
+ * again. As host root, container root is an unprivileged host ID, so a plain bind of
+ * root's files could not be written: each writable bind is an ID-mapped copy of its
+ * source, through which host IDs appear as the container's map shows them. The kernel
+ * lets only host root make it, so the supervisor does, once the holder's maps exist,
+ * and makes the plain trees of the `:ro` binds too (the holder's namespace could not
+ * copy a mount of the host's). Where the kernel or the filesystem refuses an ID-mapped
+ * copy, the bind stays plain, with one warning. As a user, the holder gets the sources'
+ * fds and copies them itself.
  */
-function idmapBinds(mounts: NativeMount[], holder: ChildProcess, warn?: (message: string) => void): number[] {
-  const fds: number[] = [];
+function bindFds(mounts: PlannedMount[], holder: ChildProcess, warn?: (message: string) => void): GoFds {
+  const go: GoFds = { fds: [], tags: [] };
+  const root = process.geteuid!() === 0;
   let warned = false;
-  mounts.forEach((mount, index) => {
-    // Container root may remount its own mounts read-write, and through an ID-mapped one
-    // it writes as host root: so a read-only bind stays plain, where host IDs keep it so.
-    if (mount.kind !== "bind" || mount.readonly || fds.length >= MAX_IDMAPPED) return;
-    const tree = idmapTree(mount.source!, holder.pid);
-    if (typeof tree === "number") {
-      holder.markIdmapped(index, fds.length);
-      fds.push(tree);
-    } else if (!warned) {
-      warned = true;
-      const why = strerror(tree.errno);
-      warn?.(`Cannot ID-map the bind of ${mount.source} (${why}): it is a plain bind, which container root may not write`);
-    }
-  });
-  return fds;
+  try {
+    mounts.forEach((mount, index) => {
+      if (mount.kind !== "bind") return;
+      if (!root) {
+        const copy = sourceCopy(mount);
+        go.fds.push(copy);
+        go.tags.push(index);
+        return;
+      }
+      // A :ro bind stays plain: through an ID-mapped one, container root would read
+      // what only host root may (and read-only, it has nothing to write as root).
+      let tree = mount.readonly ? sourceTree(mount.fd!, 0) : sourceTree(mount.fd!, holder.pid);
+      if (typeof tree !== "number" && !mount.readonly) {
+        if (!warned) {
+          warned = true;
+          const why = strerror(tree.errno);
+          warn?.(`Cannot ID-map the bind of ${mount.source} (${why}): it is a plain bind, which container root may not write`);
+        }
+        tree = sourceTree(mount.fd!, 0);
+      }
+      if (typeof tree !== "number") throw new ContainError(`Failed to bind ${mount.source}: ${strerror(tree.errno)}`, "bind", tree.errno);
+      go.fds.push(tree);
+      go.tags.push((index | GO_TREE) >>> 0);
+    });
+  } catch (error) {
+    go.fds.forEach(closeFd);
+    throw error;
+  }
+  return go;
+}
+
+/** The source's fd for the go message, which closes what it sends: its own copy. */
+function sourceCopy(mount: PlannedMount): number {
+  // The supervisor keeps its fd until the start is over; the message takes its own.
+  const fd = openObject(`/proc/self/fd/${mount.fd}`);
+  if (typeof fd !== "number") throw new ContainError(`Failed to bind ${mount.source}: ${strerror(fd.errno)}`, "bind", fd.errno);
+  return fd;
 }
 
 /** CMD's environment: container=contain and the caller's additions. */
@@ -198,66 +245,46 @@ function resolve(path: string): string {
   return `/${parts.join("/")}`;
 }
 
-/** An absolute path's parent directory, for bytes too ("/" for "/"). */
-function parent(path: Arg): Arg {
-  if (typeof path === "string") {
-    let end = path.length;
-    while (end > 1 && path[end - 1] === "/") end--;
-    const slash = path.lastIndexOf("/", end - 1);
-    return slash <= 0 ? "/" : path.slice(0, slash);
-  }
-  let end = path.length;
-  while (end > 1 && path[end - 1] === 0x2f) end--;
-  const slash = path.lastIndexOf(0x2f, end - 1);
-  return slash <= 0 ? "/" : path.subarray(0, slash);
-}
-
-/** An absolute form of `path`: resolve's, or bytes under the working directory. */
-function absolute(path: Arg): Arg {
-  if (typeof path === "string") return resolve(path);
-  if (path[0] === 0x2f) return path;
-  const cwd = new TextEncoder().encode(`${process.cwd()}/`);
-  const whole = new Uint8Array(cwd.length + path.length);
-  whole.set(cwd);
-  whole.set(path, cwd.length);
-  return whole;
-}
-
 /**
  * As host root under the default map, every container ID but root is the host ID of the
  * same number, so container root can leave a setuid or setgid file in DIR for any real
  * host user or group (chown 1001:42 f; chmod 2755 f: group shadow for whoever runs it).
- * That is harmless only where no other host user can reach DIR: DIR or a directory above
- * it must be closed to them (no search permission for others, nor for a group other than
- * root's) and belong to root or to container root. Returns the problem, or null.
+ * That is harmless only where no other host user can reach DIR: DIR or one of its real
+ * ancestors must be closed to them (no search permission for others, nor for a group
+ * other than root's, nor for a user or group named in its ACL) and belong to root or to
+ * container root. The object is judged, through its fd: a symbolic link or a `..` in
+ * the path as typed changes nothing. An error counts as reachable.
  */
-export function reachableByOthers<P extends Arg>(path: P, stat: (path: P) => FileStat | number, containerRoot: number): boolean {
-  for (let at = path; ; at = parent(at) as P) {
-    const info = stat(at);
-    if (typeof info !== "number" && (info.uid === 0 || info.uid === containerRoot)) {
-      const othersOut = (info.mode & 0o001) === 0 && ((info.mode & 0o010) === 0 || info.gid === 0);
-      if (othersOut) return false;
-    }
-    if (argText(at) === "/") break;
-  }
-  return true;
+function reachable(fd: number, containerRoot: number): boolean {
+  return objectReachable(fd, containerRoot) !== false;
+}
+
+/** The real path of an object when it differs from the path as typed, for messages. */
+function realName(typed: string, fd: number): string {
+  const real = objectPath(fd);
+  return real === typed ? "" : ` (${real})`;
 }
 
 /**
  * The same for a writable bind as host root, and more so: through an ID-mapped bind,
  * container root writes as host root (a setuid-root file, for whoever can reach it), and
- * even a plain one takes files for real host IDs. A file's own mode says nothing of who
- * reaches it, so for a file the path starts at its directory. Returns the problem, or null.
+ * even a plain one takes files for real host IDs. A file is judged from its directory
+ * (and refused when it has other links). Returns the problem, or null.
  */
-function bindReachable(mount: NativeMount, containerRoot: number): string | null {
+function bindReachable(mount: PlannedMount, containerRoot: number): string | null {
   if (mount.kind !== "bind" || mount.readonly) return null;
-  const from = mount.directory ? mount.source! : parent(mount.source!);
-  if (!reachableByOthers(from, statPath, containerRoot)) return null;
+  if (!reachable(mount.fd!, containerRoot)) return null;
   return (
-    `Cannot bind ${argText(mount.source!)} writable: as host root, container root writes there as host root ` +
-    `(setuid files too), and other host users can reach it: make it private (chmod 700), bind it :ro, ` +
-    `or choose maps with -u and -g`
+    `Cannot bind ${mount.source}${realName(mount.source!, mount.fd!)} writable: as host root, container root writes ` +
+    `there as host root (setuid files too), and other host users can reach it: make it private (chmod 700), ` +
+    `bind it :ro, or choose maps with -u and -g`
   );
+}
+
+/** The maps of the container's own user namespace, nested in the holder's: each ID the
+ *  holder's namespace maps, onto itself (zig/lock.zig). */
+function lockMap(plan: MapPlan): string {
+  return plan.items.map((item) => `${item.inside} ${item.inside} ${item.count}\n`).join("");
 }
 
 export function startContain(options: ContainOptions, fds: Fds = [-1, -1, -1]): ChildProcess {
@@ -285,7 +312,19 @@ export async function startContainAsync(options: ContainOptions, fds: Fds = [-1,
 
 /** Everything before the fork: the checks, the maps, the console. */
 function prepare(options: ContainOptions, fds: Fds) {
-  const { path: root, ...owner } = checkRoot(options.root);
+  // DIR's and the sources' fds, closed once the start is over, whichever way.
+  const opened: number[] = [];
+  const release = () => opened.splice(0).forEach(closeFd);
+  try {
+    return prepareOpened(options, fds, opened, release);
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+function prepareOpened(options: ContainOptions, fds: Fds, opened: number[], release: () => void) {
+  const { path: root, fd: rootFd, ...owner } = checkRoot(options.root, opened);
   const argv = options.cmd?.length ? options.cmd : ["/bin/sh"];
   const network = networkMode(options.network, options.hostNetwork);
   const ports = options.ports ?? [];
@@ -295,14 +334,41 @@ function prepare(options: ContainOptions, fds: Fds) {
   const pasta = network === "private" ? findProgram("pasta") : null;
   if (network === "private" && pasta === null) throw missingPasta();
   const pastaArgs = pasta === null ? undefined : pastaArguments(pasta, ports, process.geteuid!() === 0);
-  const mounts = planMounts(options.mounts ?? []);
+  // The container's resolver asks pasta's forwarder: a file bound over /etc/resolv.conf,
+  // first, so that a -b of the caller's own still wins. Its name goes once the start is
+  // over (the kernel will not mount a file that has none left).
+  const resolv = pastaArgs ? writeResolvConf() : null;
+  const resolvBind: Mount[] = resolv === null ? [] : [{ type: "bind", source: resolv, target: "/etc/resolv.conf", readonly: true }];
+  const forget = () => resolv !== null && removeFile(resolv);
+  try {
+    return prepareMounts(options, fds, opened, release, root, rootFd, owner, argv, pastaArgs, resolvBind, forget);
+  } catch (error) {
+    forget();
+    throw error;
+  }
+}
+
+function prepareMounts(
+  options: ContainOptions,
+  fds: Fds,
+  opened: number[],
+  release: () => void,
+  root: Arg,
+  rootFd: number,
+  owner: { uid: number; gid: number },
+  argv: readonly Arg[],
+  pastaArgs: string[] | undefined,
+  resolvBind: Mount[],
+  forget: () => void,
+) {
+  const mounts = planMounts([...resolvBind, ...(options.mounts ?? [])], opened);
   const initEnvp = commandEnvironment(options.env);
   const maps = planMaps(options.uidMap, options.gidMap);
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
   // Explicit maps are the caller's choice, and an ephemeral root is never written.
   const defaultRootMap = process.geteuid!() === 0 && options.uidMap === undefined && options.gidMap === undefined;
-  if (defaultRootMap && !options.ephemeral && reachableByOthers(absolute(root), statPath, hostRoot(maps[0]) ?? 0)) {
-    const path = argText(absolute(root));
+  if (defaultRootMap && !options.ephemeral && reachable(rootFd, hostRoot(maps[0]) ?? 0)) {
+    const path = objectPath(rootFd);
     throw new ContainError(
       `Cannot use ${argText(options.root)} as root filesystem: ${path} is open to other host users, and as host ` +
         `root the default map gives container IDs their own numbers on the host, so the container could leave ` +
@@ -323,21 +389,12 @@ function prepare(options: ContainOptions, fds: Fds) {
     const warning = ownerWarning(argText(options.root), owner, maps, delegatedRanges());
     if (warning) options.onWarning?.(warning);
   }
-  // The container's resolver asks pasta's forwarder: a file bound over /etc/resolv.conf,
-  // first, so that a -b of the caller's own still wins. Its name goes once CMD runs.
-  const resolv = pastaArgs ? writeResolvConf() : null;
-  if (resolv !== null) mounts.unshift({ kind: "bind", source: resolv, target: "/etc/resolv.conf", readonly: true, directory: false });
-  let pty;
-  try {
-    pty = options.console ? openConsole() : null;
-  } catch (error) {
-    if (resolv !== null) removeFile(resolv);
-    throw error;
-  }
+  const pty = options.console ? openConsole() : null;
   if (pty && process.geteuid!() === 0) {
     // The pty belongs to host root; the console is container root's, whatever host ID that is.
     chownFd(pty.slave, hostRoot(maps[0]) ?? 0, 0xffffffff);
   }
+  const network = networkMode(options.network, options.hostNetwork);
   let flags = network === "host" ? Flag.hostNetwork : network === "private" ? Flag.privateNetwork : 0;
   if (options.ephemeral) flags |= Flag.ephemeral;
   if (pty) flags |= Flag.console;
@@ -351,24 +408,28 @@ function prepare(options: ContainOptions, fds: Fds) {
     mounts,
     stdio: pty ? [-1, -1, fds[2]] : fds,
     root,
+    rootFd,
     console: pty?.path,
     inside: options.inside,
     outside: options.outside,
+    lockUidMap: lockMap(maps[0]),
+    lockGidMap: lockMap(maps[1]),
   };
   return {
     config,
     maps,
     command: argText(argv[0]!),
     network: pastaArgs,
-    beforeGo:
-      process.geteuid!() === 0 ? (holder: ChildProcess) => idmapBinds(mounts, holder, options.onWarning) : undefined,
+    beforeGo: (holder: ChildProcess) => bindFds(mounts, holder, options.onWarning),
     failed(error: unknown): unknown {
-      if (resolv !== null) removeFile(resolv);
+      release();
+      forget();
       if (pty) closeConsole(pty);
       return explain(error, options.root, maps[0]);
     },
     finish(holder: ChildProcess): ChildProcess {
-      if (resolv !== null) removeFile(resolv);
+      release();
+      forget();
       if (!pty) return holder;
       const input = fds[0] >= 0 ? fds[0] : 0;
       const output = fds[1] >= 0 ? fds[1] : 1;

@@ -2,10 +2,12 @@
 // Each check is a pure function of plain data (file contents, stat results, probe output),
 // so unit tests need no privileges; runDoctor gathers the data and runs the probes.
 //
-// This module imports neither native.ts nor userns.ts (which loads the shim on import):
-// the doctor must still run on a host where the native library cannot be built or loaded.
+// This module imports neither native.ts nor userns.ts (which load the shim on import):
+// the doctor must still run on a host where the native library cannot be built or loaded,
+// and says so (shim.ts only tries it).
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { type IdKind, type IdRange, parseProcMap, parseSubordinate, parseSubordinateAll } from "./maps.ts";
+import { libraryPath, shimProblem } from "./shim.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "info";
 
@@ -111,12 +113,24 @@ export function checkAppArmor(input: { restrict: string | null; root: boolean; b
   if (value === "0") return { name, status: "ok", detail: "apparmor_restrict_unprivileged_userns = 0" };
   if (input.root) return { name, status: "info", detail: `apparmor_restrict_unprivileged_userns = ${value}: root is not restricted` };
   const bun = input.bun ?? "/path/to/bun";
-  const detail = `apparmor_restrict_unprivileged_userns = ${value}: unprivileged user namespaces are blocked`;
+  // Ubuntu 23.10 and later (24.04 included): a user namespace made by a program that no
+  // AppArmor profile allows gets no capabilities in it, so every map and mount fails.
+  const detail =
+    `kernel.apparmor_restrict_unprivileged_userns = ${value} (Ubuntu's default since 23.10): ` +
+    "user namespaces made by programs without an AppArmor profile that allows them, Bun among them, get no capabilities, so containers fail";
   const profile = `abi <abi/4.0>,\\ninclude <tunables/global>\\nprofile bun ${bun} flags=(unconfined) {\\n  userns,\\n}\\n`;
   const fix =
     "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for bun: " +
     `printf '${profile}' > /etc/apparmor.d/bun && apparmor_parser -r /etc/apparmor.d/bun`;
   return { name, status: "fail", detail, fix };
+}
+
+/** 0. The native library loads and speaks this code's ABI. `problem` is why not, or null. */
+export function checkShim(input: { path: string; problem: string | null }): Check {
+  const name = "native library";
+  if (input.problem === null) return { name, status: "ok", detail: `${input.path} loads` };
+  const [detail, fix] = input.problem.split("; ");
+  return { name, status: "fail", detail: detail!, ...(fix ? { fix } : {}) };
 }
 
 /** The Seccomp: mode in /proc/self/status contents (0 none, 1 strict, 2 filter), or null. */
@@ -533,6 +547,7 @@ export function runDoctor(options: DoctorOptions = {}): Check[] {
   const unshare = Bun.which("unshare", { PATH: tools });
   const checks: Check[] = [];
 
+  checks.push(guard("native library", () => checkShim({ path: libraryPath, problem: shimProblem() })));
   checks.push(
     guard("user namespaces", () =>
       checkUserNamespaces({

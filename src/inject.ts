@@ -1,15 +1,15 @@
 // inject: CMD inside a running container, in all the namespaces of its init.
 import { ChildProcess } from "./child.ts";
 import { ContainError } from "./errors.ts";
-import { type Arg, argText, closeFd, Mode, openPidfd, readText, statPath } from "./native.ts";
+import { type Arg, argText, closeFd, Flag, Mode, openPidfd, readText, statPath } from "./native.ts";
 import { defaultShell } from "./pseudo.ts";
 import { type Environment, environment } from "./stdio.ts";
 
 export interface InjectOptions {
   /** contain's PID (the supervisor), or the PID whose child is the init. */
   pid: number;
-  cmd?: readonly Arg[];
-  env?: Environment;
+  cmd?: readonly Arg[] | undefined;
+  env?: Environment | undefined;
 }
 
 /** A /proc file, or "" when it cannot be read (the process is gone, or not ours). */
@@ -67,9 +67,12 @@ export function startInject(options: InjectOptions, fds: [number, number, number
   try {
     if (!isInit(init)) throw gone();
     const env = options.env ?? process.env;
-    const argv = options.cmd?.length ? options.cmd : defaultShell(env);
+    const given = options.cmd?.length ? options.cmd : undefined;
+    const argv = given ?? defaultShell(env);
+    // $SHELL names a host path: where the container has none there, /bin/sh.
+    const flags = given ? 0 : Flag.defaultShell;
     return ChildProcess.start(
-      { mode: Mode.inject, targetPidfd: pidfd, argv, envp: environment(env), stdio: fds },
+      { mode: Mode.inject, flags, targetPidfd: pidfd, argv, envp: environment(env), stdio: fds },
       null,
       argText(argv[0]!),
     );

@@ -2,14 +2,11 @@
 // and typed wrappers that return values or throw.
 import { CString, dlopen, FFIType, type Pointer, ptr } from "bun:ffi";
 import { ContainError } from "./errors.ts";
+import { ABI_VERSION, libraryPath, loadShim } from "./shim.ts";
+
+export { ABI_VERSION, libraryPath };
 
 const { u32, i32, ptr: pointer } = FFIType;
-
-/** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 15;
-
-const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
-export const libraryPath = `${import.meta.dir}/../zig-out/lib/${arch}/libcontain.so`;
 
 const symbols = {
   // ABI checks
@@ -28,8 +25,12 @@ const symbols = {
   die_of: { args: [u32], returns: FFIType.void },
   start_map_helpers: { args: [pointer, pointer, u32], returns: u32 },
 
-  send_go: { args: [i32, pointer, u32], returns: u32 },
-  idmap_tree: { args: [pointer, i32], returns: i32 },
+  send_go: { args: [i32, pointer, pointer, u32], returns: u32 },
+  source_tree: { args: [i32, i32], returns: i32 },
+  object_open: { args: [pointer], returns: i32 },
+  object_stat: { args: [i32, pointer], returns: u32 },
+  object_reachable: { args: [i32, u32], returns: i32 },
+  object_path: { args: [i32, pointer, u32], returns: i32 },
   close_fd: { args: [i32], returns: u32 },
   make_pipe: { args: [pointer], returns: u32 },
   read_fd: { args: [i32, pointer, u32], returns: i32 },
@@ -38,11 +39,13 @@ const symbols = {
   terminal_raw: { args: [i32, pointer], returns: u32 },
   terminal_restore: { args: [i32, pointer], returns: u32 },
   terminal_no_echo: { args: [i32], returns: u32 },
+  terminal_is: { args: [i32], returns: u32 },
   terminal_copy_size: { args: [i32, i32], returns: u32 },
   terminal_follow_size: { args: [i32, i32], returns: u32 },
   watch_child: { args: [i32, i32, i32, i32], returns: i32 },
   // files (node:fs costs more to load than pseudo's whole fast path)
   file_read: { args: [pointer, pointer, u32], returns: i32 },
+  nofile_limit: { args: [i32, u32], returns: FFIType.f64 },
   file_write: { args: [pointer, pointer, u32], returns: u32 },
   fd_write: { args: [i32, pointer, u32], returns: u32 },
   file_stat: { args: [pointer, pointer], returns: u32 },
@@ -50,24 +53,7 @@ const symbols = {
   fd_chown: { args: [i32, u32, u32], returns: u32 },
 } as const;
 
-function load() {
-  let lib;
-  try {
-    lib = dlopen(libraryPath, symbols).symbols;
-  } catch (error) {
-    const reason = /No such file|ENOENT|cannot open/i.test(String(error)) ? "is missing" : `cannot be loaded (${error})`;
-    throw new Error(`native library ${libraryPath} ${reason}; build it with \`bun run build:native\``);
-  }
-  const version = lib.abi_version();
-  if (version !== ABI_VERSION) {
-    throw new Error(
-      `native library ${libraryPath} has ABI ${version}, expected ${ABI_VERSION}; rebuild it with \`bun run build:native\``,
-    );
-  }
-  return lib;
-}
-
-export const native = load();
+export const native = loadShim(symbols);
 
 /**
  * The shim's description of its side of the boundary (abi.layout in zig/abi.zig): struct
@@ -117,6 +103,10 @@ export const ConfigLayout = describe({
   initEnvp: "Config.init_envp",
   mounts: "Config.mounts",
   mountCount: "Config.mount_count",
+  rootFd: "Config.root_fd",
+  lockUidMap: "Config.lock_uid_map",
+  lockGidMap: "Config.lock_gid_map",
+  nofile: "Config.nofile",
 });
 
 /** Byte offsets of abi.Mount's fields, and its size (`size`). */
@@ -127,7 +117,6 @@ const MountLayout = describe({
   source: "Mount.source",
   target: "Mount.target",
   sizeOption: "Mount.size",
-  idmapped: "Mount.idmapped",
 });
 
 /** Byte offsets of abi.Result's fields, and its size (`size`). */
@@ -151,8 +140,9 @@ const MapHelperLayout = describe({
   stdin: "MapHelper.stdin",
 });
 
-/** At most this many ID-mapped binds travel with the go message (abi.max_idmapped). */
-export const MAX_IDMAPPED = describe({ value: "max_idmapped" }).value;
+/** At most this many binds, each an fd of the go message (abi.max_binds); and the bit of a
+ *  go tag that says its fd is a detached tree, not a source (abi.go_tree). */
+export const { maxBinds: MAX_BINDS, goTree: GO_TREE } = describe({ maxBinds: "max_binds", goTree: "go_tree" });
 
 /** The codes of the steps that TypeScript tells apart (abi.Step). */
 export const Step = describe({
@@ -198,6 +188,7 @@ export const Flag = describe({
   console: "flag.console",
   hostNetwork: "flag.host_network",
   ephemeral: "flag.ephemeral",
+  defaultShell: "flag.default_shell",
   privateNetwork: "flag.private_network",
 });
 const MountKind = describe({ bind: "kind.bind", tmpfs: "kind.tmpfs" });
@@ -239,6 +230,13 @@ export interface SpawnConfig {
   /** contain: CMD's environment (envp is the helpers'). */
   initEnvp?: readonly Arg[];
   mounts?: NativeMount[];
+  /** contain: an O_PATH fd of DIR, which the holder enters. */
+  rootFd?: number;
+  /** contain: the maps of the nested user namespace that locks the mounts (lock.zig). */
+  lockUidMap?: string;
+  lockGidMap?: string;
+  /** The soft RLIMIT_NOFILE the child starts with (Infinity: unlimited); 0 or none keeps ours. */
+  nofile?: number;
 }
 
 /** What spawn_child gives: the first child's pid and pidfd, our ends of its report and
@@ -252,8 +250,6 @@ export interface SpawnResult {
   region: number;
   /** The config's buffers, which the children read until CMD is executed. */
   buffers: unknown[];
-  /** The mount table, whose `idmapped` fields are set before go (markIdmapped). */
-  table: DataView;
 }
 
 const encoder = new TextEncoder();
@@ -320,9 +316,9 @@ function layOut(texts: readonly Arg[], label: (index: number) => string): { byte
   return { bytes, length: at, offsets, base: ptr(bytes) };
 }
 
-const OPTIONAL = ["root", "console", "inside", "outside", "cwd"] as const;
+const OPTIONAL = ["root", "console", "inside", "outside", "cwd", "lockUidMap", "lockGidMap"] as const;
 
-export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, DataView] {
+export function encodeConfig(config: SpawnConfig, keep: unknown[]): DataView {
   const argc = config.argv.length;
   const envc = config.envp.length;
   const initEnvp = config.initEnvp ?? [];
@@ -365,7 +361,6 @@ export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, D
     setPointer(table, row + M.target, base + offsets[first]!);
     setPointer(table, row + M.source, mount.source === undefined ? 0 : base + offsets[first + 1]!);
     setPointer(table, row + M.sizeOption, mount.size === undefined ? 0 : base + offsets[first + 2]!);
-    table.setInt32(row + M.idmapped, -1, true);
   }
 
   const C = ConfigLayout;
@@ -384,27 +379,27 @@ export function encodeConfig(config: SpawnConfig, keep: unknown[]): [DataView, D
   setPointer(view, C.initEnvp, pointerBase + (argc + envc + 2) * 8);
   setPointer(view, C.mounts, mounts.length ? ptr(table) : 0);
   view.setUint32(C.mountCount, mounts.length, true);
+  view.setInt32(C.rootFd, config.rootFd ?? -1, true);
+  // Two halves: a BigInt would cost the commands a megabyte on their way to CMD.
+  const nofile = config.nofile ?? 0;
+  const finite = Number.isFinite(nofile);
+  view.setUint32(C.nofile, finite ? nofile % 2 ** 32 : 0xffffffff, true);
+  view.setUint32(C.nofile + 4, finite ? Math.floor(nofile / 2 ** 32) : 0xffffffff, true);
   keep.push(strings.bytes, pointers, view, table);
-  return [view, table];
+  return view;
 }
 
 /** Forks the first child (see zig/spawn.zig). Throws NativeError, naming the step that
  *  failed (allocating stacks, creating a pipe, the fork itself), on failure. */
 export function spawnChild(config: SpawnConfig): SpawnResult {
   const buffers: unknown[] = [];
-  const [view, table] = encodeConfig(config, buffers);
+  const view = encodeConfig(config, buffers);
   const result = new DataView(new ArrayBuffer(ResultLayout.size));
   const failed = native.spawn_child(ptr(view), ptr(result));
   if (failed !== 0) throw new NativeError(stepText(failed >>> 16), failed & 0xffff);
   const R = ResultLayout;
   const field = (offset: number) => result.getInt32(offset, true);
-  return { pid: field(R.pid), pidfd: field(R.pidfd), reportFd: field(R.reportFd), goFd: field(R.goFd), region: field(R.region), buffers, table };
-}
-
-/** Marks bind `index` of a spawned holder's mount table as the ID-mapped tree `slot` of
- *  the go message. The holder reads the table only after go, which orders the two. */
-export function markIdmapped(table: DataView, index: number, slot: number): void {
-  table.setInt32(index * MountLayout.size + MountLayout.idmapped, slot, true);
+  return { pid: field(R.pid), pidfd: field(R.pidfd), reportFd: field(R.reportFd), goFd: field(R.goFd), region: field(R.region), buffers };
 }
 
 /** Starts the shim's watcher thread on the child behind `pidfd` (relaying the console
@@ -519,18 +514,56 @@ export function releaseRegion(region: number): void {
   native.release_region(region);
 }
 
-/** The go message for a holder, carrying `fds` (ID-mapped trees). */
-export function sendGo(fd: number, fds: number[]): void {
-  const list = Int32Array.from(fds.length ? fds : [-1]);
-  const e = native.send_go(fd, ptr(list), fds.length);
+/** The fds that travel with the go message, and the tag of each (abi.go_tree). */
+export interface GoFds {
+  fds: number[];
+  tags: number[];
+}
+
+/** The go message for a holder, carrying the binds' fds. */
+export function sendGo(fd: number, go: GoFds): void {
+  const fds = Int32Array.from(go.fds.length ? go.fds : [-1]);
+  const tags = Uint32Array.from(go.tags.length ? go.tags : [0]);
+  const e = native.send_go(fd, ptr(fds), ptr(tags), go.fds.length);
   if (e !== 0) throw new NativeError("release the child", e);
 }
 
-/** A detached copy of `source` ID-mapped through the user namespace of `pid`: its fd, or
- *  the errno why not. */
-export function idmapTree(source: string, pid: number): number | { errno: number } {
-  const fd = native.idmap_tree(ptr(path0(source)), pid);
+/** A detached copy of the mount tree at the O_PATH fd `source`, ID-mapped through the
+ *  user namespace of `pid` unless it is 0: its fd, or the errno why not. */
+export function sourceTree(source: number, pid: number): number | { errno: number } {
+  const fd = native.source_tree(source, pid);
   return fd < 0 ? { errno: -fd } : fd;
+}
+
+/** An O_PATH fd of what `path` names (links followed), or the errno. */
+export function openObject(path: Arg): number | { errno: number } {
+  const fd = native.object_open(ptr(path0(path)));
+  return fd < 0 ? { errno: -fd } : fd;
+}
+
+export interface ObjectStat extends FileStat {
+  nlink: number;
+}
+
+/** fstat(2) of an fd, or the errno. */
+export function statObject(fd: number): ObjectStat | number {
+  const out = new Uint32Array(4);
+  const e = native.object_stat(fd, ptr(out));
+  return e !== 0 ? e : { mode: out[0]!, uid: out[1]!, gid: out[2]!, nlink: out[3]! };
+}
+
+/** Whether host users other than root and `containerRoot` can reach the object at `fd`
+ *  through its real ancestors, their modes and ACLs (zig/objects.zig), or the errno. */
+export function objectReachable(fd: number, containerRoot: number): boolean | number {
+  const answer = native.object_reachable(fd, containerRoot >>> 0);
+  return answer < 0 ? -answer : answer === 1;
+}
+
+/** The real path of the object at `fd`, as the kernel gives it. */
+export function objectPath(fd: number): string {
+  const buffer = new Uint8Array(4096);
+  const length = native.object_path(fd, ptr(buffer), buffer.length);
+  return length < 0 ? `(fd ${fd})` : decoder.decode(buffer.subarray(0, length));
 }
 
 export function closeFd(fd: number): void {
@@ -576,6 +609,11 @@ export function restoreTerminal(fd: number, saved: Uint8Array): void {
   native.terminal_restore(fd, ptr(saved));
 }
 
+/** isatty(fd). */
+export function isTerminal(fd: number): boolean {
+  return native.terminal_is(fd) === 1;
+}
+
 export function consoleNoEcho(fd: number): void {
   native.terminal_no_echo(fd);
 }
@@ -608,6 +646,13 @@ export function readBytes(path: string): Uint8Array | null {
     if (n < 0) throw new NativeError(`read ${path}`, -n);
     if (n < size) return buffer.subarray(0, n);
   }
+}
+
+/** The soft (or `hard`) open files limit of process `pid` (0: ours) from /proc/PID/limits:
+ *  Infinity for unlimited, null when it cannot be read. */
+export function nofileLimit(pid: number, hard: boolean): number | null {
+  const value = native.nofile_limit(pid, hard ? 1 : 0);
+  return value < 0 ? null : value;
 }
 
 /** The file's contents, or null if it does not exist. Throws NativeError otherwise. */

@@ -6,15 +6,15 @@ import { type Environment, environment, environmentValue } from "./stdio.ts";
 
 export interface PseudoOptions {
   /** Command and arguments; searched on PATH. Default: $SHELL, else /bin/sh. */
-  cmd?: readonly Arg[];
+  cmd?: readonly Arg[] | undefined;
   /** -u and -g: START:LOWER:COUNT[,...]; defaults as DESIGN.md "ID maps". */
-  uidMap?: string;
-  gidMap?: string;
-  env?: Environment;
+  uidMap?: string | undefined;
+  gidMap?: string | undefined;
+  env?: Environment | undefined;
   /** The directory CMD starts in. Default: the caller's. */
-  cwd?: Arg;
+  cwd?: Arg | undefined;
   /** Called once with each map's fallback warning, if any. */
-  onWarning?: (message: string) => void;
+  onWarning?: ((message: string) => void) | undefined;
 }
 
 export function defaultShell(env: Environment): Arg[] {

@@ -16,13 +16,14 @@ export interface RootFilesystem {
 }
 
 export interface MapOptions {
-  uidMap?: string;
-  gidMap?: string;
+  uidMap?: string | undefined;
+  gidMap?: string | undefined;
 }
 
 /** Runs CMD under pseudo, feeding it `input`; returns its stdout, or throws with its stderr. */
 async function underPseudo(cmd: string[], maps: MapOptions, input?: ReadableStream<Uint8Array>): Promise<string> {
-  const child = pseudo({ cmd, ...maps, stdin: input ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" });
+  const { uidMap, gidMap } = maps;
+  const child = pseudo({ cmd, uidMap, gidMap, stdin: input ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" });
   const output = Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   if (input) {
     for await (const chunk of input) child.stdin!.write(chunk);
@@ -74,7 +75,7 @@ export async function fromTarball(tarball: string, maps: MapOptions = {}): Promi
  * they load, the README demo's way: what the host has, owned by container root.
  * `links` adds symbolic links, such as { "bin/sh": "busybox" }.
  */
-export async function fromHost(programs: string[], options: MapOptions & { links?: Record<string, string> } = {}): Promise<RootFilesystem> {
+export async function fromHost(programs: string[], options: MapOptions & { links?: Record<string, string> | undefined } = {}): Promise<RootFilesystem> {
   const files = hostFiles(programs);
   const root = await makeRoot(options);
   try {

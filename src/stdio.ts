@@ -7,9 +7,9 @@ import { type Arg, closeFd, makePipe, openPath } from "./native.ts";
 export type Stdio = "inherit" | "pipe" | "ignore" | number;
 
 export interface StdioOptions {
-  stdin?: Stdio;
-  stdout?: Stdio;
-  stderr?: Stdio;
+  stdin?: Stdio | undefined;
+  stdout?: Stdio | undefined;
+  stderr?: Stdio | undefined;
 }
 
 /** The child's fds (-1: inherit) and our ends of its pipes. */

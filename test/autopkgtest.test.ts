@@ -1,11 +1,12 @@
 // autopkgtest-virt-contain driven over its stdin and stdout as autopkgtest drives it, on a
 // busybox root, as root and as the test user.
 import { describe, expect } from "bun:test";
-import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bun, busyboxFixture, repo, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
+import { bun, busyboxFixture, busyboxRoot, cli, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
+import { tarStream } from "./tar-stream.ts";
 
-const server = join(repo, "bin", "autopkgtest-virt-contain.js");
+const server = cli("autopkgtest-virt-contain");
 
 /** A running server: send a line, read the reply line. */
 function start(runner: Runner, args: string[]) {
@@ -46,6 +47,7 @@ for (const runner of runners) {
 
     testIf(reason, "speaks the protocol: open, execute, copies, errors, revert, close, quit", async () => {
       const [host, done] = scratch(runner);
+      const [away, doneAway] = scratch(runner);
       try {
         // Host files to copy down: a file with an unusual mode, a tree with a private file.
         // As root they carry another owner, which the testbed must see too.
@@ -91,19 +93,38 @@ for (const runner of runners) {
         expect(listed.stdout).toBe(`tool\n. 755 ${inside}\nsub 755 ${inside}\nsub/secret 640 ${inside}\ns\n`);
         expect(execute(runner, program, ["stat", "-c", "%a %u %g", "/tool"]).stdout).toBe(`751 ${inside}\n`);
 
-        // copyup of what the testbed made, back to the host.
+        // copyup of what the testbed made, back to the host: modes, but owned by whoever
+        // owns the directory it lands in (as a user, the user).
         const made = "mkdir -p /made/d && echo m > /made/d/f && chmod 604 /made/d/f && chown 7:8 /made/d/f && chmod 750 /made/d";
         expect(execute(runner, program, ["sh", "-c", made]).status).toBe(0);
-        expect(await s.send(`copyup /made/ ${host}/up/`)).toBe("ok");
-        expect(await s.send(`copyup /tool ${host}/tool.up`)).toBe("ok");
-        expect(readFileSync(join(host, "up", "d", "f"), "utf8")).toBe("m\n");
-        const up = statSync(join(host, "up", "d", "f"));
+        // Out of the testbed's reach: as host root, a directory the testbed writes through
+        // its bind takes no copy (a link swapped in there meanwhile would lead the copy out).
+        expect(await s.send(`copyup /made/ ${host}/inbind/`)).toBe(runner.name === "root" ? "copy-failed" : "ok");
+        expect(await s.send(`copyup /tool ${host}/tool.inbind`)).toBe(runner.name === "root" ? "copy-failed" : "ok");
+        expect(await s.send(`copyup /made/ ${host}/deep/inbind/`)).toBe(runner.name === "root" ? "copy-failed" : "ok");
+        expect(["inbind", "tool.inbind", "deep"].map((name) => existsSync(join(host, name)))).toEqual(Array(3).fill(runner.name !== "root"));
+        mkdirSync(join(away, "out"));
+        chownSync(join(away, "out"), owner, group);
+        expect(await s.send(`copyup /made/ ${away}/out/up/`)).toBe("ok");
+        expect(await s.send(`copyup /tool ${away}/out/tool.up`)).toBe("ok");
+        expect(readFileSync(join(away, "out", "up", "d", "f"), "utf8")).toBe("m\n");
+        const up = statSync(join(away, "out", "up", "d", "f"));
         expect(up.mode & 0o7777).toBe(0o604);
-        expect(statSync(join(host, "up", "d")).mode & 0o7777).toBe(0o750);
-        expect([up.uid, up.gid]).toEqual(runner.name === "root" ? [7, 8] : [runner.uid, runner.gid]);
-        const tool = statSync(join(host, "tool.up"));
+        expect(statSync(join(away, "out", "up", "d")).mode & 0o7777).toBe(0o750);
+        expect([up.uid, up.gid]).toEqual([owner, group]);
+        const tool = statSync(join(away, "out", "tool.up"));
         expect(tool.mode & 0o7777).toBe(0o751);
-        expect([tool.uid, tool.gid]).toEqual(runner.name === "root" ? [owner, group] : [runner.uid, runner.gid]);
+        expect([tool.uid, tool.gid]).toEqual([owner, group]);
+        // A second copy into the same directory merges, as tar would.
+        expect(execute(runner, program, ["sh", "-c", "echo n > /made/d/g && rm /made/d/f"]).status).toBe(0);
+        expect(await s.send(`copyup /made/ ${away}/out/up/`)).toBe("ok");
+        expect(readdirSync(join(away, "out", "up", "d")).sort()).toEqual(["f", "g"]);
+        expect(readdirSync(join(away, "out")).sort()).toEqual(["tool.up", "up"]);
+        // A clash (a directory where the host has a file) fails the copy and moves nothing.
+        expect(execute(runner, program, ["sh", "-c", "rm /made/d/g && mkdir /made/d/g && echo o > /made/d/other"]).status).toBe(0);
+        expect(await s.send(`copyup /made/ ${away}/out/up/`)).toBe("copy-failed");
+        expect(readdirSync(join(away, "out", "up", "d")).sort()).toEqual(["f", "g"]);
+        expect(readdirSync(join(away, "out", "up")).sort()).toEqual(["d"]);
 
         // Bad commands and failed copies get an error reply; the testbed stays usable.
         expect(await s.send("frobnicate")).toBe("error unknown command `frobnicate'");
@@ -129,9 +150,135 @@ for (const runner of runners) {
         expect([...(await s.stderr()).matchAll(/testbed on (\S+),/g)].map((match) => match[1])).toEqual([root, root]);
         expect(existsSync(join(root, "marker")) || existsSync(join(root, "tool"))).toBe(false);
       } finally {
+        doneAway();
         done();
       }
     }, 60_000);
+
+    testIf(reason, "a reply is one line: a testbed's stderr cannot write the reply to the next command", async () => {
+      // A root whose shell (but for PID 1) fails with a reply line of its own in its
+      // message, as a testbed would to have print-execute-command name a program of its
+      // choosing on the host.
+      const [forged, remove] = busyboxRoot(runner);
+      try {
+        const shell = '#!/bin/ash\n[ $$ = 1 ] && exec /bin/ash "$@"\necho "no\nok /bin/forged" >&2\nexit 1\n';
+        const fake = "ln -s busybox bin/ash && rm bin/sh && cat > bin/sh && chmod 755 bin/sh";
+        expect(run(runner, "pseudo", ["/bin/sh", "-c", fake], { cwd: forged, stdin: shell }).status).toBe(0);
+        // The control: that stderr does hold the forged line.
+        const control = run(runner, "contain", ["-c", "-e", forged, "/bin/ash", "-c", "/bin/sh -c true; echo $?"]);
+        expect([control.stdout, control.stderr]).toEqual(["1\n", "no\nok /bin/forged\n"]);
+
+        const s = start(runner, [forged]);
+        expect(await s.line()).toBe("ok");
+        const opened = await s.send("open");
+        expect(opened).toStartWith("error cannot prepare the testbed: ");
+        expect(opened).toEndWith(": no\\nok /bin/forged");
+        expect(await s.send("print-execute-command")).toBe("error `print-execute-command' when not open");
+        expect(await s.send("quit")).toBe("ok");
+        expect(await s.child.exited).toBe(0);
+        const stderr = await s.stderr();
+        expect(stderr.split("\n").filter((text) => text !== "" && !text.startsWith("autopkgtest-virt-contain: failure: "))).toEqual([]);
+        expect(stderr).toContain("no\\nok /bin/forged\n");
+      } finally {
+        remove();
+      }
+    });
+
+    testIf(reason, "copyup makes no setuid file and keeps no testbed owner on the host", async () => {
+      const [host, done] = scratch(runner);
+      try {
+        const [owner, group] = runner.name === "root" ? [1234, 2345] : [runner.uid, runner.gid];
+        mkdirSync(join(host, "out"));
+        chownSync(join(host, "out"), owner, group);
+        const s = start(runner, [root]);
+        expect(await s.line()).toBe("ok");
+        expect(await s.send("open")).toMatch(/^ok /);
+        const program = (await s.send("print-execute-command")).split(" ")[1]!.split(",").map(decodeURIComponent);
+        const made = "mkdir -p /art/g && echo x > /art/suid && chmod 4755 /art/suid && chmod 2775 /art/g && echo y > /art/g/f && chmod 6755 /art/g/f && chmod 1777 /art";
+        expect(execute(runner, program, ["sh", "-c", made]).status).toBe(0);
+
+        // The control: the testbed's stream, extracted by host tar as copyup used to, makes
+        // a setuid file (as host root, a setuid-root one).
+        const stream = Bun.spawnSync([...runner.prefix, ...program, "tar", "-c", "-f", "-", "-C", "/art", "."], { cwd: "/tmp" }).stdout;
+        mkdirSync(join(host, "control"));
+        const owners = runner.name === "root" ? ["--same-owner", "--numeric-owner"] : ["--no-same-owner"];
+        expect(Bun.spawnSync(["tar", "-x", "-p", "-f", "-", ...owners, "-C", join(host, "control")], { stdin: stream }).exitCode).toBe(0);
+        const control = statSync(join(host, "control", "suid"));
+        expect(control.mode & 0o7000).toBe(0o4000);
+        if (runner.name === "root") expect(control.uid).toBe(0);
+
+        expect(await s.send(`copyup /art/ ${host}/out/tree/`)).toBe("ok");
+        expect(await s.send(`copyup /art/suid ${host}/out/one`)).toBe("ok");
+        const mask = process.umask();
+        const listed = ["tree", "tree/g", "tree/g/f", "tree/suid", "one"].map((path) => {
+          const stat = statSync(join(host, "out", path));
+          return `${path} ${(stat.mode & 0o7777).toString(8)} ${stat.uid}:${stat.gid}`;
+        });
+        const mode = (0o755 & ~mask).toString(8);
+        expect(listed).toEqual(["tree", "tree/g", "tree/g/f", "tree/suid", "one"].map((path) => `${path} ${mode} ${owner}:${group}`));
+        expect(await s.send("quit")).toBe("ok");
+      } finally {
+        done();
+      }
+    });
+
+    testIf(reason, "copyup of a forged stream: no device node, no write through a link, nothing left on failure", async () => {
+      const [host, done] = scratch(runner);
+      const [forged, remove] = busyboxRoot(runner);
+      try {
+        for (const dir of ["out", "victim"]) {
+          mkdirSync(join(host, dir));
+          chownSync(join(host, dir), runner.uid, runner.gid);
+        }
+        // A testbed whose tar writes what it likes: nodes (one of them the host's first
+        // disk, open to all), a FIFO, a setuid file; or a link to a host directory and a
+        // file through it.
+        const nodes = tarStream([
+          { name: "./", type: "5" },
+          { name: "./disk", type: "4", mode: 0o666, major: 8, minor: 0 },
+          { name: "./null", type: "3", mode: 0o666, major: 1, minor: 3 },
+          { name: "./fifo", type: "6", mode: 0o666 },
+          { name: "./ok", mode: 0o4755, data: "ok\n" },
+        ]);
+        const through = tarStream([
+          { name: "./", type: "5" },
+          { name: "./l", type: "2", link: join(host, "victim") },
+          { name: "./l/evil", mode: 0o4755, data: "evil\n" },
+        ]);
+        const fake = "ln -s busybox bin/ash && rm bin/tar && printf '#!/bin/ash\\ncat \"${5%%/}.tar\"\\n' > bin/tar && chmod 755 bin/tar && cat > nodes.tar";
+        const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+        expect(run(runner, "pseudo", ["/bin/sh", "-c", fake], { cwd: forged, stdin: decode(nodes) }).status).toBe(0);
+        expect(run(runner, "pseudo", ["/bin/sh", "-c", "cat > through.tar"], { cwd: forged, stdin: decode(through) }).status).toBe(0);
+
+        // The control, as root: host tar as copyup ran it makes the nodes from such a
+        // stream (here only /dev/null's, in a private directory).
+        if (runner.name === "root") {
+          const control = join(host, "control");
+          mkdirSync(control);
+          const harmless = tarStream([{ name: "./null", type: "3", mode: 0o666, major: 1, minor: 3 }]);
+          expect(Bun.spawnSync(["tar", "-x", "-p", "-f", "-", "--same-owner", "-C", control], { stdin: harmless }).exitCode).toBe(0);
+          expect(lstatSync(join(control, "null")).isCharacterDevice()).toBe(true);
+        }
+
+        const s = start(runner, [forged]);
+        expect(await s.line()).toBe("ok");
+        expect(await s.send("open")).toMatch(/^ok /);
+        expect(await s.send(`copyup /nodes/ ${host}/out/nodes/`)).toBe("ok");
+        expect(readdirSync(join(host, "out", "nodes"))).toEqual(["ok"]);
+        expect(statSync(join(host, "out", "nodes", "ok")).mode & 0o7000).toBe(0);
+        expect(await s.send(`copyup /through/ ${host}/out/through/`)).toBe("copy-failed");
+        expect(await s.send(`copyup /missing ${host}/out/missing`)).toBe("copy-failed");
+        expect(readdirSync(join(host, "victim"))).toEqual([]);
+        expect(readdirSync(join(host, "out"))).toEqual(["nodes"]);
+        expect(await s.send("quit")).toBe("ok");
+        const stderr = await s.stderr();
+        expect(stderr).toContain("copyup /nodes/ left out what is not a file, directory or link: ./disk ./null ./fifo\n");
+        expect(stderr).toContain("l is a symlink");
+      } finally {
+        remove();
+        done();
+      }
+    });
 
     testIf(reason, "end of file: the testbed is closed and the server says so", async () => {
       const s = start(runner, [root]);
@@ -170,7 +317,7 @@ for (const runner of runners) {
       expect(help.stdout.toString()).toStartWith("Usage: autopkgtest-virt-contain [OPTIONS] TARBALL|DIR\n");
       const wrong = Bun.spawnSync([...runner.prefix, bun, server]);
       expect(wrong.exitCode).toBe(64);
-      expect(wrong.stderr.toString()).toStartWith("autopkgtest-virt-contain: missing TARBALL or DIR\nUsage:");
+      expect(wrong.stderr.toString()).toBe("autopkgtest-virt-contain: missing TARBALL or DIR\nTry 'autopkgtest-virt-contain --help' for more information.\n");
     });
   });
 }

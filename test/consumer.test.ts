@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bun, repo, testIf } from "./helpers.ts";
 
-const script = `import { contain, fromHost, pseudo, type Subprocess } from "contain";
+const script = `import { contain, fromHost, pseudo, type Subprocess } from "bun-contain";
 
 const root = await fromHost(["sh"]);
 const c: Subprocess = contain({ root: root.path, cmd: ["/bin/sh", "-c", "echo inside $$"], stdout: "pipe" });
@@ -36,11 +36,11 @@ const tsconfig = {
   },
 };
 
-testIf(null, "a consumer imports contain by name, type-checks and runs", () => {
+testIf(null, "a consumer imports bun-contain by name, type-checks and runs", () => {
   const dir = mkdtempSync(join(tmpdir(), "contain-consumer-"));
   try {
     mkdirSync(join(dir, "node_modules", "@types"), { recursive: true });
-    symlinkSync(repo, join(dir, "node_modules", "contain"));
+    symlinkSync(repo, join(dir, "node_modules", "bun-contain"));
     symlinkSync(join(repo, "node_modules", "@types", "bun"), join(dir, "node_modules", "@types", "bun"));
     symlinkSync(join(repo, "node_modules", "bun-types"), join(dir, "node_modules", "bun-types"));
     writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(tsconfig));

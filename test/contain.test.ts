@@ -42,15 +42,15 @@ for (const runner of runners) {
       expect(result.stdout).toBe(`${readlinkSync("/proc/self/ns/net")}\n0\n`);
     });
 
-    testIf(reason, "the console is /dev/console, and piped stdin ends", () => {
-      expect(run(runner, "contain", [root, "/bin/sh", "-c", "tty"]).stdout).toBe("/dev/console\r\n");
-      const cat = run(runner, "contain", [root, "/bin/cat"], { stdin: "hi\nthere" });
+    testIf(reason, "-C gives a console at /dev/console off a terminal too, and piped stdin ends", () => {
+      expect(run(runner, "contain", ["-C", root, "/bin/sh", "-c", "tty"]).stdout).toBe("/dev/console\r\n");
+      const cat = run(runner, "contain", ["-C", root, "/bin/cat"], { stdin: "hi\nthere" });
       expect(cat.stdout).toBe("hi\r\nthere");
       expect(cat.status).toBe(0);
     });
 
     testIf(reason, "when contain's stdout is gone, the container ends as a pipe writer would", async () => {
-      const yes = Bun.spawn([...runner.prefix, bun, cli("contain"), root, "/bin/sh", "-c", "while :; do echo y; done"], {
+      const yes = Bun.spawn([...runner.prefix, bun, cli("contain"), "-C", root, "/bin/sh", "-c", "while :; do echo y; done"], {
         stdin: "ignore",
         stdout: "pipe",
       });
@@ -83,7 +83,7 @@ for (const runner of runners) {
         [["-c", "-u", "0:1", root], 125, /^contain: Invalid UID map item '0:1': expected START:LOWER:COUNT\n$/],
         [["-c", "-i", "exit 3", root, "/bin/true"], 125, /^contain: The -i helper exited with status 3\n$/],
         [["-c", "-o", "exit 4", root, "/bin/true"], 125, /^contain: The -o helper exited with status 4\n$/],
-        [[], 64, /^contain: missing DIR\nUsage: contain/],
+        [[], 64, /^contain: missing DIR\nTry 'contain --help' for more information\.\n$/],
       ];
       for (const [args, status, stderr] of cases) {
         const result = run(runner, "contain", args);

@@ -3,7 +3,7 @@
 // the suite always runs; CONTAIN_TARBALL=/path/to/bookworm.tar runs it on a Debian root
 // built by fromTarball instead (scripts/bench-ephemeral.ts prints both timings).
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { contain, fromHost, fromTarball, type RootFilesystem } from "../src/index.ts";
+import { contain, fromHost, fromTarball, type RootFilesystem } from "bun-contain";
 import { busyboxReason, MUST_WORK } from "./helpers.ts";
 
 const tarball = process.env.CONTAIN_TARBALL;

@@ -1,15 +1,53 @@
 // Shared by the namespace tiers: who can run the CLI, and how a test that cannot run says
 // why. With MUST_WORK=1 (set by CI) such a test fails instead of skipping.
 import { afterAll, test } from "bun:test";
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export const MUST_WORK = process.env.MUST_WORK === "1";
 export const repo = resolve(import.meta.dir, "..");
-export const bun = process.execPath;
-export const cli = (tool: "contain" | "inject" | "pseudo") => join(repo, "bin", `${tool}.js`);
 export const TEST_USER = process.env.CONTAIN_TEST_USER ?? "contain-test";
+
+const zig = join(repo, "node_modules", "@ryoppippi", "zig-linux-x64", "zig");
+const probeBuild = existsSync(zig)
+  ? Bun.spawnSync([zig, "build", "probe", "-Dcpu=baseline"], { cwd: repo, stdout: "ignore", stderr: "pipe" })
+  : null;
+
+/**
+ * What the tests run: as root, a copy of the built checkout (its commands, library, tests,
+ * shim and probe, Bun and citty) in a new directory that every user may read, removed at
+ * exit; else the checkout itself. The test user runs its CLI and its library suite from
+ * the copy, so that no directory above the checkout has to be opened to other users.
+ * Files are hard links where the filesystem allows (Bun is 90 MB).
+ */
+function testTree(): string {
+  if (process.getuid!() !== 0) return repo;
+  // test/cleanup.ts removes ours after the last test; these are of runs that were killed.
+  for (const name of readdirSync(tmpdir())) {
+    const pid = /^contain-tree-(\d+)-/.exec(name)?.[1];
+    if (pid !== undefined && !existsSync(`/proc/${pid}`)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+  const tree = mkdtempSync(join(tmpdir(), `contain-tree-${process.pid}-`));
+  chmodSync(tree, 0o755);
+  (globalThis as { containTestTree?: string }).containTestTree = tree;
+  const parts = ["bin", "dist", "src", "test", "zig-out", "package.json", "tsconfig.json", "bunfig.toml", "node_modules/citty"];
+  for (const part of parts) if (existsSync(join(repo, part))) cpSync(join(repo, part), join(tree, part), { recursive: true });
+  mkdirSync(join(tree, "node_modules", ".bin"), { recursive: true });
+  const bun = join(tree, "node_modules", ".bin", "bun");
+  try {
+    linkSync(process.execPath, bun);
+  } catch {
+    copyFileSync(process.execPath, bun);
+  }
+  chmodSync(bun, 0o755);
+  return tree;
+}
+
+export const tree = testTree();
+/** Bun, where every runner can run it. */
+export const bun = tree === repo ? process.execPath : join(tree, "node_modules", ".bin", "bun");
+export const cli = (tool: "contain" | "inject" | "pseudo" | "autopkgtest-virt-contain") => join(tree, "bin", `${tool}.js`);
 
 /** A way to run the CLI: as root, or as the unprivileged test user. */
 export interface Runner {
@@ -43,7 +81,7 @@ function userRunner(): Runner {
   const prefix = ["setpriv", `--reuid=${ids.uid}`, `--regid=${ids.gid}`, "--init-groups", "env", `HOME=/tmp`];
   const canRead = Bun.spawnSync([...prefix, "test", "-r", cli("pseudo")]).exitCode === 0;
   const canRun = Bun.spawnSync([...prefix, bun, "-e", "0"]).exitCode === 0;
-  const reason = !canRun || !canRead ? `user ${TEST_USER} cannot read ${repo} or run ${bun}` : null;
+  const reason = !canRun || !canRead ? `user ${TEST_USER} cannot read ${tree} or run ${bun}` : null;
   return { name: "user", prefix, ...ids, reason };
 }
 
@@ -78,7 +116,7 @@ export function shellStatus(exitCode: number | null, signalCode: string | number
 /** Runs a CLI as `runner` and collects its output. `env` adds to the environment. */
 export function run(
   runner: Runner,
-  tool: "contain" | "inject" | "pseudo",
+  tool: "contain" | "inject" | "pseudo" | "autopkgtest-virt-contain",
   args: string[],
   options: { cwd?: string; stdin?: string; env?: Record<string, string> } = {},
 ): Result {
@@ -108,11 +146,7 @@ export function delegationReason(runner: Runner): string | null {
 }
 
 /** The static probe (test/probe/probe.zig) that tries attacks from inside a container. */
-export const PROBE = join(repo, "zig-out", "bin", "contain-probe");
-const zig = join(repo, "node_modules", "@ryoppippi", "zig-linux-x64", "zig");
-const probeBuild = existsSync(zig)
-  ? Bun.spawnSync([zig, "build", "probe", "-Dcpu=baseline"], { cwd: repo, stdout: "ignore", stderr: "pipe" })
-  : null;
+export const PROBE = join(tree, "zig-out", "bin", "contain-probe");
 export const probeReason = existsSync(PROBE)
   ? null
   : `the probe could not be built (${probeBuild?.stderr.toString().trim().split("\n")[0] ?? `no ${zig}`})`;
@@ -162,4 +196,54 @@ export function sleepers(seconds: number): number[] {
       }
     })
     .map(Number);
+}
+
+/** Words quoted for sh. */
+export const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+export const line = (words: string[]) => words.map(quote).join(" ");
+
+export const terminalReason = Bun.which("script") ? null : "script (util-linux) is missing";
+
+/**
+ * Runs a bash script on a new pseudo-terminal (util-linux script), as its controlling
+ * terminal. With `interrupt`, types ^C once the output shows "ready".
+ */
+export async function onTerminal(dir: string, body: string, interrupt = false): Promise<string> {
+  // script itself may fail now and then to set a pty up on a busy machine: that is no
+  // result, so it is tried again, and its own words kept for the failure.
+  let problem = "";
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const result = await onTerminalOnce(dir, body, interrupt);
+    if (result.output !== "" || result.status === 0) return result.output;
+    problem = result.stderr;
+  }
+  throw new Error(`script gave no output: ${problem}`);
+}
+
+async function onTerminalOnce(dir: string, body: string, interrupt: boolean) {
+  const file = join(dir, `terminal-${Math.random().toString(36).slice(2)}.sh`);
+  writeFileSync(file, `set +e\n${body}\n`);
+  const child = Bun.spawn(["script", "-qec", `bash ${file}`, "/dev/null"], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, SHELL: "/bin/bash" },
+  });
+  let output = "";
+  const decoder = new TextDecoder();
+  const reader = child.stdout.getReader();
+  let typed = !interrupt;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    output += decoder.decode(value);
+    if (!typed && output.includes("ready")) {
+      typed = true;
+      child.stdin.write("\x03");
+      child.stdin.flush();
+    }
+  }
+  child.stdin.end();
+  const status = await child.exited;
+  return { output: output.replaceAll("\r", ""), status, stderr: await new Response(child.stderr).text() };
 }

@@ -60,6 +60,8 @@ beforeAll(async () => {
   const warm = await fromHost(["true"]);
   await contain({ root: warm.path, cmd: ["/usr/bin/true"], console: true, stdout: "ignore" }).exited;
   await warm.remove();
+  // And Bun's process.stderr, which process.emitWarning opens on first use.
+  process.stderr.write("");
   before = snapshot();
   root = await fromHost(["sh", "echo", "cat", "sleep", "hostname", "true", "rm", "ls"], { links: { escape: "../../.." } });
 });
@@ -69,6 +71,31 @@ afterAll(async () => {
 });
 
 describe("library", () => {
+  // As host root, a bind that cannot be ID-mapped (procfs) is a plain one, with a warning
+  // (a user's binds are never ID-mapped, so there is none to see).
+  if (process.getuid!() === 0) test("a warning goes to process.emitWarning unless onWarning takes it", async () => {
+    const seen: string[] = [];
+    const listener = (warning: Error) => seen.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", listener);
+    try {
+      const options = {
+        root: root.path,
+        cmd: ["/bin/true"],
+        mounts: [{ type: "bind", source: "/proc/sys/kernel", target: "/k" }],
+        uidMap: "0:4294967294:1,1:1:4294967293",
+        gidMap: "0:4294967294:1,1:1:4294967293",
+      } as const;
+      expect(await contain(options).exited).toBe(0);
+      const taken: string[] = [];
+      expect(await contain({ ...options, onWarning: (message) => taken.push(message) }).exited).toBe(0);
+      await Bun.sleep(10); // process.emitWarning emits on a later tick
+      expect(seen).toEqual(["ContainWarning: Cannot ID-map the bind of /proc/sys/kernel (Invalid argument): it is a plain bind, which container root may not write"]);
+      expect(taken).toEqual(["Cannot ID-map the bind of /proc/sys/kernel (Invalid argument): it is a plain bind, which container root may not write"]);
+    } finally {
+      process.off("warning", listener);
+    }
+  });
+
   test("a container's stdout and status", async () => {
     const c = contain({ root: root.path, cmd: ["/bin/sh", "-c", "echo $$ $container; exit 3"], stdout: "pipe" });
     expect(c.pid).toBeGreaterThan(0);
@@ -240,6 +267,45 @@ describe("library", () => {
     const quick = contain({ root: root.path, cmd: ["/bin/true"], timeout: 60_000 });
     expect(await quick.exited).toBe(0);
     expect(quick.timedOut).toBe(false);
+  });
+
+  test("a gentle killSignal ends an init without a handler for it, and names it", async () => {
+    // As PID 1, init would never see a signal it does not handle: the container ends.
+    const term = contain({ root: root.path, cmd: ["/bin/sh", "-c", "exec sleep 1000"], timeout: 100, killSignal: "SIGTERM" });
+    expect(await term.exited).toBe(143);
+    expect([term.signalCode, term.timedOut]).toEqual(["SIGTERM", true]);
+    const interrupted = contain({ root: root.path, cmd: ["/bin/sh", "-c", "echo ready; exec sleep 1000"], stdout: "pipe" });
+    await interrupted.stdout.getReader().read();
+    interrupted.kill("SIGINT");
+    expect(await interrupted.exited).toBe(130);
+    expect(interrupted.signalCode).toBe("SIGINT");
+  });
+
+  test("timeout's killSignal is followed by SIGKILL after forceKillAfterDelay", async () => {
+    const trap = "trap 'echo term' TERM; echo ready; while :; do sleep 0.1; done";
+    const stubborn = contain({
+      root: root.path,
+      cmd: ["/bin/sh", "-c", trap],
+      timeout: 200,
+      killSignal: "SIGTERM",
+      forceKillAfterDelay: 300,
+      stdout: "pipe",
+    });
+    expect(await text(stubborn.stdout)).toBe("ready\nterm\n");
+    expect(await stubborn.exited).toBe(137);
+    expect([stubborn.signalCode, stubborn.timedOut]).toEqual(["SIGKILL", true]);
+  });
+
+  test("pseudo's cwd is entered as container root: a 0700 directory of its own", async () => {
+    const dir = join(tmpdir(), `contain-cwd-${process.pid}-${Date.now()}`);
+    expect(await pseudo({ cmd: ["mkdir", "-m", "700", dir] }).exited).toBe(0);
+    try {
+      const p = pseudo({ cmd: ["sh", "-c", "pwd"], cwd: dir, stdout: "pipe" });
+      expect(await text(p.stdout)).toBe(`${dir}\n`);
+      expect(await p.exited).toBe(0);
+    } finally {
+      await pseudo({ cmd: ["rm", "-rf", dir] }).exited;
+    }
   });
 
   test("pseudo with cwd and env", async () => {

@@ -103,10 +103,10 @@ for (const runner of runners) {
         [["-t", "relative", root], 125, /^contain: Cannot mount on relative: the target must be an absolute path\n$/],
         [["-w", "/no/such/dir", root, "/bin/true"], 125, /^contain: Failed to enter working directory \/no\/such\/dir: No such file or directory\n$/],
         [["-w", "/bin/sh", root, "/bin/true"], 125, /^contain: Failed to enter working directory \/bin\/sh: Not a directory\n$/],
-        [["-E", "NOEQUALS", root], 64, /^contain: bad environment variable NOEQUALS: expected NAME=VALUE\nUsage:/],
-        [["-E", "=x", root], 64, /^contain: bad environment variable =x: expected NAME=VALUE\nUsage:/],
-        [["-b", "/tmp", root], 64, /^contain: bad bind \/tmp: expected SRC:DST or SRC:DST:ro\nUsage:/],
-        [["-b", "/tmp:/x:rw", root], 64, /^contain: bad bind \/tmp:\/x:rw: expected SRC:DST or SRC:DST:ro\nUsage:/],
+        [["-E", "NOEQUALS", root], 64, /^contain: bad environment variable NOEQUALS: expected NAME=VALUE\nTry 'contain --help' for more information\.\n$/],
+        [["-E", "=x", root], 64, /^contain: bad environment variable =x: expected NAME=VALUE\nTry 'contain --help' for more information\.\n$/],
+        [["-b", "/tmp", root], 64, /^contain: bad bind \/tmp: expected SRC:DST or SRC:DST:ro\nTry 'contain --help' for more information\.\n$/],
+        [["-b", "/tmp:/x:rw", root], 64, /^contain: bad bind \/tmp:\/x:rw: expected SRC:DST or SRC:DST:ro\nTry 'contain --help' for more information\.\n$/],
       ];
       for (const [args, status, stderr] of cases) {
         const result = contain(args);

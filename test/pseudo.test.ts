@@ -100,8 +100,10 @@ for (const runner of runners) {
       const cases: [string[], number, RegExp][] = [
         [["-u", "0:1:1,0:2:1", "true"], 125, /^pseudo: Invalid UID map: container UID 0 is listed twice\n$/],
         [["-g", "zero", "true"], 125, /^pseudo: Invalid GID map item 'zero': expected START:LOWER:COUNT\n$/],
-        [["-x"], 64, /^pseudo: unknown option -- 'x'\nUsage: pseudo/],
-        [["-u"], 64, /^pseudo: option requires an argument -- 'u'\nUsage: pseudo/],
+        [["-x"], 64, /^pseudo: invalid option -- 'x'\nTry 'pseudo --help' for more information\.\n$/],
+        [["-u"], 64, /^pseudo: option requires an argument -- 'u'\nTry 'pseudo --help' for more information\.\n$/],
+        [["--uid-map"], 64, /^pseudo: option '--uid-map' requires an argument\nTry 'pseudo --help' for more information\.\n$/],
+        [["--uid"], 64, /^pseudo: unrecognized option '--uid'\nTry 'pseudo --help' for more information\.\n$/],
       ];
       if (runner.name === "user") cases.push([["-u", "0:0:1", "true"], 125, /^pseudo: Cannot map onto IDs that are not delegated to you\n$/]);
       for (const [args, status, stderr] of cases) {

@@ -1,13 +1,11 @@
 // What a container must not take from the session of whoever started it: the session keyring
-// and the power to type into a terminal it shares (TIOCSTI); and ^C still arriving once.
+// and the power to type into a terminal it shares (TIOCSTI) or to kill it (TIOCSETD); and
+// ^C still arriving once.
 // Each attack has a control: the same attempt without contain in the way works.
 import { describe, expect } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bun, busyboxFixture, cli, PROBE, probeReason, type Runner, runners, scratch, testIf } from "./helpers.ts";
-
-const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
-const line = (words: string[]) => words.map(quote).join(" ");
+import { bun, busyboxFixture, cli, line, onTerminal, PROBE, probeReason, quote, type Runner, runners, scratch, terminalReason, testIf } from "./helpers.ts";
 
 function legacyTiocsti(): string | null {
   const path = "/proc/sys/dev/tty/legacy_tiocsti";
@@ -15,56 +13,14 @@ function legacyTiocsti(): string | null {
 }
 const tiocstiReason =
   legacyTiocsti() === "0" ? "this kernel refuses TIOCSTI already (dev.tty.legacy_tiocsti = 0), so the attack cannot be shown" : null;
-const scriptReason = Bun.which("script") ? null : "script (util-linux) is missing";
+const nullReason = (existsSync("/proc/tty/ldiscs") ? readFileSync("/proc/tty/ldiscs", "utf8") : "").match(/^n_null\s+27$/m)
+  ? null
+  : "this kernel has no N_NULL line discipline loaded (/proc/tty/ldiscs), so the attack cannot be shown";
 
 /** The runner's prefix with its program as an absolute path, for execve without PATH. */
 function absolute(runner: Runner): string[] {
   if (runner.prefix.length === 0) return [];
   return [Bun.which(runner.prefix[0]!)!, ...runner.prefix.slice(1)];
-}
-
-/**
- * Runs a bash script on a new pseudo-terminal (util-linux script), as its controlling
- * terminal. With `interrupt`, types ^C once the output shows "ready".
- */
-async function onTerminal(dir: string, body: string, interrupt = false): Promise<string> {
-  // script itself may fail now and then to set a pty up on a busy machine: that is no
-  // result, so it is tried again, and its own words kept for the failure.
-  let problem = "";
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const result = await onTerminalOnce(dir, body, interrupt);
-    if (result.output !== "" || result.status === 0) return result.output;
-    problem = result.stderr;
-  }
-  throw new Error(`script gave no output: ${problem}`);
-}
-
-async function onTerminalOnce(dir: string, body: string, interrupt: boolean) {
-  const file = join(dir, `terminal-${Math.random().toString(36).slice(2)}.sh`);
-  writeFileSync(file, `set +e\n${body}\n`);
-  const child = Bun.spawn(["script", "-qec", `bash ${file}`, "/dev/null"], {
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, SHELL: "/bin/bash" },
-  });
-  let output = "";
-  const decoder = new TextDecoder();
-  const reader = child.stdout.getReader();
-  let typed = !interrupt;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    output += decoder.decode(value);
-    if (!typed && output.includes("ready")) {
-      typed = true;
-      child.stdin.write("\x03");
-      child.stdin.flush();
-    }
-  }
-  child.stdin.end();
-  const status = await child.exited;
-  return { output: output.replaceAll("\r", ""), status, stderr: await new Response(child.stderr).text() };
 }
 
 /** Starts `contain -c ROOT sleep 30` in the background and waits until inject reaches it. */
@@ -83,7 +39,7 @@ for (const runner of runners) {
     const { reason, root } = busyboxFixture(runner);
     const ready = reason ?? probeReason;
 
-    testIf(ready ?? scriptReason ?? tiocstiReason, "TIOCSTI from contain -c and from inject reaches no host terminal", async () => {
+    testIf(ready ?? terminalReason ?? tiocstiReason, "TIOCSTI from contain -c and from inject reaches no host terminal", async () => {
       const [dir, done] = scratch(runner);
       try {
         const push = ["tiocsti", "echo INJECTED\n"];
@@ -113,6 +69,36 @@ for (const runner of runners) {
       }
     });
 
+    testIf(ready ?? terminalReason ?? nullReason, "TIOCSETD from contain -c and from inject cannot kill the host terminal", async () => {
+      const [dir, done] = scratch(runner);
+      try {
+        // The control: outside contain, N_NULL takes the terminal's line discipline, and
+        // nothing written to it after arrives (the probe's own line goes to a file).
+        const out = join(dir, "control");
+        const control = await onTerminal(dir, `echo before; ${line([...runner.prefix, PROBE, "tiocsetd"])} > ${out}; echo "after:$?"`);
+        expect(readFileSync(out, "utf8")).toBe("tiocsetd: set, line discipline now 27\n");
+        expect(control).toContain("before\n");
+        expect(control).not.toContain("after");
+
+        const contained = await onTerminal(
+          dir,
+          `${line([...runner.prefix, bun, cli("contain"), "-c", root, "/bin/probe", "tiocsetd"])}; echo "status:$?"; echo after; stty -g >/dev/null && echo "stty:ok"`,
+        );
+        expect(contained).toContain("tiocsetd: refused, errno 1\nstatus:1\nafter\nstty:ok\n");
+
+        const container = await background(runner, root);
+        const injected = await onTerminal(
+          dir,
+          `${line([...runner.prefix, bun, cli("inject"), String(container.pid), "/bin/probe", "tiocsetd"])}; echo "status:$?"; echo after`,
+        );
+        container.kill("SIGKILL");
+        await container.exited;
+        expect(injected).toContain("tiocsetd: refused, errno 1\nstatus:1\nafter\n");
+      } finally {
+        done();
+      }
+    });
+
     testIf(ready, "a key in the host's session keyring is not readable from a container or inject", async () => {
       const add = [PROBE, "key-add", "secretkey", "hunter2"];
       const control = Bun.spawnSync([...add, ...absolute(runner), PROBE, "key-read", "secretkey"]);
@@ -122,7 +108,7 @@ for (const runner of runners) {
       expect(contained.stdout.toString()).toMatch(/^key-read: not found/);
       expect(contained.exitCode).toBe(1);
 
-      const console = Bun.spawnSync([...add, ...absolute(runner), bun, cli("contain"), root, "/bin/probe", "key-read", "secretkey"], {
+      const console = Bun.spawnSync([...add, ...absolute(runner), bun, cli("contain"), "-C", root, "/bin/probe", "key-read", "secretkey"], {
         stdin: "ignore",
       });
       expect(console.stdout.toString()).toMatch(/^key-read: not found/);
@@ -139,7 +125,7 @@ for (const runner of runners) {
     // and a trap that takes a while widen the window, and three runs make a miss unlikely.
     const trap = `trap "echo trapped; sleep 0.2" INT; echo ready; i=0; while [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; echo end`;
 
-    testIf(reason ?? scriptReason, "one ^C on the terminal runs CMD's INT trap once, under contain -c and pseudo", async () => {
+    testIf(reason ?? terminalReason, "one ^C on the terminal runs CMD's INT trap once, under contain -c and pseudo", async () => {
       const [dir, done] = scratch(runner);
       try {
         const control = await onTerminal(dir, `sh -c ${quote(trap)}; echo "status:$?"`, true);

@@ -12,9 +12,12 @@ pub const flag_console: u32 = 1;
 pub const flag_host_network: u32 = 2;
 /// contain: DIR is the read-only lower layer of a throwaway overlay (binds.zig).
 pub const flag_ephemeral: u32 = 4;
+/// inject: argv is the caller's $SHELL by default, and /bin/sh stands in where the
+/// container has no such file.
+pub const flag_default_shell: u32 = 8;
 /// contain: a network namespace that the supervisor's pasta configures once the holder has
 /// made it (the holder reports network_ready and waits for a second go byte).
-pub const flag_private_network: u32 = 8;
+pub const flag_private_network: u32 = 16;
 
 pub const kind_bind: u32 = 1;
 pub const kind_tmpfs: u32 = 2;
@@ -32,11 +35,15 @@ pub const Mount = extern struct {
     target: [*:0]const u8,
     /// tmpfs: its size option (bytes, or with a k, m, g or % suffix), or null.
     size: ?[*:0]const u8,
-    /// bind: the index of an ID-mapped copy of the source among the fds that came with the
-    /// go message (see idmap_tree), or -1 for a plain bind. Set by the supervisor before go.
-    idmapped: i32,
-    reserved: u32 = 0,
 };
+
+/// The go message carries one fd per bind (SCM_RIGHTS), each with a word saying which
+/// mount of Config.mounts it is for (its index) and what it is: a detached mount tree the
+/// supervisor made (`go_tree`: host root's binds), or the source's O_PATH fd (a user's),
+/// which the holder turns into a tree of its own (binds.zig). Sources travel as objects,
+/// so no bind source is looked up by its path after contain judged it.
+pub const go_tree: u32 = 0x8000_0000;
+pub const go_index_mask: u32 = 0xffff;
 
 /// Shared with src/native.ts, which writes it at the offsets that `layout` (below, exported
 /// by root.zig's abi_layout) gives.
@@ -62,6 +69,17 @@ pub const Config = extern struct {
     /// contain: binds and tmpfs mounts made under the new root (binds.zig).
     mounts: ?[*]const Mount,
     mount_count: u32,
+    /// contain: an O_PATH fd of DIR, opened and judged by the supervisor; the holder enters
+    /// it instead of looking DIR's path up again.
+    root_fd: i32,
+    /// contain: the ID maps of the container's own user namespace, nested in the holder's
+    /// ("inside inside count" lines: each ID the holder's namespace maps, onto itself), so
+    /// that the root the holder built is locked for container root (lock.zig).
+    lock_uid_map: ?[*:0]const u8,
+    lock_gid_map: ?[*:0]const u8,
+    /// The soft RLIMIT_NOFILE that the child and CMD start with: the caller's, from before
+    /// Bun raised it (at most the hard limit, which Bun leaves alone); 0 keeps ours.
+    nofile: u64,
 };
 
 pub const Result = extern struct {
@@ -172,9 +190,12 @@ pub const Step = enum(u32) {
     mount_tmpfs = 77,
     attach_mount = 78,
     enter_working_directory = 79,
+    // 90-99: the container's own user namespace, which locks the mounts (lock.zig).
+    lock_mounts = 90,
+    unshare_lock_mount = 91,
     /// Not a failure: the holder has unshared its network namespace and waits for a byte
     /// on the go channel while the supervisor connects it (src/network.ts).
-    network_ready = 90,
+    network_ready = 100,
 };
 
 /// The words of a step in "Failed to ..." (src/child.ts adds the object, where it has one).
@@ -255,12 +276,14 @@ pub fn text(step: Step) []const u8 {
         .mount_tmpfs => "mount tmpfs on",
         .attach_mount => "mount on",
         .enter_working_directory => "enter working directory",
+        .lock_mounts => "enter the user namespace that locks the container's mounts",
+        .unshare_lock_mount => "unshare the container's locked mount namespace",
         .network_ready => "report that the network namespace is ready",
     };
 }
 
-/// At most this many ID-mapped trees travel with the go message; more binds stay plain.
-pub const max_idmapped = 16;
+/// At most this many binds: each travels with the go message as an fd.
+pub const max_binds = 64;
 
 /// The steps src/child.ts branches on; the others it only names, through step_text().
 const told_apart = [_]Step{ .ready, .helper_outside, .helper_inside, .exec, .mount_index, .resolve_mount_target, .bind_source, .enter_working_directory, .network_ready };
@@ -287,12 +310,14 @@ fn describe() []const u8 {
         .{ "flag.console", flag_console },
         .{ "flag.host_network", flag_host_network },
         .{ "flag.ephemeral", flag_ephemeral },
+        .{ "flag.default_shell", flag_default_shell },
         .{ "flag.private_network", flag_private_network },
         .{ "kind.bind", kind_bind },
         .{ "kind.tmpfs", kind_tmpfs },
         .{ "mount_flag.readonly", mount_readonly },
         .{ "mount_flag.directory", mount_directory },
-        .{ "max_idmapped", max_idmapped },
+        .{ "max_binds", max_binds },
+        .{ "go_tree", go_tree },
     };
     inline for (constants) |entry| out = out ++ entry_text(entry[0], entry[1]);
     // Every entry ends with a comma: the last one's becomes the closing brace.
@@ -316,18 +341,18 @@ pub fn echo(config: *const Config, writer: anytype) !void {
     try writer.print("mode={d}\nflags={d}\ntarget_pidfd={d}\nstdio={d},{d},{d}\n", .{ config.mode, config.flags, config.target_pidfd, config.stdio[0], config.stdio[1], config.stdio[2] });
     try echo_list(writer, "argv", config.argv);
     try echo_list(writer, "envp", config.envp);
-    const optional = .{ "root", "console", "inside", "outside", "cwd" };
+    const optional = .{ "root", "console", "inside", "outside", "cwd", "lock_uid_map", "lock_gid_map" };
     inline for (optional) |name| {
         const value = @field(config, name);
         try writer.print("{s}={s}\n", .{ name, if (value) |string| std.mem.span(string) else "(null)" });
     }
     try echo_list(writer, "init_envp", config.init_envp);
-    try writer.print("mount_count={d}\n", .{config.mount_count});
+    try writer.print("mount_count={d}\nroot_fd={d}\nnofile={d}\n", .{ config.mount_count, config.root_fd, config.nofile });
     const mounts = if (config.mounts) |table| table[0..config.mount_count] else &[_]Mount{};
     for (mounts) |mount| {
         const source = if (mount.source) |string| std.mem.span(string) else "(null)";
         const size = if (mount.size) |string| std.mem.span(string) else "(null)";
-        try writer.print("mount={d},{d},{s},{s},{s},{d}\n", .{ mount.kind, mount.flags, source, std.mem.span(mount.target), size, mount.idmapped });
+        try writer.print("mount={d},{d},{s},{s},{s}\n", .{ mount.kind, mount.flags, source, std.mem.span(mount.target), size });
     }
 }
 

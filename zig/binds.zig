@@ -20,7 +20,23 @@ pub const mount_readonly = abi.mount_readonly;
 pub const mount_directory = abi.mount_directory;
 pub const Mount = abi.Mount;
 
-pub const max_idmapped = abi.max_idmapped;
+pub const max_binds = abi.max_binds;
+
+/// The fds that came with the go message, and for each the word that says what it is
+/// (abi.go_tree).
+pub const Go = struct {
+    fds: [max_binds]i32 = undefined,
+    tags: [max_binds]u32 = undefined,
+    count: usize = 0,
+
+    /// The fd and tag for mount `index`, if one came.
+    fn find(self: *const Go, index: usize) ?usize {
+        for (self.tags[0..self.count], 0..) |tag, at| {
+            if (tag & abi.go_index_mask == index) return at;
+        }
+        return null;
+    }
+};
 
 // Constants from the kernel's uapi headers that Zig 0.11's std lacks.
 const OPEN_TREE_CLONE = 1;
@@ -37,24 +53,44 @@ const FSOPEN_CLOEXEC = 1;
 const FSMOUNT_CLOEXEC = 1;
 const FSCONFIG_SET_STRING = 1;
 const FSCONFIG_CMD_CREATE = 6;
+const FSCONFIG_SET_FLAG = 0;
 const RESOLVE_NO_MAGICLINKS = 0x02;
+const RESOLVE_NO_SYMLINKS = 0x04;
 const RESOLVE_BENEATH = 0x08;
 
 const OpenHow = extern struct { flags: u64, mode: u64, resolve: u64 };
 const MountAttr = extern struct { attr_set: u64, attr_clr: u64, propagation: u64, userns_fd: u64 };
 
-/// Covers DIR with an overlay whose lower layer is DIR and whose upper layer is a tmpfs
-/// of this mount namespace only: the container writes there, DIR is never written, and
-/// the tmpfs goes with the namespace. Mounted over DIR itself, so nothing is made on the
-/// host; the layers are named through /proc/self/fd so that no path needs escaping.
-pub fn overlay_root(root: [*:0]const u8, reporter: Reporter) void {
-    const lower_rc = linux.openat(cwd, root, linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
+/// Makes the directory that is the current directory (DIR, entered through the fd the
+/// supervisor opened) the root of a mount of its own, and enters that mount: a recursive
+/// copy of DIR attached onto DIR itself, from the fd, so DIR's path is never looked up.
+pub fn bind_root(reporter: Reporter) void {
+    const flags = OPEN_TREE_CLONE | linux.O.CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH;
+    const rc = linux.syscall3(.open_tree, @bitCast(@as(isize, cwd)), @intFromPtr(""), flags);
+    reporter.check(.bind_root, rc);
+    attach_and_enter(sys.value(rc), .bind_root, reporter);
+}
+
+/// Attaches the detached mount `tree` onto the current directory and enters its root.
+fn attach_and_enter(tree: sys.fd_t, step: abi.Step, reporter: Reporter) void {
+    reporter.check(step, linux.syscall5(.move_mount, @intCast(tree), @intFromPtr(""), @bitCast(@as(isize, cwd)), @intFromPtr("."), MOVE_MOUNT_F_EMPTY_PATH));
+    reporter.check(.enter_root, linux.fchdir(tree));
+    sys.close(tree);
+}
+
+/// Covers DIR (the current directory) with an overlay whose lower layer is DIR and whose
+/// upper layer is a tmpfs of this mount namespace only: the container writes there, DIR
+/// is never written, and the tmpfs goes with the namespace. Mounted over DIR itself, so
+/// nothing is made on the host; the layers are named through /proc/self/fd so that no
+/// path needs escaping, and entered through the overlay's own fd.
+pub fn overlay_root(reporter: Reporter) void {
+    const lower_rc = linux.openat(cwd, ".", linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
     reporter.check(.mount_overlay_tmpfs, lower_rc);
     const lower = sys.value(lower_rc);
-    reporter.check(.mount_overlay_tmpfs, linux.mount("tmpfs", root, "tmpfs", linux.MS.NOSUID, @intFromPtr("mode=0755")));
-    const layers_rc = linux.openat(cwd, root, linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
-    reporter.check(.mount_overlay_tmpfs, layers_rc);
-    const layers = sys.value(layers_rc);
+    const layers = make_filesystem("tmpfs", &.{.{ "mode", "0755" }}, .mount_overlay_tmpfs, reporter);
+    // Attached (over DIR) before overlayfs takes it as a layer: a layer must be a mount
+    // of this namespace.
+    reporter.check(.mount_overlay_tmpfs, linux.syscall5(.move_mount, @intCast(layers), @intFromPtr(""), @bitCast(@as(isize, cwd)), @intFromPtr("."), MOVE_MOUNT_F_EMPTY_PATH));
     reporter.check(.mount_overlay_tmpfs, linux.mkdirat(layers, "upper", 0o755));
     reporter.check(.mount_overlay_tmpfs, linux.mkdirat(layers, "work", 0o755));
     // The upper root shows as the container's /: give it DIR's mode and owners.
@@ -64,23 +100,48 @@ pub fn overlay_root(root: [*:0]const u8, reporter: Reporter) void {
         _ = linux.syscall5(.fchownat, @intCast(layers), @intFromPtr("upper"), stat.uid, stat.gid, 0);
     }
 
-    var buffer: [160]u8 = undefined;
-    // userxattr: in a user namespace overlayfs may keep its bookkeeping in user.* xattrs only.
-    const format = "lowerdir=/proc/self/fd/{d},upperdir=/proc/self/fd/{d}/upper,workdir=/proc/self/fd/{d}/work,userxattr";
-    const options = std.fmt.bufPrintZ(&buffer, format, .{ lower, layers, layers }) catch unreachable;
-    reporter.check(.mount_overlay, linux.mount("overlay", root, "overlay", 0, @intFromPtr(options.ptr)));
+    var lower_option: [40]u8 = undefined;
+    var upper_option: [40]u8 = undefined;
+    var work_option: [40]u8 = undefined;
+    const options = [_][2][*:0]const u8{
+        .{ "lowerdir", (std.fmt.bufPrintZ(&lower_option, "/proc/self/fd/{d}", .{lower}) catch unreachable).ptr },
+        .{ "upperdir", (std.fmt.bufPrintZ(&upper_option, "/proc/self/fd/{d}/upper", .{layers}) catch unreachable).ptr },
+        .{ "workdir", (std.fmt.bufPrintZ(&work_option, "/proc/self/fd/{d}/work", .{layers}) catch unreachable).ptr },
+        // In a user namespace overlayfs may keep its bookkeeping in user.* xattrs only.
+        .{ "userxattr", "" },
+    };
+    const overlay = make_filesystem("overlay", &options, .mount_overlay, reporter);
     sys.close(lower);
     sys.close(layers);
+    attach_and_enter(overlay, .mount_overlay, reporter);
+}
+
+/// A new, detached filesystem of `kind` with `options` (an empty value: a flag).
+fn make_filesystem(kind: [*:0]const u8, options: []const [2][*:0]const u8, step: abi.Step, reporter: Reporter) sys.fd_t {
+    const rc = linux.syscall2(.fsopen, @intFromPtr(kind), FSOPEN_CLOEXEC);
+    reporter.check(step, rc);
+    const context = sys.value(rc);
+    for (options) |option| {
+        const flag = option[1][0] == 0;
+        const command: usize = if (flag) FSCONFIG_SET_FLAG else FSCONFIG_SET_STRING;
+        const value: usize = if (flag) 0 else @intFromPtr(option[1]);
+        reporter.check(step, linux.syscall5(.fsconfig, @intCast(context), command, @intFromPtr(option[0]), value, 0));
+    }
+    reporter.check(step, linux.syscall5(.fsconfig, @intCast(context), FSCONFIG_CMD_CREATE, 0, 0, 0));
+    const mounted = linux.syscall3(.fsmount, @intCast(context), FSMOUNT_CLOEXEC, 0);
+    sys.close(context);
+    reporter.check(step, mounted);
+    return sys.value(mounted);
 }
 
 /// Makes every mount of `mounts`, in order, under the root that is the current directory.
-/// `idmapped`: the ID-mapped trees that came with the go message.
-pub fn add_mounts(mounts: []const Mount, idmapped: []const i32, reporter: Reporter) void {
+/// `go`: the binds' trees and sources that came with the go message.
+pub fn add_mounts(mounts: []const Mount, go: *const Go, reporter: Reporter) void {
     if (mounts.len == 0) return;
     const root_rc = linux.openat(cwd, ".", linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
     reporter.check(.resolve_mount_target, root_rc);
     const root = sys.value(root_rc);
-    for (mounts, 0..) |mount, index| add_mount(root, mount, idmapped, .{ .reporter = reporter, .index = @intCast(index) });
+    for (mounts, 0..) |mount, index| add_mount(root, mount, index, go, .{ .reporter = reporter, .index = @intCast(index) });
     sys.close(root);
 }
 
@@ -97,15 +158,10 @@ const MountReporter = struct {
     }
 };
 
-fn add_mount(root: sys.fd_t, mount: Mount, idmapped: []const i32, reporter: MountReporter) void {
+fn add_mount(root: sys.fd_t, mount: Mount, index: usize, go: *const Go, reporter: MountReporter) void {
     const directory = mount.kind == kind_tmpfs or mount.flags & mount_directory != 0;
     const target = resolve(root, std.mem.span(mount.target), directory, reporter);
-    const detached = if (mount.kind == kind_tmpfs)
-        new_tmpfs(mount, reporter)
-    else if (mount.idmapped >= 0 and mount.idmapped < idmapped.len)
-        make_readonly(idmapped[@intCast(mount.idmapped)], mount, reporter)
-    else
-        clone_tree(mount, reporter);
+    const detached = if (mount.kind == kind_tmpfs) new_tmpfs(mount, reporter) else bind_tree(mount, index, go, reporter);
     reporter.check(.attach_mount, linux.syscall5(
         .move_mount,
         @intCast(detached),
@@ -118,13 +174,47 @@ fn add_mount(root: sys.fd_t, mount: Mount, idmapped: []const i32, reporter: Moun
     sys.close(target);
 }
 
-/// A detached copy of the source's mount tree (recursive: a user namespace may not copy
-/// a mount without the ones locked on top of it), read-only if asked.
-fn clone_tree(mount: Mount, reporter: MountReporter) sys.fd_t {
-    const flags = OPEN_TREE_CLONE | linux.O.CLOEXEC | AT_RECURSIVE;
-    const rc = linux.syscall3(.open_tree, @bitCast(@as(isize, cwd)), @intFromPtr(mount.source.?), flags);
+/// The detached tree to attach for bind `index`: the supervisor's, or one made here from
+/// the source's fd. A bind without either cannot happen (the supervisor sends one for
+/// every bind), and is refused rather than looked up by its path.
+fn bind_tree(mount: Mount, index: usize, go: *const Go, reporter: MountReporter) sys.fd_t {
+    const at = go.find(index) orelse {
+        reporter.check(.bind_source, errno_rc(.BADF));
+        unreachable;
+    };
+    if (go.tags[at] & abi.go_tree != 0) return make_readonly(go.fds[at], mount, reporter);
+    const tree = clone_source(go.fds[at], reporter);
+    sys.close(go.fds[at]);
+    return make_readonly(tree, mount, reporter);
+}
+
+/// A detached copy of the mount tree at `source`, an O_PATH fd the supervisor opened in
+/// the host's mount namespace. The kernel copies only mounts of the caller's namespace,
+/// so the fd is found again here: by the path the kernel gives for it, without following
+/// any symbolic link, and taken only if it is the same file (device and inode); a source
+/// moved or replaced meanwhile is refused (ESTALE). Recursive: a user namespace may not
+/// copy a mount without the ones locked on top of it.
+fn clone_source(source: sys.fd_t, reporter: MountReporter) sys.fd_t {
+    var link: [32]u8 = undefined;
+    const link_path = std.fmt.bufPrintZ(&link, "/proc/self/fd/{d}", .{source}) catch unreachable;
+    var path: [4097]u8 = undefined;
+    const length_rc = linux.readlinkat(cwd, link_path, &path, path.len - 1);
+    reporter.check(.bind_source, length_rc);
+    path[@intCast(length_rc)] = 0;
+    const how = OpenHow{ .flags = linux.O.PATH | linux.O.CLOEXEC | linux.O.NOFOLLOW, .mode = 0, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+    const here_rc = linux.syscall4(.openat2, @bitCast(@as(isize, cwd)), @intFromPtr(&path), @intFromPtr(&how), @sizeOf(OpenHow));
+    reporter.check(.bind_source, here_rc);
+    const here = sys.value(here_rc);
+    var was: linux.Stat = undefined;
+    var is: linux.Stat = undefined;
+    reporter.check(.bind_source, linux.fstatat(source, "", &was, AT_EMPTY_PATH));
+    reporter.check(.bind_source, linux.fstatat(here, "", &is, AT_EMPTY_PATH));
+    if (was.dev != is.dev or was.ino != is.ino) reporter.check(.bind_source, errno_rc(.STALE));
+    const flags = OPEN_TREE_CLONE | linux.O.CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH;
+    const rc = linux.syscall3(.open_tree, @intCast(here), @intFromPtr(""), flags);
     reporter.check(.bind_source, rc);
-    return make_readonly(sys.value(rc), mount, reporter);
+    sys.close(here);
+    return sys.value(rc);
 }
 
 fn make_readonly(tree: sys.fd_t, mount: Mount, reporter: MountReporter) sys.fd_t {
@@ -214,27 +304,30 @@ fn errno_rc(e: linux.E) usize {
     return @bitCast(-@as(isize, @intFromEnum(e)));
 }
 
-/// Supervisor side, as host root: a detached copy of `source` whose IDs appear through the
-/// user namespace of `pid` (the holder's), so that host root's files are container root's.
-/// Changing a mount's ID mapping needs CAP_SYS_ADMIN over the user namespace that owns the
-/// source mount, which the holder, inside its own namespace, does not have. Returns the
-/// fd or -errno.
-pub fn idmap_tree(source: [*:0]const u8, pid: i32) i32 {
+/// Supervisor side, as host root: a detached copy of the mount tree at `source` (an
+/// O_PATH fd), ID-mapped through the user namespace of `pid` (the holder's) when `pid` is
+/// not 0, so that host root's files are container root's. Changing a mount's ID mapping
+/// needs CAP_SYS_ADMIN over the user namespace that owns the source mount, which the
+/// holder, inside its own namespace, does not have. Returns the fd or -errno.
+pub fn source_tree(source: sys.fd_t, pid: i32) i32 {
+    const flags = OPEN_TREE_CLONE | linux.O.CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH;
+    const rc = linux.syscall3(.open_tree, @intCast(source), @intFromPtr(""), flags);
+    if (sys.errno(rc) != 0) return -@as(i32, @intCast(sys.errno(rc)));
+    const tree = sys.value(rc);
+    if (pid == 0) return tree;
     var buffer: [32]u8 = undefined;
     const path = std.fmt.bufPrintZ(&buffer, "/proc/{d}/ns/user", .{pid}) catch unreachable;
     const ns_rc = linux.openat(cwd, path, linux.O.RDONLY | linux.O.CLOEXEC, 0);
-    if (sys.errno(ns_rc) != 0) return -@as(i32, @intCast(sys.errno(ns_rc)));
-    const userns = sys.value(ns_rc);
-    defer sys.close(userns);
-    const flags = OPEN_TREE_CLONE | linux.O.CLOEXEC | AT_RECURSIVE;
-    const rc = linux.syscall3(.open_tree, @bitCast(@as(isize, cwd)), @intFromPtr(source), flags);
-    if (sys.errno(rc) != 0) return -@as(i32, @intCast(sys.errno(rc)));
-    const tree = sys.value(rc);
-    const attr = MountAttr{ .attr_set = MOUNT_ATTR_IDMAP, .attr_clr = 0, .propagation = 0, .userns_fd = @intCast(userns) };
-    const set = linux.syscall5(.mount_setattr, @intCast(tree), @intFromPtr(""), AT_EMPTY_PATH | AT_RECURSIVE, @intFromPtr(&attr), @sizeOf(MountAttr));
-    if (sys.errno(set) != 0) {
+    var e = sys.errno(ns_rc);
+    if (e == 0) {
+        const userns = sys.value(ns_rc);
+        const attr = MountAttr{ .attr_set = MOUNT_ATTR_IDMAP, .attr_clr = 0, .propagation = 0, .userns_fd = @intCast(userns) };
+        e = sys.errno(linux.syscall5(.mount_setattr, @intCast(tree), @intFromPtr(""), AT_EMPTY_PATH | AT_RECURSIVE, @intFromPtr(&attr), @sizeOf(MountAttr)));
+        sys.close(userns);
+    }
+    if (e != 0) {
         sys.close(tree);
-        return -@as(i32, @intCast(sys.errno(set)));
+        return -@as(i32, @intCast(e));
     }
     return tree;
 }
@@ -251,13 +344,18 @@ const MessageHeader = extern struct {
 };
 const Iovec = extern struct { base: usize, len: usize };
 const ControlHeader = extern struct { len: usize, level: i32, type: i32 };
-const Control = extern struct { header: ControlHeader, fds: [max_idmapped]i32 };
+const Control = extern struct { header: ControlHeader, fds: [max_binds]i32 };
+/// The go message's bytes: the go byte's word, then a tag for each fd attached.
+const Words = [1 + max_binds]u32;
 
-/// Supervisor side: the go byte, with `fds` attached (SCM_RIGHTS) when there are any.
-pub fn send_go(socket: sys.fd_t, fds: []const i32) u32 {
-    std.debug.assert(fds.len <= max_idmapped);
-    var byte: u8 = 'x';
-    const iov = [1]Iovec{.{ .base = @intFromPtr(&byte), .len = 1 }};
+/// Supervisor side: the go message, with `fds` attached (SCM_RIGHTS) when there are any,
+/// and `tags` saying what each is.
+pub fn send_go(socket: sys.fd_t, fds: []const i32, tags: []const u32) u32 {
+    std.debug.assert(fds.len <= max_binds and tags.len == fds.len);
+    var words: Words = undefined;
+    words[0] = 'x';
+    @memcpy(words[1..][0..tags.len], tags);
+    const iov = [1]Iovec{.{ .base = @intFromPtr(&words), .len = 4 * (1 + tags.len) }};
     var control = Control{ .header = .{ .len = @sizeOf(ControlHeader) + 4 * fds.len, .level = SOL_SOCKET, .type = SCM_RIGHTS }, .fds = undefined };
     @memcpy(control.fds[0..fds.len], fds);
     const message = MessageHeader{
@@ -272,22 +370,27 @@ pub fn send_go(socket: sys.fd_t, fds: []const i32) u32 {
     }
 }
 
-/// Holder side: waits for the go byte and keeps the fds that came with it in `fds`.
-/// Returns how many, or null at EOF (the supervisor gave up).
-pub fn receive_go(socket: sys.fd_t, fds: *[max_idmapped]i32) ?usize {
-    var byte: u8 = 0;
-    const iov = [1]Iovec{.{ .base = @intFromPtr(&byte), .len = 1 }};
+/// Holder side: waits for the go message and keeps the fds and tags that came with it in
+/// `go`. Returns false at EOF (the supervisor gave up).
+pub fn receive_go(socket: sys.fd_t, go: *Go) bool {
+    var words: Words = undefined;
+    const iov = [1]Iovec{.{ .base = @intFromPtr(&words), .len = @sizeOf(Words) }};
     var control: Control = undefined;
     var message = MessageHeader{ .iov = &iov, .control = @intFromPtr(&control), .control_len = @sizeOf(Control) };
+    var received: usize = 0;
     while (true) {
         const rc = linux.syscall3(.recvmsg, @intCast(socket), @intFromPtr(&message), MSG_CMSG_CLOEXEC);
         if (sys.errno(rc) == @intFromEnum(linux.E.INTR)) continue;
-        if (sys.errno(rc) != 0 or rc != 1) return null;
+        if (sys.errno(rc) != 0 or rc < 4 or rc % 4 != 0) return false;
+        received = rc;
         break;
     }
-    if (message.control_len < @sizeOf(ControlHeader)) return 0;
-    if (control.header.level != SOL_SOCKET or control.header.type != SCM_RIGHTS) return 0;
-    const count = @min((control.header.len - @sizeOf(ControlHeader)) / 4, max_idmapped);
-    @memcpy(fds[0..count], control.fds[0..count]);
-    return count;
+    go.count = 0;
+    if (message.control_len < @sizeOf(ControlHeader)) return true;
+    if (control.header.level != SOL_SOCKET or control.header.type != SCM_RIGHTS) return true;
+    const count = @min((control.header.len - @sizeOf(ControlHeader)) / 4, max_binds, received / 4 - 1);
+    @memcpy(go.fds[0..count], control.fds[0..count]);
+    @memcpy(go.tags[0..count], words[1..][0..count]);
+    go.count = count;
+    return true;
 }

@@ -41,3 +41,36 @@ pub fn open(path: [*:0]const u8, writable: bool) i32 {
 pub fn chown_fd(fd: i32, uid: u32, gid: u32) u32 {
     return sys.errno(linux.fchown(fd, uid, gid));
 }
+
+/// The soft (`hard` false) or hard limit on open files of process `pid` (0: this one), as
+/// /proc/PID/limits gives it, which anyone may read: inf for unlimited, -1 when it cannot
+/// be read. A number, so that the supervisor asks without buffers or pointers.
+pub fn nofile_limit(pid: i32, hard: bool) f64 {
+    var path_buffer: [32]u8 = undefined;
+    const path = if (pid == 0) "/proc/self/limits" else std.fmt.bufPrintZ(&path_buffer, "/proc/{d}/limits", .{pid}) catch unreachable;
+    var buffer: [4096]u8 = undefined;
+    const count = read(@ptrCast(path.ptr), &buffer);
+    if (count <= 0) return -1;
+    return parse_nofile(buffer[0..@intCast(count)], hard);
+}
+
+fn parse_nofile(text: []const u8, hard: bool) f64 {
+    const name = "\nMax open files";
+    const at = std.mem.indexOf(u8, text, name) orelse return -1;
+    const end = std.mem.indexOfScalarPos(u8, text, at + 1, '\n') orelse text.len;
+    var words = std.mem.tokenizeScalar(u8, text[at + name.len .. end], ' ');
+    if (hard) _ = words.next();
+    const word = words.next() orelse return -1;
+    if (std.mem.eql(u8, word, "unlimited")) return std.math.inf(f64);
+    const value = std.fmt.parseUnsigned(u64, word, 10) catch return -1;
+    return @floatFromInt(value);
+}
+
+test "parse_nofile reads both limits of /proc/PID/limits" {
+    const text = "Limit  Soft Limit  Hard Limit  Units\nMax open files            1024                 524288               files     \nMax locked memory  8388608  8388608  bytes\n";
+    try std.testing.expectEqual(@as(f64, 1024), parse_nofile(text, false));
+    try std.testing.expectEqual(@as(f64, 524288), parse_nofile(text, true));
+    const unlimited = "x\nMax open files            unlimited            unlimited            files     \n";
+    try std.testing.expect(std.math.isInf(parse_nofile(unlimited, true)));
+    try std.testing.expectEqual(@as(f64, -1), parse_nofile("nothing", false));
+}

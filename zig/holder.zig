@@ -6,6 +6,7 @@ const sys = @import("sys.zig");
 const exec = @import("exec.zig");
 const mounts = @import("mounts.zig");
 const binds = @import("binds.zig");
+const lock = @import("lock.zig");
 const abi = @import("abi.zig");
 const start = @import("start.zig");
 const supervise = @import("supervise.zig");
@@ -16,32 +17,40 @@ const Keeper = supervise.Keeper;
 
 /// contain's holder: a child of the supervisor that owns the new namespaces, builds the
 /// root, starts init in the new PID namespace and passes signals on to it.
-pub fn holder(args: *const Start, reporter: Reporter) noreturn {
+pub fn holder(args: *const Start, spawned: Reporter) noreturn {
     const config = args.config;
     // What the helpers leave running (their background children) reparents here rather
     // than to the host's init, so that it ends with the container (see `end`).
     _ = linux.prctl(@intFromEnum(linux.PR.SET_CHILD_SUBREAPER), 1, 0, 0, 0);
     // Opened while /proc is the host's: init's pivot_root moves this process's root too.
     const task_dir = sys.open_task_dir();
-    reporter.check(.open_task_dir, @bitCast(@as(isize, task_dir)));
+    spawned.check(.open_task_dir, @bitCast(@as(isize, task_dir)));
     var others = Others{ .task_dir = task_dir };
+    // Where init's signal dispositions are read once init's pivot has moved our root too.
+    const proc = linux.openat(linux.AT.FDCWD, "/proc", linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
+    const init_proc: sys.fd_t = if (sys.errno(proc) == 0) sys.value(proc) else -1;
     // The -o helper starts before the user namespace so that it stays in the host's.
     var outside = Helper{};
-    if (config.outside) |command| {
-        others.keeper = start_keeper(reporter);
-        outside = Helper.start_outside(args, command, reporter);
-    }
+    if (config.outside != null) others.keeper = start_keeper(spawned);
+    // From here on, a failed step ends what the helpers started before the holder exits,
+    // as the end of CMD does: nothing they left running may outlive a failed start.
+    const reporter = Reporter{ .fd = spawned.fd, .ending = .{ .context = &others, .end = end_others } };
+    if (config.outside) |command| outside = Helper.start_outside(args, command, reporter);
 
-    var idmapped: [binds.max_idmapped]i32 = undefined;
-    const idmapped_count = start.enter_user_namespace(args, reporter, &idmapped);
+    var go = binds.Go{};
+    start.enter_user_namespace(args, reporter, &go);
     supervise.end_with_parent(args.parent, 0, others);
+    // The root is built in a mount namespace of this user namespace, and reaches the
+    // container through a nested one that locks it (lock.zig); the container's other
+    // namespaces belong to that one, so that container root has its powers over them.
+    mounts.build_root(config, &go, reporter);
+    lock.enter(args, reporter);
     reporter.check(.unshare_cgroup, linux.unshare(linux.CLONE.NEWCGROUP));
     reporter.check(.unshare_ipc, linux.unshare(linux.CLONE.NEWIPC));
     if (config.flags & abi.flag_host_network == 0) {
         reporter.check(.unshare_network, linux.unshare(linux.CLONE.NEWNET));
     }
     if (config.flags & abi.flag_private_network != 0) connect_network(args, reporter, others);
-    reporter.check(.unshare_mount, linux.unshare(linux.CLONE.NEWNS));
     reporter.check(.unshare_time, linux.unshare(linux.CLONE.NEWTIME));
     reporter.check(.unshare_uts, linux.unshare(linux.CLONE.NEWUTS));
     // The -o helper may look at /proc/$PPID/ns as the user; after it, nothing in the
@@ -50,7 +59,8 @@ pub fn holder(args: *const Start, reporter: Reporter) noreturn {
     if (outside.pid > 0) outside.finish(reporter, .helper_outside, others);
     if (args.owns_memory) sys.set_dumpable(false);
 
-    mounts.build_root(config, idmapped[0..idmapped_count], reporter);
+    // After the lock: the -i helper is in every namespace of the container, and what it
+    // mounts, container root may undo.
     if (config.inside) |command| {
         var inside = Helper.start_inside(args, command, reporter);
         inside.finish(reporter, .helper_inside, others);
@@ -60,7 +70,13 @@ pub fn holder(args: *const Start, reporter: Reporter) noreturn {
     supervise.end_if_asked(others);
     const init_pid = start.start_watched(Start, init, args.region, 1, reporter, args.*);
     sys.close(reporter.fd);
-    supervise.supervise(init_pid, args.parent, others);
+    supervise.supervise(init_pid, args.parent, others, .{ .proc = init_proc });
+}
+
+/// A failed start's end: the helpers' children (`others`), but no init yet.
+fn end_others(context: *const anyopaque, status: u8) noreturn {
+    const others: *const Others = @ptrCast(@alignCast(context));
+    supervise.end(0, others.*, status);
 }
 
 /// Says that the network namespace exists and waits while the supervisor connects it

@@ -4,6 +4,7 @@ const std = @import("std");
 const linux = std.os.linux;
 const sys = @import("sys.zig");
 const exec = @import("exec.zig");
+const abi = @import("abi.zig");
 const start = @import("start.zig");
 const supervise = @import("supervise.zig");
 const Reporter = @import("report.zig").Reporter;
@@ -32,7 +33,7 @@ pub fn joiner(args: *const Start, reporter: Reporter) noreturn {
     supervise.end_if_asked(.{});
     const pid = start.start_watched(Start, run_command, args.region, 1, reporter, args.*);
     sys.close(reporter.fd);
-    supervise.supervise(pid, args.parent, .{});
+    supervise.supervise(pid, args.parent, .{}, .{});
 }
 
 /// The namespaces of the process behind `pidfd` to join: all eight, less those this
@@ -61,7 +62,12 @@ fn run_command(args: *const Start) noreturn {
     const reporter = Reporter{ .fd = args.report };
     start.leave_host_session(reporter);
     sys.sigmask(0, null);
-    const e = exec.exec(args.config.argv, args.config.envp);
+    var e = exec.exec(args.config.argv, args.config.envp);
+    // The caller's $SHELL (/bin/bash) may be missing from the container (busybox).
+    if (e == @intFromEnum(linux.E.NOENT) and args.config.flags & abi.flag_default_shell != 0) {
+        const shell = [_:null]?[*:0]const u8{"/bin/sh"};
+        e = exec.exec(&shell, args.config.envp);
+    }
     reporter.send(.exec, e);
     sys.exit(exec.exec_status(e));
 }

@@ -2,6 +2,9 @@
 //!
 //! DIR is bound recursively onto itself, which makes it a mount point to pivot into
 //! without a temporary directory on the host that a killed holder could leave behind.
+//! DIR is never looked up by its path here: the holder enters the fd the supervisor
+//! opened and judged before it unshares its mount namespace, which carries the current
+//! directory over into the new namespace, and everything is built from there.
 const std = @import("std");
 const linux = std.os.linux;
 const sys = @import("sys.zig");
@@ -11,17 +14,15 @@ const binds = @import("binds.zig");
 const Reporter = @import("report.zig").Reporter;
 const cwd = linux.AT.FDCWD;
 
-/// `idmapped`: ID-mapped copies of bind sources, made by the supervisor (binds.zig).
-pub fn build_root(config: *const abi.Config, idmapped: []const i32, reporter: Reporter) void {
-    const root = config.root.?;
+/// Builds the root in a new mount namespace, with DIR (`config.root_fd`) as the current
+/// directory. `go`: the binds' trees and sources that came with the go message.
+pub fn build_root(config: *const abi.Config, go: *const binds.Go, reporter: Reporter) void {
+    reporter.check(.enter_root, linux.fchdir(config.root_fd));
+    sys.close(config.root_fd);
+    reporter.check(.unshare_mount, linux.unshare(linux.CLONE.NEWNS));
     // Nothing mounted from here on may propagate back to the host.
     reporter.check(.make_private, linux.mount("none", "/", null, linux.MS.REC | linux.MS.PRIVATE, 0));
-    if (config.flags & abi.flag_ephemeral != 0) {
-        binds.overlay_root(root, reporter);
-    } else {
-        reporter.check(.bind_root, linux.mount(root, root, null, linux.MS.BIND | linux.MS.REC, 0));
-    }
-    reporter.check(.enter_root, linux.chdir(root));
+    if (config.flags & abi.flag_ephemeral != 0) binds.overlay_root(reporter) else binds.bind_root(reporter);
 
     const mask = linux.syscall1(.umask, 0);
     make_dir(reporter, .create_dev, "dev", 0o755);
@@ -50,7 +51,7 @@ pub fn build_root(config: *const abi.Config, idmapped: []const i32, reporter: Re
         .{ "/proc/self/fd/2", "dev/stderr" },
     };
     for (links) |link| reporter.check(.link_dev, linux.symlinkat(link[0], cwd, link[1]));
-    if (config.mounts) |list| binds.add_mounts(list[0..config.mount_count], idmapped, reporter);
+    if (config.mounts) |list| binds.add_mounts(list[0..config.mount_count], go, reporter);
 }
 
 fn make_dir(reporter: Reporter, step: abi.Step, path: [*:0]const u8, mode: u32) void {

@@ -18,15 +18,23 @@ const Record = extern struct { step: u32, value: u32 };
 /// The child's end of the report pipe.
 pub const Reporter = struct {
     fd: sys.fd_t,
+    /// What a failure must end before the process exits, for a process that started
+    /// what may outlive it: contain's holder ends what its -o and -i helpers left running.
+    ending: ?Ending = null,
+
+    /// Ends what `context` names and exits with `status`.
+    pub const Ending = struct { context: *const anyopaque, end: *const fn (context: *const anyopaque, status: u8) noreturn };
 
     pub fn send(self: Reporter, step: Step, value: u32) void {
         const record = Record{ .step = @intFromEnum(step), .value = value };
         _ = sys.write_all(self.fd, std.mem.asBytes(&record));
     }
 
-    /// Reports a failed step and exits with the status of an own failure.
+    /// Reports a failed step and exits with the status of an own failure (through
+    /// `ending`, when there is one).
     pub fn fail(self: Reporter, step: Step, e: u32) noreturn {
         self.send(step, e);
+        if (self.ending) |ending| ending.end(ending.context, 125);
         sys.exit(125);
     }
 

@@ -13,10 +13,11 @@ const forward = @import("forward.zig");
 const binds = @import("binds.zig");
 const watch = @import("watch.zig");
 const map = @import("map.zig");
+const objects = @import("objects.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 15;
+    return 17;
 }
 
 /// Copies abi.layout, the `name=value` lines that give TypeScript the struct layouts, modes,
@@ -117,15 +118,37 @@ export fn forward_start(terminal_reaches_child: u32) u32 {
     return forward.start(terminal_reaches_child != 0);
 }
 
-/// An ID-mapped detached copy of `source` for the holder `pid` (binds.zig): fd or -errno.
-export fn idmap_tree(source: [*:0]const u8, pid: i32) i32 {
-    return binds.idmap_tree(source, pid);
+/// A detached copy of the mount tree at the O_PATH fd `source`, ID-mapped for the holder
+/// `pid` unless `pid` is 0 (binds.zig): fd or -errno.
+export fn source_tree(source: i32, pid: i32) i32 {
+    return binds.source_tree(source, pid);
 }
 
-/// The go byte for a holder, with `count` fds of `fds` attached.
-export fn send_go(fd: i32, fds: [*]const i32, count: u32) u32 {
-    if (count > binds.max_idmapped) return @intFromEnum(linux.E.INVAL);
-    return binds.send_go(fd, fds[0..count]);
+/// The go message for a holder, with `count` fds of `fds` attached and their `tags`.
+export fn send_go(fd: i32, fds: [*]const i32, tags: [*]const u32, count: u32) u32 {
+    if (count > binds.max_binds) return @intFromEnum(linux.E.INVAL);
+    return binds.send_go(fd, fds[0..count], tags[0..count]);
+}
+
+/// An O_PATH fd of what `path` names, symbolic links followed (objects.zig): fd or -errno.
+export fn object_open(path: [*:0]const u8) i32 {
+    return objects.open(path);
+}
+
+/// The mode, owner, group and link count of the file at `fd` into `out`: 0 or errno.
+export fn object_stat(fd: i32, out: *[4]u32) u32 {
+    return objects.stat(fd, out);
+}
+
+/// Whether users other than host root and `container_root` can reach the object at `fd`
+/// (objects.zig): 1, 0, or -errno.
+export fn object_reachable(fd: i32, container_root: u32) i32 {
+    return objects.reachable(fd, container_root);
+}
+
+/// The path the kernel gives for the object at `fd` into `buffer`: its length, or -errno.
+export fn object_path(fd: i32, buffer: [*]u8, len: u32) i32 {
+    return objects.real_path(fd, buffer[0..len]);
 }
 
 export fn close_fd(fd: i32) u32 {
@@ -149,6 +172,13 @@ export fn terminal_restore(fd: i32, saved: *const linux.termios) u32 {
     return console.restore(fd, saved);
 }
 
+/// 1 when `fd` is a terminal (TCGETS works on it), else 0: isatty, without node:tty's
+/// 9 MB.
+export fn terminal_is(fd: i32) u32 {
+    var mode: linux.termios = undefined;
+    return @intFromBool(sys.errno(linux.ioctl(fd, linux.T.CGETS, @intFromPtr(&mode))) == 0);
+}
+
 export fn terminal_no_echo(fd: i32) u32 {
     return console.no_echo(fd);
 }
@@ -167,6 +197,10 @@ export fn terminal_copy_size(from: i32, to: i32) u32 {
 /// (a u32 errno) and then EOF once the child may be reaped, or -errno.
 export fn watch_child(pidfd: i32, master: i32, input: i32, output: i32) i32 {
     return watch.start(pidfd, master, input, output);
+}
+
+export fn nofile_limit(pid: i32, hard: u32) f64 {
+    return files.nofile_limit(pid, hard != 0);
 }
 
 export fn file_read(path: [*:0]const u8, buffer: [*]u8, len: u32) i32 {
@@ -210,4 +244,5 @@ test {
     _ = files;
     _ = @import("session.zig");
     _ = map;
+    _ = objects;
 }

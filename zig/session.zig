@@ -1,7 +1,8 @@
 //! What a container's processes must not inherit from the session of whoever started them:
 //! the session keyring (keys added on the host would be readable inside) and the power to
 //! push input into a terminal they share with the host (TIOCSTI, CVE-2017-5226 in
-//! bubblewrap's terms). Runs between clone and exec: raw system calls only.
+//! bubblewrap's terms) or to leave it unusable (TIOCSETD). Runs between clone and exec:
+//! raw system calls only.
 const std = @import("std");
 const builtin = @import("builtin");
 const linux = std.os.linux;
@@ -18,6 +19,7 @@ pub fn leave_keyring() u32 {
 
 const TIOCSTI = 0x5412;
 const TIOCLINUX = 0x541C;
+const TIOCSETD = 0x5423;
 
 const Instruction = extern struct { code: u16, jt: u8, jf: u8, k: u32 };
 const Program = extern struct { len: u16, filter: [*]const Instruction };
@@ -51,26 +53,31 @@ const filter = [_]Instruction{
     .{ .code = jump_equal, .jt = 0, .jf = 3, .k = abi.arch }, // 1: else 5
     .{ .code = load_word, .jt = 0, .jf = 0, .k = offset_nr }, // 2
     .{ .code = jump_equal, .jt = 4, .jf = 0, .k = abi.ioctl }, // 3: then 8
-    .{ .code = jump_equal, .jt = 3, .jf = 6, .k = abi.ioctl_alternate }, // 4: then 8, else 11
-    .{ .code = jump_equal, .jt = 0, .jf = 5, .k = abi.compat_arch }, // 5: else 11
+    .{ .code = jump_equal, .jt = 3, .jf = 7, .k = abi.ioctl_alternate }, // 4: then 8, else 12
+    .{ .code = jump_equal, .jt = 0, .jf = 6, .k = abi.compat_arch }, // 5: else 12
     .{ .code = load_word, .jt = 0, .jf = 0, .k = offset_nr }, // 6
-    .{ .code = jump_equal, .jt = 0, .jf = 3, .k = abi.compat_ioctl }, // 7: else 11
+    .{ .code = jump_equal, .jt = 0, .jf = 4, .k = abi.compat_ioctl }, // 7: else 12
     .{ .code = load_word, .jt = 0, .jf = 0, .k = offset_request }, // 8
-    .{ .code = jump_equal, .jt = 2, .jf = 0, .k = TIOCSTI }, // 9: then 12
-    .{ .code = jump_equal, .jt = 1, .jf = 0, .k = TIOCLINUX }, // 10: then 12
-    .{ .code = return_value, .jt = 0, .jf = 0, .k = allow }, // 11
-    .{ .code = return_value, .jt = 0, .jf = 0, .k = deny }, // 12
+    .{ .code = jump_equal, .jt = 3, .jf = 0, .k = TIOCSTI }, // 9: then 13
+    .{ .code = jump_equal, .jt = 2, .jf = 0, .k = TIOCLINUX }, // 10: then 13
+    .{ .code = jump_equal, .jt = 1, .jf = 0, .k = TIOCSETD }, // 11: then 13
+    .{ .code = return_value, .jt = 0, .jf = 0, .k = allow }, // 12
+    .{ .code = return_value, .jt = 0, .jf = 0, .k = deny }, // 13
 };
 
 const SECCOMP_SET_MODE_FILTER = 1;
 
-/// Refuses TIOCSTI (push bytes into a terminal's input queue) and TIOCLINUX (whose paste
-/// does the same on a virtual console) with EPERM, for this process and everything it
-/// starts. A process in the container may share contain's terminal (`contain -c`, inject),
-/// and what it pushed would be read by the host's shell once contain exits. Everything
-/// else a terminal allows stays allowed, so job control and ^C work as they would for CMD
-/// run directly. Needs CAP_SYS_ADMIN in the current user namespace (container root has it),
-/// so no_new_privs is not set and setuid programs inside still work. Returns an errno.
+/// Refuses TIOCSTI (push bytes into a terminal's input queue), TIOCLINUX (whose paste
+/// does the same on a virtual console) and TIOCSETD (change the line discipline: N_NULL
+/// leaves a terminal that reads and writes nothing, after contain exits too) with EPERM,
+/// for this process and everything it starts. A process in the container may share
+/// contain's terminal (`contain -c`, inject), and what it pushed would be read by the
+/// host's shell once contain exits. TIOCSETD is refused on every fd, the container's own
+/// console pty included: a filter sees fd numbers, not what they name, and no container
+/// needs another line discipline on a terminal. Everything else a terminal allows stays
+/// allowed, so job control and ^C work as they would for CMD run directly. Needs
+/// CAP_SYS_ADMIN in the current user namespace (container root has it), so no_new_privs
+/// is not set and setuid programs inside still work. Returns an errno.
 pub fn deny_terminal_injection() u32 {
     const program = Program{ .len = filter.len, .filter = &filter };
     return sys.errno(linux.syscall3(.seccomp, SECCOMP_SET_MODE_FILTER, 0, @intFromPtr(&program)));
@@ -83,7 +90,8 @@ test "the filter's jumps land where the comments say" {
         try expect(at + 1 + instruction.jt < filter.len);
         try expect(at + 1 + instruction.jf < filter.len);
     }
-    try expect(filter[11].k == allow and filter[12].k == deny);
-    try expect(filter[3].jt + 3 + 1 == 8 and filter[4].jt + 4 + 1 == 8 and filter[4].jf + 4 + 1 == 11);
-    try expect(filter[9].jt + 9 + 1 == 12 and filter[10].jt + 10 + 1 == 12);
+    try expect(filter[12].k == allow and filter[13].k == deny);
+    try expect(filter[1].jf + 1 + 1 == 5 and filter[5].jf + 5 + 1 == 12 and filter[7].jf + 7 + 1 == 12);
+    try expect(filter[3].jt + 3 + 1 == 8 and filter[4].jt + 4 + 1 == 8 and filter[4].jf + 4 + 1 == 12);
+    for (9..12) |at| try expect(filter[at].jt + at + 1 == 13);
 }

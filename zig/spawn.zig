@@ -92,16 +92,17 @@ fn child(args: *const Start) noreturn {
     const config = args.config;
     const reporter = Reporter{ .fd = args.report };
     sys.signals_reset();
+    sys.restore_nofile(config.nofile);
     sys.set_pdeathsig();
     if (sys.value(linux.syscall0(.getppid)) != args.parent) sys.exit(125);
     reporter.check_errno(.stdio, sys.move_to_stdio(config.stdio));
-    // contain's cwd is inside the container: init enters it after the pivot.
-    if (config.mode != @intFromEnum(Mode.contain)) {
-        if (config.cwd) |cwd| reporter.check(.change_directory, linux.chdir(cwd));
-    }
-    // inject's joiner keeps the pidfd of the init whose namespaces it joins.
+    // pseudo enters its cwd as CMD's credentials allow (pseudo below); contain's is inside
+    // the container, where init enters it after the pivot; inject has none.
+    // inject's joiner keeps the pidfd of the init whose namespaces it joins, and contain's
+    // holder the fd of DIR.
     const pidfd = if (config.mode == @intFromEnum(Mode.inject)) config.target_pidfd else -1;
-    var keep = [3]i32{ args.report, args.go, pidfd };
+    const root_fd = if (config.mode == @intFromEnum(Mode.contain)) config.root_fd else -1;
+    var keep = [4]i32{ args.report, args.go, pidfd, root_fd };
     std.sort.insertion(i32, &keep, {}, std.sort.asc(i32));
     reporter.check_errno(.close_fds, sys.close_others(&keep));
 
@@ -113,8 +114,16 @@ fn child(args: *const Start) noreturn {
 }
 
 fn pseudo(args: *const Start, reporter: Reporter) noreturn {
-    var none: [binds.max_idmapped]i32 = undefined;
-    _ = start.enter_user_namespace(args, reporter, &none);
+    // Opened with the caller's credentials, entered with CMD's: container root may enter
+    // a 0700 directory of its own (where roots are kept) that the caller's credentials,
+    // in a user namespace without maps yet, may not.
+    const cwd = if (args.config.cwd) |path| sys.open_path_directory(path) else -1;
+    var none = binds.Go{};
+    start.enter_user_namespace(args, reporter, &none);
+    if (args.config.cwd) |path| {
+        if (cwd < 0 or sys.errno(linux.fchdir(cwd)) != 0) reporter.check(.change_directory, linux.chdir(path));
+        if (cwd >= 0) sys.close(cwd);
+    }
     sys.sigmask(0, null);
     const e = exec.exec(args.config.argv, args.config.envp);
     reporter.send(.exec, e);

@@ -21,16 +21,15 @@ pub const Start = struct {
 };
 
 /// Tells the parent that the user namespace exists and waits while it writes the ID maps.
-/// Returns how many ID-mapped mounts came with the go message into `idmapped`.
-pub fn enter_user_namespace(args: *const Start, reporter: Reporter, idmapped: *[binds.max_idmapped]i32) usize {
+/// Keeps the binds' fds that came with the go message in `go`.
+pub fn enter_user_namespace(args: *const Start, reporter: Reporter, go: *binds.Go) void {
     if (args.owns_memory) reporter.check(.unshare_user, linux.unshare(linux.CLONE.NEWUSER));
     reporter.send(.ready, 0);
-    // EOF instead of the go byte: the parent gave up (its message is its own).
-    const count = binds.receive_go(args.go, idmapped) orelse sys.exit(125);
+    // EOF instead of the go message: the parent gave up (its message is its own).
+    if (!binds.receive_go(args.go, go)) sys.exit(125);
     // A private network needs the channel once more (holder.zig, connect_network).
     if (args.config.flags & abi.flag_private_network == 0) sys.close(args.go);
     become_root(reporter, args.parent);
-    return count;
 }
 
 /// A change of credentials clears the parent-death signal, so it is set again after.

@@ -57,18 +57,45 @@ pub fn wait_or_end(pid: i32, others: Others) u8 {
     }
 }
 
+/// The signals that ask a process to stop: a PID 1 without a handler for one never sees
+/// it (the kernel drops it), so its supervisor ends the container instead.
+pub const set_stop = sys.bit(linux.SIG.INT) | sys.bit(linux.SIG.TERM) | sys.bit(linux.SIG.HUP) | sys.bit(linux.SIG.QUIT);
+
+/// contain's init, which as a PID namespace's first process is immune to the signals it
+/// does not handle. `proc` is a /proc directory where `pid` is found, or -1 for a CMD
+/// that is no PID 1 (inject's).
+pub const Init = struct { proc: sys.fd_t = -1 };
+
 /// Waits for `pid` with the forwarded signals blocked, passing each one on, and exits with
 /// its status once it has ended what else it started (`others`). On SIG_END (the
 /// supervisor died, or aborted), SIGKILLs `pid` (for contain's init, that ends its whole
-/// PID namespace) and the rest. Runs in a single-threaded process, so
-/// sigwaitinfo sees every signal.
-pub fn supervise(pid: i32, parent: i32, others: Others) noreturn {
+/// PID namespace) and the rest. For a PID 1 (`init`), a stop signal it has no handler
+/// for ends the container, and this process dies of it; one it handles reaches it once,
+/// and when it then exits 128+N for that signal N, this process dies of N. Runs in a
+/// single-threaded process, so sigwaitinfo sees every signal.
+pub fn supervise(pid: i32, parent: i32, others: Others, init: Init) noreturn {
     const set = sys.sigset_forward | sys.bit(linux.SIG.CHLD) | sys.bit(SIG_END);
     sys.sigmask(set, null);
     end_with_parent(parent, pid, others);
+    // The stop signals init has been given to handle, and those of them still watched.
+    var handed: u64 = 0;
+    var watched: u64 = 0;
+    var ticks: u32 = 0;
     while (true) {
         var info: linux.siginfo_t = undefined;
-        const rc = linux.syscall4(.rt_sigtimedwait, @intFromPtr(&set), @intFromPtr(&info), 0, 8);
+        const tick = linux.timespec{ .tv_sec = 0, .tv_nsec = watch_tick_ns };
+        const timeout: usize = if (watched != 0) @intFromPtr(&tick) else 0;
+        const rc = linux.syscall4(.rt_sigtimedwait, @intFromPtr(&set), @intFromPtr(&info), timeout, 8);
+        if (sys.errno(rc) == @intFromEnum(linux.E.AGAIN)) {
+            // An init that had a handler when the signal came may have been executing a
+            // program meanwhile (sh -c '...; exec sleep 9'), which drops both handler and
+            // signal; or its handler only raised the signal again, as busybox sh's does.
+            const dropped = watched & ~taken(init.proc, pid);
+            if (dropped != 0) end(pid, others, killed_by(@ctz(dropped) + 1));
+            ticks += 1;
+            if (ticks >= watch_ticks) watched = 0;
+            continue;
+        }
         if (sys.errno(rc) != 0) continue;
         const signal: u32 = @intCast(rc);
         if (signal == SIG_END) end(pid, others, 125);
@@ -76,7 +103,17 @@ pub fn supervise(pid: i32, parent: i32, others: Others) noreturn {
             // This process shares the supervisor's process group, so the terminal's
             // signals (SI_KERNEL) reach it directly: CMD got its own copy where it shares
             // the group too, and the supervisor passes them on where it does not.
-            if (info.code != SI_KERNEL) _ = linux.kill(pid, @intCast(signal));
+            const terminal = info.code == SI_KERNEL;
+            const stop = init.proc >= 0 and set_stop & sys.bit(signal) != 0;
+            if (stop and !takes(init.proc, pid, signal)) end(pid, others, killed_by(signal));
+            if (!terminal) _ = linux.kill(pid, @intCast(signal));
+            if (!stop) continue;
+            // Looked at again once sent: an init that has just executed CMD, or dropped
+            // its handler, has dropped the signal with it.
+            if (!terminal and !takes(init.proc, pid, signal)) end(pid, others, killed_by(signal));
+            handed |= sys.bit(signal);
+            watched |= sys.bit(signal);
+            ticks = 0;
             continue;
         }
         // Reap every child that has exited (orphans included), noting `pid`'s status.
@@ -84,9 +121,79 @@ pub fn supervise(pid: i32, parent: i32, others: Others) noreturn {
             var status: linux.siginfo_t = undefined;
             const reaped = sys.reap(.ALL, 0, &status);
             if (reaped <= 0) break;
-            if (reaped == pid) end(pid, others, sys.wait_code(&status));
+            if (reaped == pid) end(pid, others, answered(sys.wait_code(&status), handed));
         }
     }
+}
+
+/// The status `end` takes to die of `signal`.
+fn killed_by(signal: u32) u16 {
+    return 0x100 | @as(u16, @intCast(128 + signal));
+}
+
+/// An init that handled stop signal N and then exited 128+N said it was stopped by it, as
+/// a shell's trap does with `exit 143`: it is taken as a death by N.
+fn answered(code: u16, handed: u64) u16 {
+    if (code & 0x100 != 0 or code <= 128 or code > 128 + 31) return code;
+    const signal: u32 = code - 128;
+    return if (handed & sys.bit(signal) != 0) killed_by(signal) else code;
+}
+
+/// How long init is watched after a stop signal it took: 20 looks, 10 ms apart.
+const watch_tick_ns = 10 * std.time.ns_per_ms;
+const watch_ticks = 20;
+
+/// Whether process `pid` (in the /proc of `proc`) handles or ignores `signal`: a signal it
+/// ignores stays ignored (nohup's HUP).
+fn takes(proc: sys.fd_t, pid: i32, signal: u32) bool {
+    return taken(proc, pid) & sys.bit(signal) != 0;
+}
+
+/// The signals process `pid` handles or ignores. When its status cannot be read, or it has
+/// exited, all of them, so that nothing is ended on a guess.
+fn taken(proc: sys.fd_t, pid: i32) u64 {
+    const all = ~@as(u64, 0);
+    var path_buffer: [32]u8 = undefined;
+    const path = std.fmt.bufPrintZ(&path_buffer, "{d}/status", .{pid}) catch unreachable;
+    const rc = linux.openat(proc, path, linux.O.RDONLY | linux.O.CLOEXEC, 0);
+    if (sys.errno(rc) != 0) return all;
+    const fd = sys.value(rc);
+    defer sys.close(fd);
+    var buffer: [4096]u8 = undefined;
+    const count = sys.read_full(fd, &buffer);
+    if (count <= 0) return all;
+    const text = buffer[0..@intCast(count)];
+    // A process that has exited shows no handlers: its status comes with SIGCHLD.
+    if (std.mem.indexOf(u8, text, "\nState:\tZ") != null or std.mem.indexOf(u8, text, "\nState:\tX") != null) return all;
+    const ignored = status_mask(text, "SigIgn:") orelse return all;
+    const caught = status_mask(text, "SigCgt:") orelse return all;
+    return ignored | caught;
+}
+
+/// The hexadecimal mask on the line of /proc/PID/status that starts with `name`.
+fn status_mask(text: []const u8, name: []const u8) ?u64 {
+    var lines = std.mem.splitScalar(u8, text, '\n');
+    while (lines.next()) |line| {
+        if (!std.mem.startsWith(u8, line, name)) continue;
+        const digits = std.mem.trim(u8, line[name.len..], " \t");
+        return std.fmt.parseUnsigned(u64, digits, 16) catch null;
+    }
+    return null;
+}
+
+test "status_mask reads the masks of /proc/PID/status" {
+    const text = "Name:\tsleep\nSigQ:\t0/63\nSigIgn:\t0000000000000004\nSigCgt:\t0000000000004002\n";
+    try std.testing.expectEqual(@as(?u64, 4), status_mask(text, "SigIgn:"));
+    try std.testing.expectEqual(@as(?u64, 0x4002), status_mask(text, "SigCgt:"));
+    try std.testing.expectEqual(@as(?u64, null), status_mask(text, "SigBlk:"));
+}
+
+test "answered takes exit 128+N as a death by N only for a signal init was given" {
+    const term = sys.bit(linux.SIG.TERM);
+    try std.testing.expectEqual(@as(u16, 0x100 | 143), answered(143, term));
+    try std.testing.expectEqual(@as(u16, 130), answered(130, term));
+    try std.testing.expectEqual(@as(u16, 3), answered(3, term));
+    try std.testing.expectEqual(@as(u16, 0x100 | 137), answered(0x100 | 137, term));
 }
 
 /// What else a supervising process started: the orphans of contain's helpers, which

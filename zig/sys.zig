@@ -207,6 +207,24 @@ pub fn set_pdeathsig() void {
 /// The directory of this thread in the host's /proc, whose `children` file kill_children
 /// reads. Opened while /proc is still the host's: init's pivot_root moves the root of
 /// every process in the mount namespace, the holder's too. Returns an fd or -errno.
+/// Sets the soft RLIMIT_NOFILE to `soft` (at most the hard limit), unless it is 0. Bun
+/// raises its own soft limit to the hard one as it starts, and CMD would inherit that;
+/// programs that close every fd up to the limit crawl under a million.
+pub fn restore_nofile(soft: u64) void {
+    if (soft == 0) return;
+    const nofile = @intFromEnum(linux.rlimit_resource.NOFILE);
+    var limit = [2]u64{ 0, 0 };
+    if (errno(linux.syscall4(.prlimit64, 0, nofile, 0, @intFromPtr(&limit))) != 0) return;
+    limit[0] = @min(soft, limit[1]);
+    _ = linux.syscall4(.prlimit64, 0, nofile, @intFromPtr(&limit), 0);
+}
+
+/// An O_PATH fd of the directory at `path`, or -1.
+pub fn open_path_directory(path: [*:0]const u8) fd_t {
+    const rc = linux.openat(linux.AT.FDCWD, path, linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
+    return if (errno(rc) == 0) value(rc) else -1;
+}
+
 pub fn open_task_dir() i32 {
     var path_buffer: [64]u8 = undefined;
     const path = std.fmt.bufPrintZ(&path_buffer, "/proc/self/task/{d}", .{linux.gettid()}) catch unreachable;

@@ -2,24 +2,25 @@ import { defineCommand } from "citty";
 import type { Split } from "../argv.ts";
 import { type Mount, startContain } from "../contain.ts";
 import { type NetworkMode, parsePublish, type PublishedPort } from "../network.ts";
-import { type Arg, argText } from "../native.ts";
+import { type Arg, argText, isTerminal } from "../native.ts";
 import { commandEnvironment, optionText, optionWord, parseArgs, say, supervise } from "./run.ts";
 
 export const command = defineCommand({
   meta: { name: "contain", description: "Run CMD (default /bin/sh) as PID 1 of a container with DIR as its root." },
   args: {
     bind: { type: "string", alias: "b", valueHint: "SRC:DST[:ro]", description: "bind host SRC at DST (read-only with :ro); repeatable" },
-    console: { type: "boolean", alias: "c", description: "disable console emulation in the container" },
+    noConsole: { type: "boolean", alias: "c", description: "no console, even on a terminal: CMD uses contain's stdin, stdout and stderr" },
+    console: { type: "boolean", alias: "C", description: "a console even when stdin or stdout is not a terminal" },
     ephemeral: { type: "boolean", alias: "e", description: "throwaway root: writes go to a tmpfs, DIR stays unchanged" },
     env: { type: "string", alias: "E", valueHint: "NAME=VALUE", description: "set an environment variable for CMD; repeatable" },
-    gid: { type: "string", alias: "g", valueHint: "MAP", description: "set the container-to-host GID map" },
+    gidMap: { type: "string", alias: "g", valueHint: "MAP", description: "set the container-to-host GID map" },
     inside: { type: "string", alias: "i", valueHint: "CMD", description: "run a helper child inside the new namespaces" },
     hostNetwork: { type: "boolean", alias: "n", description: "share the host network unprivileged in the container" },
     network: { type: "string", valueHint: "MODE", description: "none (default), host (as -n) or private (its own, through pasta)" },
-    publish: { type: "string", alias: "p", valueHint: "[HOSTIP:]HOSTPORT:PORT[/udp]", description: "publish a port of a private network on the host; repeatable" },
+    publish: { type: "string", alias: "p", valueHint: "PORTS", description: "publish a port of a private network on the host: [HOSTIP:]HOSTPORT:PORT[/udp]; repeatable" },
     outside: { type: "string", alias: "o", valueHint: "CMD", description: "run a helper child outside the new namespaces" },
     tmpfs: { type: "string", alias: "t", valueHint: "DST", description: "mount a fresh tmpfs at DST; repeatable" },
-    uid: { type: "string", alias: "u", valueHint: "MAP", description: "set the container-to-host UID map" },
+    uidMap: { type: "string", alias: "u", valueHint: "MAP", description: "set the container-to-host UID map" },
     workdir: { type: "string", alias: "w", valueHint: "DIR", description: "run CMD in DIR inside the container (default /)" },
     dir: { type: "positional", valueHint: "DIR", required: true },
     command: { type: "positional", valueHint: "CMD [ARG]...", required: false },
@@ -65,6 +66,7 @@ export async function main(): Promise<never> {
   const ports: PublishedPort[] = [];
   const { options, operands } = parseArgs(command, "contain", (split) => {
     if (split.operands.length === 0) return "missing DIR";
+    if (split.options.console && split.options.noConsole) return "-c and -C cannot be used together";
     const mode = optionText(split.options.network);
     if (mode !== undefined && mode !== "none" && mode !== "host" && mode !== "private") {
       return `bad network ${mode}: expected none, host or private`;
@@ -85,13 +87,16 @@ export async function main(): Promise<never> {
     env = parsedEnv;
     return null;
   });
+  // A console where contain is used from a terminal, as systemd-nspawn decides: output
+  // that goes to a pipe or a file stays CMD's own, stdout and stderr apart.
+  const withConsole = options.console === true || (options.noConsole !== true && isTerminal(0) && isTerminal(1));
   return supervise("contain", () =>
     startContain({
       root: operands[0]!,
       cmd: operands.slice(1),
-      console: options.console !== true,
-      uidMap: optionText(options.uid),
-      gidMap: optionText(options.gid),
+      console: withConsole,
+      uidMap: optionText(options.uidMap),
+      gidMap: optionText(options.gidMap),
       network,
       ports,
       inside: optionWord(options.inside),
@@ -104,7 +109,7 @@ export async function main(): Promise<never> {
       onWarning: (message) => say(`contain: ${message}`),
     }),
     // With a console, init has a terminal and a session of its own.
-    { terminalReachesChild: options.console === true },
+    { terminalReachesChild: !withConsole },
   );
 }
 

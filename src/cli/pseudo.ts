@@ -5,8 +5,8 @@ import { commandEnvironment, optionText, parseArgs, say, supervise } from "./run
 export const command = defineCommand({
   meta: { name: "pseudo", description: "Run CMD (default $SHELL) as root in a new user namespace." },
   args: {
-    gid: { type: "string", alias: "g", valueHint: "MAP", description: "set the user namespace GID map" },
-    uid: { type: "string", alias: "u", valueHint: "MAP", description: "set the user namespace UID map" },
+    gidMap: { type: "string", alias: "g", valueHint: "MAP", description: "set the user namespace GID map" },
+    uidMap: { type: "string", alias: "u", valueHint: "MAP", description: "set the user namespace UID map" },
     command: { type: "positional", valueHint: "CMD [ARG]...", required: false },
   },
 });
@@ -17,8 +17,8 @@ export async function main(): Promise<never> {
     startPseudo({
       cmd: operands,
       env: commandEnvironment(),
-      uidMap: optionText(options.uid),
-      gidMap: optionText(options.gid),
+      uidMap: optionText(options.uidMap),
+      gidMap: optionText(options.gidMap),
       onWarning: (message) => say(`pseudo: ${message}`),
     }),
   );

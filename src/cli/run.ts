@@ -1,8 +1,9 @@
-// What the three commands share: argv splitting, usage, errors and exit statuses.
-import { type Definition, type Split, splitArgv, UsageError, usage } from "../argv.ts";
+// What the commands share: argv splitting, usage, errors and exit statuses.
+import { type Definition, type Split, splitArgv, tryHelp, UsageError, usage } from "../argv.ts";
 import { ContainError, Status } from "../errors.ts";
 import type { ChildProcess } from "../child.ts";
 import { type Arg, argText, dieOf, forwardSignals, readBytes, writeFd } from "../native.ts";
+import { CALLER_NOFILE, noteCallerNofile } from "../limits.ts";
 
 /** NUL-terminated entries, as /proc/PID/cmdline and environ hold them. */
 function entries(bytes: Uint8Array): Uint8Array[] {
@@ -49,7 +50,27 @@ export function commandArguments(): Arg[] {
  */
 export function commandEnvironment(): Arg[] | undefined {
   const environ = readOwn("/proc/self/environ");
-  return environ === null ? undefined : entries(environ);
+  if (environ === null) return undefined;
+  const list = entries(environ);
+  // The launcher's note of the caller's open files limit (limits.ts) is ours, not CMD's.
+  // A plain loop, and a look past the first byte only for a C: no callback runs dozens
+  // of times at start (the JIT would compile it), and no Buffer (2 MB).
+  for (let index = 0; index < list.length; index++) {
+    const entry = list[index]!;
+    if (entry[0] !== NOTE.charCodeAt(0) || !isNote(entry)) continue;
+    noteCallerNofile(argText(entry.subarray(NOTE.length)));
+    list.splice(index, 1);
+    break;
+  }
+  return list;
+}
+
+const NOTE = `${CALLER_NOFILE}=`;
+
+function isNote(entry: Uint8Array): boolean {
+  if (entry.length < NOTE.length) return false;
+  for (let at = 0; at < NOTE.length; at++) if (entry[at] !== NOTE.charCodeAt(at)) return false;
+  return true;
 }
 
 /** Writes lines to stderr, or stdout with `out` (native.writeFd: at once, and cheaply). */
@@ -67,25 +88,43 @@ export function optionWord(value: Arg | true | undefined): Arg | undefined {
   return value === true ? undefined : value;
 }
 
-/** Splits argv, printing usage for -h and for mistakes (exit 64). */
-export function parseArgs(command: Definition, name: string, check?: (split: Split<Arg>) => string | null): Split<Arg> {
-  let split: Split<Arg>;
+// The bundle's build writes the package's version here (scripts/build-dist.ts).
+declare const CONTAIN_VERSION: string | undefined;
+
+/** The package's version: the bundle's, or package.json's for the sources. */
+export function packageVersion(): string {
+  if (typeof CONTAIN_VERSION === "string") return CONTAIN_VERSION;
+  // Read at run time: a require here would put all of package.json in the bundles.
+  const { readFileSync } = require("node:fs") as typeof import("node:fs");
+  return JSON.parse(readFileSync(`${import.meta.dir}/../../package.json`, "utf8")).version;
+}
+
+/** A usage error: one line and GNU's pointer to --help, exit 64. */
+export function usageError(name: string, problem: string): never {
+  say(`${name}: ${problem}\n${tryHelp(name)}`);
+  process.exit(Status.usage);
+}
+
+/** Splits argv; --help and --version print and exit 0, a mistake is a usage error. */
+export function parseArgs<W extends Arg = Arg>(
+  command: Definition,
+  name: string,
+  check?: (split: Split<W>) => string | null,
+  argv: readonly W[] = commandArguments() as W[],
+): Split<W> {
+  let split: Split<W>;
   try {
-    split = splitArgv(commandArguments(), command);
+    split = splitArgv(argv, command);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    say(`${name}: ${error.message}\n${usage(command, name)}`);
-    process.exit(Status.usage);
+    usageError(name, error.message);
   }
-  if (split.help) {
-    say(usage(command, name), true);
+  if (split.help || split.version) {
+    say(split.help ? usage(command, name) : `${name} (bun-contain) ${packageVersion()}`, true);
     process.exit(0);
   }
   const problem = check?.(split);
-  if (problem) {
-    say(`${name}: ${problem}\n${usage(command, name)}`);
-    process.exit(Status.usage);
-  }
+  if (problem) usageError(name, problem);
   return split;
 }
 

@@ -25,7 +25,7 @@ test("ABI version and termios size agree", () => {
 
 test("the shim reads back every field of a config that TypeScript encoded", () => {
   const keep: unknown[] = [];
-  const [view] = encodeConfig(
+  const view = encodeConfig(
     {
       mode: Mode.contain,
       flags: Flag.console | Flag.ephemeral,
@@ -39,10 +39,14 @@ test("the shim reads back every field of a config that TypeScript encoded", () =
       outside: "ip link",
       cwd: "/work",
       initEnvp: ["container=contain"],
+      nofile: 0x1_0000_0400,
       mounts: [
         { kind: "bind", source: "/src", target: "/mnt/src", readonly: true, directory: true },
         { kind: "tmpfs", target: "/tmp", size: "64m" },
       ],
+      rootFd: 9,
+      lockUidMap: "0 0 1",
+      lockGidMap: "0 0 2",
     },
     keep,
   );
@@ -64,22 +68,26 @@ test("the shim reads back every field of a config that TypeScript encoded", () =
       "inside=mount -t tmpfs none /x",
       "outside=ip link",
       "cwd=/work",
+      "lock_uid_map=0 0 1",
+      "lock_gid_map=0 0 2",
       "init_envp=container=contain",
       "mount_count=2",
-      "mount=1,3,/src,/mnt/src,(null),-1",
-      "mount=2,0,(null),/tmp,64m,-1",
+      "root_fd=9",
+      `nofile=${0x1_0000_0400}`,
+      "mount=1,3,/src,/mnt/src,(null)",
+      "mount=2,0,(null),/tmp,64m",
       "",
     ].join("\n"),
   );
 });
 
 test("a config without its optional fields reads back as nulls and -1", () => {
-  const [view] = encodeConfig({ mode: Mode.pseudo, argv: ["sh"], envp: [] }, []);
+  const view = encodeConfig({ mode: Mode.pseudo, argv: ["sh"], envp: [] }, []);
   const buffer = new Uint8Array(4096);
   const echo = new TextDecoder().decode(buffer.subarray(0, native.config_echo(ptr(view), ptr(buffer), buffer.length)));
   expect(echo).toBe(
     `mode=${Mode.pseudo}\nflags=0\ntarget_pidfd=-1\nstdio=-1,-1,-1\nargv=sh\nenvp=\nroot=(null)\nconsole=(null)\n` +
-      "inside=(null)\noutside=(null)\ncwd=(null)\ninit_envp=\nmount_count=0\n",
+      "inside=(null)\noutside=(null)\ncwd=(null)\nlock_uid_map=(null)\nlock_gid_map=(null)\ninit_envp=\nmount_count=0\nroot_fd=-1\nnofile=0\n",
   );
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { splitArgv, usage } from "../../src/argv.ts";
+import { longName, splitArgv, usage } from "../../src/argv.ts";
 import { command as contain, parseBind, parseEnv, parseMounts } from "../../src/cli/contain.ts";
 
 const args = contain;
@@ -7,20 +7,52 @@ const args = contain;
 describe("splitArgv", () => {
   test("options end at DIR: CMD's flags stay CMD's", () => {
     expect(splitArgv(["-c", "dir", "/bin/ls", "-la", "-n"], args)).toEqual({
-      options: { console: true },
+      options: { noConsole: true },
       operands: ["dir", "/bin/ls", "-la", "-n"],
       lists: {},
       given: [],
       help: false,
+      version: false,
     });
   });
   test("grouped flags, attached and separate values", () => {
     expect(splitArgv(["-cn", "-u0:1000:1", "-g", "0:1000:1", "dir"], args).options).toEqual({
-      console: true,
+      noConsole: true,
       hostNetwork: true,
-      uid: "0:1000:1",
-      gid: "0:1000:1",
+      uidMap: "0:1000:1",
+      gidMap: "0:1000:1",
     });
+  });
+  test("long options: --name, --name=value and --name value, ending at DIR as the short ones do", () => {
+    const split = splitArgv(
+      ["--no-console", "--host-network", "--uid-map=0:1000:1", "--gid-map", "0:1000:1", "--ephemeral", "--workdir=/w", "--bind", "/a:/x", "--tmpfs=/t", "--env", "A=1", "--inside", "true", "--outside=true", "dir", "--bind", "c"],
+      args,
+    );
+    expect(split.options).toEqual({
+      noConsole: true,
+      hostNetwork: true,
+      uidMap: "0:1000:1",
+      gidMap: "0:1000:1",
+      ephemeral: true,
+      workdir: "/w",
+      bind: "/a:/x",
+      tmpfs: "/t",
+      env: "A=1",
+      inside: "true",
+      outside: "true",
+    });
+    expect(split.given.map(([name]) => name)).toEqual(["uidMap", "gidMap", "workdir", "bind", "tmpfs", "env", "inside", "outside"]);
+    expect(split.operands).toEqual(["dir", "--bind", "c"]);
+    expect(splitArgv(["--env=A=b=c", "--", "--dir"], args)).toMatchObject({ options: { env: "A=b=c" }, operands: ["--dir"] });
+    expect(splitArgv(["--env=", "dir"], args).options).toEqual({ env: "" });
+  });
+  test("long options keep bytes that are not UTF-8", () => {
+    const bytes = new Uint8Array([0x2d, 0x2d, 0x69, 0x6e, 0x73, 0x69, 0x64, 0x65, 0x3d, 0xff, 0xfe]);
+    const value = new Uint8Array([0xff]);
+    const split = splitArgv<Uint8Array>([bytes, new TextEncoder().encode("--outside"), value, new Uint8Array([0x64, 0xff])], args);
+    expect(split.options.inside).toEqual(new Uint8Array([0xff, 0xfe]));
+    expect(split.options.outside).toEqual(value);
+    expect(split.operands).toEqual([new Uint8Array([0x64, 0xff])]);
   });
   test("-- ends options; - is an operand", () => {
     expect(splitArgv(["--", "-c"], args).operands).toEqual(["-c"]);
@@ -29,16 +61,44 @@ describe("splitArgv", () => {
   test("--no-* and long words are not ours to strip", () => {
     expect(splitArgv(["dir", "--no-color", "--"], args).operands).toEqual(["dir", "--no-color", "--"]);
   });
-  test("help, unknown options, missing values", () => {
+  test("help, version, unknown options, missing values, as GNU getopt words them", () => {
     expect(splitArgv(["-h", "dir"], args).help).toBe(true);
+    expect(splitArgv(["-c", "--help", "dir"], args).help).toBe(true);
+    expect(splitArgv(["--version"], args).version).toBe(true);
     expect(splitArgv(["dir", "-h"], args).help).toBe(false);
-    expect(() => splitArgv(["-x", "dir"], args)).toThrow("unknown option -- 'x'");
+    expect(splitArgv(["dir", "--version"], args).version).toBe(false);
+    expect(() => splitArgv(["-x", "dir"], args)).toThrow("invalid option -- 'x'");
     expect(() => splitArgv(["-u"], args)).toThrow("option requires an argument -- 'u'");
+    expect(() => splitArgv(["--uid-map"], args)).toThrow("option '--uid-map' requires an argument");
+    expect(() => splitArgv(["--ephemral", "dir"], args)).toThrow("unrecognized option '--ephemral'");
+    expect(() => splitArgv(["--ephemeral=yes", "dir"], args)).toThrow("option '--ephemeral' doesn't allow an argument");
+    expect(() => splitArgv(["--hostNetwork", "dir"], args)).toThrow("unrecognized option '--hostNetwork'");
+  });
+  test("a new option is one line of args, with or without a short name", () => {
+    const extended = {
+      meta: contain.meta,
+      args: {
+        ...contain.args,
+        memory: { type: "string", valueHint: "BYTES", description: "limit memory" },
+        forceConsole: { type: "boolean", alias: "C", description: "a console even without a terminal" },
+      },
+    } as const;
+    expect(splitArgv(["--memory=1G", "-C", "--force-console", "dir"], extended).options).toEqual({ memory: "1G", forceConsole: true });
+    const text = usage(extended, "contain");
+    expect(text).toContain("      --memory BYTES       limit memory\n");
+    expect(text).toContain("  -C, --force-console      a console even without a terminal\n");
+  });
+  test("an option's long name is its key in kebab-case", () => {
+    expect(longName("hostNetwork")).toBe("host-network");
+    expect(longName("noConsole")).toBe("no-console");
+    expect(longName("bind")).toBe("bind");
   });
   test("usage names every option", () => {
     const text = usage(contain, "contain");
     expect(text).toStartWith("Usage: contain [OPTIONS] DIR [CMD [ARG]...]\n");
-    for (const flag of ["-c", "-g MAP", "-i CMD", "-n", "-o CMD", "-u MAP"]) expect(text).toContain(`  ${flag}`);
+    for (const flag of ["-c, --no-console", "-C, --console", "-g, --gid-map MAP", "-i, --inside CMD", "-n, --host-network", "-o, --outside CMD", "-u, --uid-map MAP", "-h, --help", "    --version"]) {
+      expect(text).toContain(`  ${flag}`);
+    }
   });
 });
 

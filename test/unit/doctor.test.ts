@@ -98,6 +98,7 @@ describe("apparmor", () => {
   test("apparmor_restrict_unprivileged_userns = 1 fails for a user", () => {
     const check = checkAppArmor({ restrict: "1\n", root: false, bun: "/opt/bun" });
     expect(check.status).toBe("fail");
+    expect(check.detail).toStartWith("kernel.apparmor_restrict_unprivileged_userns = 1 (Ubuntu's default since 23.10): ");
     expect(check.fix).toContain("sysctl -w kernel.apparmor_restrict_unprivileged_userns=0");
     expect(check.fix).toContain("profile bun /opt/bun");
   });

@@ -12,8 +12,9 @@ describe("--network and -p", () => {
     expect(splitArgv(["--network=host", "dir"], contain).options.network).toBe("host");
     expect(() => splitArgv(["--network"], contain)).toThrow("option '--network' requires an argument");
     expect(() => splitArgv(["--netwerk", "x", "dir"], contain)).toThrow("unrecognized option '--netwerk'");
-    expect(usage(contain, "contain")).toContain("  --network MODE");
-    expect(usage(contain, "contain")).toContain("  -p [HOSTIP:]HOSTPORT:PORT[/udp]");
+    expect(splitArgv(["--publish=8080:80", "dir"], contain).lists.publish).toEqual(["8080:80"]);
+    expect(usage(contain, "contain")).toContain("      --network MODE ");
+    expect(usage(contain, "contain")).toContain("  -p, --publish PORTS ");
   });
   test("parsePublish", () => {
     expect(parsePublish("8080:80")).toEqual({ hostPort: 8080, port: 80, protocol: "tcp" });
