@@ -158,15 +158,15 @@ for (const runner of runners) {
 
     testIf(rootReason, "bad network options are usage errors", () => {
       const bad = run(runner, "contain", ["--network", "bridge", root]);
-      expect(bad.stderr).toStartWith("contain: bad network bridge: expected none, host or private\nUsage:");
+      expect(bad.stderr).toStartWith("contain: bad network bridge: expected none, host or private\nTry 'contain --help' for more information.\n");
       expect(bad.status).toBe(64);
       const orphan = run(runner, "contain", ["-p", "8080:80", root]);
-      expect(orphan.stderr).toStartWith("contain: -p needs --network private\nUsage:");
+      expect(orphan.stderr).toStartWith("contain: -p needs --network private\nTry 'contain --help' for more information.\n");
       expect(orphan.status).toBe(64);
       const port = run(runner, "contain", ["--network", "private", "-p", "80", root]);
-      expect(port.stderr).toStartWith("contain: bad port 80: expected [HOSTIP:]HOSTPORT:PORT[/udp]\nUsage:");
+      expect(port.stderr).toStartWith("contain: bad port 80: expected [HOSTIP:]HOSTPORT:PORT[/udp]\nTry 'contain --help' for more information.\n");
       const both = run(runner, "contain", ["-n", "--network=private", root]);
-      expect(both.stderr).toStartWith("contain: -n conflicts with --network private\nUsage:");
+      expect(both.stderr).toStartWith("contain: -n conflicts with --network private\nTry 'contain --help' for more information.\n");
     });
   });
 
