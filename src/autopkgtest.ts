@@ -455,9 +455,7 @@ export class Server {
         root: this.base!.path,
         ephemeral: true,
         cmd: ["/bin/sh", "-c", INIT, "sh", HOSTNAME],
-        // The private network is asked for by name: a library without it refuses the
-        // option, and the host's is taken instead, as where pasta cannot start.
-        ...((network === "private" ? { network } : { hostNetwork: network === "host" }) as object),
+        network,
         mounts: this.options.binds.map(([source, target]) => ({ type: "bind" as const, source: resolve(source), target })),
         stdin: "ignore",
         stdout: "ignore",
