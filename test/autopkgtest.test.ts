@@ -1,8 +1,9 @@
 // autopkgtest-virt-contain driven over its stdin and stdout as autopkgtest drives it, on a
 // busybox root, as root and as the test user.
 import { describe, expect } from "bun:test";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { cgroupPlace } from "../src/hierarchy.ts";
 import { bun, busyboxFixture, busyboxRoot, cli, line, type Runner, run, runners, scratch, terminalReason, testIf } from "./helpers.ts";
 import { tarStream } from "./tar-stream.ts";
 
@@ -426,5 +427,125 @@ for (const runner of runners) {
         done();
       }
     });
+  });
+}
+
+// Whole autopkgtest runs on Debian roots, against autopkgtest-virt-unshare on the same
+// tarball: a tiny package whose tests pass, fail, need root, and start a service.
+const DEBIAN_TARBALL = process.env.CONTAIN_DEBIAN_TARBALL ?? "/var/cache/contain-test/bookworm-apt.tar";
+const SYSTEMD_TARBALL = process.env.CONTAIN_SYSTEMD_TARBALL ?? "/var/cache/contain-test/bookworm-systemd.tar";
+const autopkgtestReason = Bun.which("autopkgtest") ? null : "autopkgtest is not installed (scripts/setup.sh installs it)";
+const debianReason = [DEBIAN_TARBALL, SYSTEMD_TARBALL].map((path) => (existsSync(path) ? null : `no Debian root at ${path} (scripts/setup.sh as root makes it)`)).find(Boolean) ?? null;
+
+/** The package: debian/control, changelog, source format and four tests. */
+const PACKAGE: Record<string, string> = {
+  "debian/changelog": "hello-contain (1.0) unstable; urgency=medium\n\n  * Test.\n\n -- Test <test@example.org>  Thu, 01 Jan 2026 00:00:00 +0000\n",
+  "debian/control":
+    "Source: hello-contain\nSection: misc\nPriority: optional\nMaintainer: Test <test@example.org>\nStandards-Version: 4.6.2\n\n" +
+    "Package: hello-contain\nArchitecture: all\nDescription: test package\n test\n",
+  "debian/source/format": "3.0 (native)\n",
+  "debian/tests/control": [
+    "Tests: plain\nDepends:\n",
+    "Tests: as-root\nDepends:\nRestrictions: needs-root\n",
+    "Tests: fails\nDepends:\n",
+    "Tests: service\nDepends:\nRestrictions: needs-root, isolation-container\n",
+  ].join("\n"),
+  "debian/tests/plain": '#!/bin/sh\nset -e\necho "hello from $(id -un)"\n[ "$(id -u)" != 0 ]\n',
+  "debian/tests/as-root": '#!/bin/sh\nset -e\n[ "$(id -u)" = 0 ]\ntouch /etc/written-by-test\n',
+  "debian/tests/fails": "#!/bin/sh\necho broken >&2\nexit 1\n",
+  // A test that starts a service, as tests that need isolation-container may.
+  "debian/tests/service":
+    "#!/bin/sh\nset -e\nprintf '[Service]\\nExecStart=/bin/sleep infinity\\n' > /run/systemd/system/hello-contain.service\n" +
+    "systemctl daemon-reload\nsystemctl start hello-contain.service\nsystemctl is-active hello-contain.service\n",
+};
+
+/** Each test's name and verdict from autopkgtest's summary, sorted by name (a skipped
+ *  test may be listed twice). Pure. */
+function verdicts(summary: string): string[] {
+  const lines = summary.split("\n").filter(Boolean);
+  return [...new Set(lines.map((entry) => entry.split(/\s+/).slice(0, 2).join(" ")))].sort();
+}
+
+/** A cgroup delegated to the test user, as systemd's Delegate=yes makes one (so that the
+ *  testbed's systemd can boot as a user), and argv run inside it; root needs none. */
+function delegatedCgroup(runner: Runner): { wrap: (argv: string[]) => string[]; remove: () => void } {
+  const none = { wrap: (argv: string[]) => argv, remove: () => {} };
+  if (runner.name === "root") return none;
+  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
+  const place = cgroupPlace(mountinfo, readFileSync("/proc/self/cgroup", "utf8"));
+  if (place.dir === null || process.getuid!() !== 0) return none;
+  const dir = `${place.dir}/contain-autopkgtest-${process.pid}`;
+  mkdirSync(dir);
+  for (const path of [dir, `${dir}/cgroup.procs`, `${dir}/cgroup.subtree_control`, `${dir}/cgroup.threads`]) chownSync(path, runner.uid, runner.gid);
+  return {
+    wrap: (argv) => ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', dir, ...argv],
+    remove: () => {
+      try {
+        rmdirSync(dir);
+      } catch {}
+    },
+  };
+}
+
+for (const runner of runners) {
+  describe(`autopkgtest with autopkgtest-virt-contain as ${runner.name}`, () => {
+    const reason = runner.reason ?? autopkgtestReason ?? debianReason;
+
+    /** Runs autopkgtest -U on the package with the server's argv; returns its verdicts. */
+    async function autopkgtest(dir: string, name: string, server: string[], wrap = (argv: string[]) => argv): Promise<string[]> {
+      const out = join(dir, `out-${name}`);
+      const path = `${join(dir, "bin")}:${dirname(bun)}:/usr/sbin:/usr/bin:/sbin:/bin`;
+      const argv = wrap([...runner.prefix, "env", `PATH=${path}`, "autopkgtest", "-q", "-U", "-B", `${join(dir, "pkg")}/`, "-o", out, "--", ...server]);
+      const child = Bun.spawn(argv, { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const [log, status] = await Promise.all([new Response(child.stderr).text(), child.exited, new Response(child.stdout).text()]);
+      let summary = "";
+      try {
+        summary = readFileSync(join(out, "summary"), "utf8");
+      } catch {
+        throw new Error(`autopkgtest ${server.join(" ")} gave no summary (status ${status}): ${log.slice(-2000)}`);
+      }
+      // 4: a test failed (the one that fails); 2: a test was skipped, as a testbed without
+      // isolation-container skips it.
+      expect([0, 2, 4, 6]).toContain(status);
+      return verdicts(summary);
+    }
+
+    testIf(
+      reason,
+      "the same verdicts as autopkgtest-virt-unshare with its options and no network option; a service starts where systemd boots",
+      async () => {
+        const [dir, done] = scratch(runner);
+        const cgroup = delegatedCgroup(runner);
+        try {
+          chmodSync(dir, 0o755);
+          for (const [path, text] of Object.entries(PACKAGE)) {
+            mkdirSync(dirname(join(dir, "pkg", path)), { recursive: true });
+            writeFileSync(join(dir, "pkg", path), text, { mode: path.startsWith("debian/tests/") && path !== "debian/tests/control" ? 0o755 : 0o644 });
+          }
+          mkdirSync(join(dir, "bin"));
+          symlinkSync(cli("autopkgtest-virt-contain"), join(dir, "bin", "autopkgtest-virt-contain"));
+          Bun.spawnSync(["chown", "-R", `${runner.uid}:${runner.gid}`, dir]);
+
+          // The archive is reached without a network option (apt-get update and the
+          // install of dpkg-dev need it): both backends at once, on the plain root.
+          const [ours, theirs] = await Promise.all([
+            autopkgtest(dir, "contain", ["contain", "-t", DEBIAN_TARBALL, "-p", `${dir}/unpack-`]),
+            autopkgtest(dir, "unshare", ["unshare", "-t", DEBIAN_TARBALL]),
+          ]);
+          expect(ours).toEqual(["as-root PASS", "fails FAIL", "plain PASS", "service SKIP"]);
+          expect(ours).toEqual(theirs);
+          // The -p directory is gone with the testbed.
+          expect(readdirSync(dir).filter((name) => name.startsWith("unpack-"))).toEqual([]);
+
+          // On a root with systemd, booted in the container's own cgroup, the service starts.
+          const booted = await autopkgtest(dir, "systemd", ["contain", SYSTEMD_TARBALL], cgroup.wrap);
+          expect(booted).toEqual(["as-root PASS", "fails FAIL", "plain PASS", "service PASS"]);
+        } finally {
+          done();
+          cgroup.remove();
+        }
+      },
+      600_000,
+    );
   });
 }
