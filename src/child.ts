@@ -4,10 +4,13 @@ import {
   argText,
   closeFd,
   copyTerminalSize,
+  decodeReport,
   followTerminalSize,
   type GoFds,
+  NO_OBJECT,
   readFd,
   type Report,
+  ReportLayout,
   strerror,
   readReport,
   releaseRegion,
@@ -201,16 +204,8 @@ export class ChildProcess {
       }
     }
     this.#closeGo();
-    let report = ((yield "report") as Report | null | undefined) ?? null;
-    let object: string | undefined;
-    if (report?.step === Step.mountIndex) {
-      const mount = config.mounts?.[report.value];
-      report = ((yield "report") as Report | null | undefined) ?? { step: Step.mountIndex, value: 0 };
-      object = report.step === Step.bindSource ? mount?.source : mount?.target;
-    } else if (report?.step === Step.enterWorkingDirectory) {
-      object = config.cwd === undefined ? undefined : argText(config.cwd);
-    }
-    if (report !== null) throw reportError(report.step, report.value, command, object);
+    const report = (yield "report") as Report | null | undefined;
+    if (report) throw reportError(report.step, report.value, command, objectName(report, config));
   }
 
   /** Closes the go channel, once: a child still waiting for its maps then exits. */
@@ -337,6 +332,17 @@ export class ChildProcess {
   }
 }
 
+/** What a report's step acted on, in words: a mount's source (for a bind of it) or
+ *  target, or CMD's working directory. */
+function objectName(report: Report, config: SpawnConfig): string | undefined {
+  if (report.object !== NO_OBJECT) {
+    const mount = config.mounts?.[report.object];
+    return report.step === Step.bindSource ? mount?.source : mount?.target;
+  }
+  if (report.step === Step.enterWorkingDirectory && config.cwd !== undefined) return argText(config.cwd);
+  return undefined;
+}
+
 /** The error `write` throws, or undefined. */
 function attempt(write: () => void): Error | undefined {
   try {
@@ -355,15 +361,15 @@ function reportReader(fd: number): { next(): Promise<Report | null>; cancel(): v
   let ended = false;
   return {
     async next() {
-      while (buffered.length < 8 && !ended) {
+      const size = ReportLayout.size;
+      while (buffered.length < size && !ended) {
         const { done, value } = await reader.read();
         if (done) ended = true;
         else buffered = buffered.length === 0 ? value : concat(buffered, value);
       }
-      if (buffered.length < 8) return null;
-      const view = new DataView(buffered.buffer, buffered.byteOffset, 8);
-      const report = { step: view.getUint32(0, true), value: view.getUint32(4, true) };
-      buffered = buffered.subarray(8);
+      if (buffered.length < size) return null;
+      const report = decodeReport(buffered);
+      buffered = buffered.subarray(size);
       return report;
     },
     cancel() {

@@ -155,10 +155,13 @@ export const Step = describe({
   helperOutside: "Step.helper_outside",
   helperInside: "Step.helper_inside",
   exec: "Step.exec",
-  mountIndex: "Step.mount_index",
   resolveMountTarget: "Step.resolve_mount_target",
   bindSource: "Step.bind_source",
   enterWorkingDirectory: "Step.enter_working_directory",
+  enterRoot: "Step.enter_root",
+  createDev: "Step.create_dev",
+  createProc: "Step.create_proc",
+  createSys: "Step.create_sys",
 });
 
 /** The words of a step in "Failed to ...", from the shim. Called only on error paths. */
@@ -460,19 +463,34 @@ export function startMapHelpers(commands: [readonly string[] | null, readonly st
   });
 }
 
+/** One record of a child's report pipe (abi.Report). */
 export interface Report {
   step: number;
+  /** An errno, the -o or -i helper's status, or 0 for Step.ready. */
   value: number;
+  /** The index in the config's mounts of the mount the step acted on, or NO_OBJECT. */
+  object: number;
 }
 
-const reportBuffer = new Uint32Array(2);
+/** The layout of abi.Report, and the object of a report that names none (abi.no_object). */
+export const ReportLayout = describe({ size: "Report", step: "Report.step", value: "Report.value", object: "Report.object" });
+export const { noObject: NO_OBJECT } = describe({ noObject: "no_object" });
+
+/** The report in the first ReportLayout.size bytes of `bytes`. */
+export function decodeReport(bytes: Uint8Array): Report {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, ReportLayout.size);
+  const R = ReportLayout;
+  return { step: view.getUint32(R.step, true), value: view.getUint32(R.value, true), object: view.getUint32(R.object, true) };
+}
+
+const reportBuffer = new Uint8Array(ReportLayout.size);
 
 /** The next report from the child, or null at EOF (the command was executed). */
 export function readReport(fd: number): Report | null {
-  const n = native.read_fd(fd, ptr(reportBuffer), 8);
+  const n = native.read_fd(fd, ptr(reportBuffer), reportBuffer.length);
   if (n < 0) throw new NativeError("read the child's report", -n);
-  if (n < 8) return null;
-  return { step: reportBuffer[0]!, value: reportBuffer[1]! };
+  if (n < reportBuffer.length) return null;
+  return decodeReport(reportBuffer);
 }
 
 /** Dies of `signal`, as the command we supervised did (core dumps off). */

@@ -135,30 +135,18 @@ fn make_filesystem(kind: [*:0]const u8, options: []const [2][*:0]const u8, step:
 }
 
 /// Makes every mount of `mounts`, in order, under the root that is the current directory.
-/// `go`: the binds' trees and sources that came with the go message.
+/// `go`: the binds' trees and sources that came with the go message. A failure's report
+/// names the mount by its index (src/child.ts names its target or source).
 pub fn add_mounts(mounts: []const Mount, go: *const Go, reporter: Reporter) void {
     if (mounts.len == 0) return;
     const root_rc = linux.openat(cwd, ".", linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
     reporter.check(.resolve_mount_target, root_rc);
     const root = sys.value(root_rc);
-    for (mounts, 0..) |mount, index| add_mount(root, mount, index, go, .{ .reporter = reporter, .index = @intCast(index) });
+    for (mounts, 0..) |mount, index| add_mount(root, mount, index, go, reporter.about(@intCast(index)));
     sys.close(root);
 }
 
-/// A reporter that first says which mount failed (src/child.ts names its target).
-const MountReporter = struct {
-    reporter: Reporter,
-    index: u32,
-
-    fn check(self: MountReporter, step: abi.Step, rc: usize) void {
-        const e = sys.errno(rc);
-        if (e == 0) return;
-        self.reporter.send(.mount_index, self.index);
-        self.reporter.fail(step, e);
-    }
-};
-
-fn add_mount(root: sys.fd_t, mount: Mount, index: usize, go: *const Go, reporter: MountReporter) void {
+fn add_mount(root: sys.fd_t, mount: Mount, index: usize, go: *const Go, reporter: Reporter) void {
     const directory = mount.kind == kind_tmpfs or mount.flags & mount_directory != 0;
     const target = resolve(root, std.mem.span(mount.target), directory, reporter);
     const detached = if (mount.kind == kind_tmpfs) new_tmpfs(mount, reporter) else bind_tree(mount, index, go, reporter);
@@ -177,7 +165,7 @@ fn add_mount(root: sys.fd_t, mount: Mount, index: usize, go: *const Go, reporter
 /// The detached tree to attach for bind `index`: the supervisor's, or one made here from
 /// the source's fd. A bind without either cannot happen (the supervisor sends one for
 /// every bind), and is refused rather than looked up by its path.
-fn bind_tree(mount: Mount, index: usize, go: *const Go, reporter: MountReporter) sys.fd_t {
+fn bind_tree(mount: Mount, index: usize, go: *const Go, reporter: Reporter) sys.fd_t {
     const at = go.find(index) orelse {
         reporter.check(.bind_source, errno_rc(.BADF));
         unreachable;
@@ -194,7 +182,7 @@ fn bind_tree(mount: Mount, index: usize, go: *const Go, reporter: MountReporter)
 /// any symbolic link, and taken only if it is the same file (device and inode); a source
 /// moved or replaced meanwhile is refused (ESTALE). Recursive: a user namespace may not
 /// copy a mount without the ones locked on top of it.
-fn clone_source(source: sys.fd_t, reporter: MountReporter) sys.fd_t {
+fn clone_source(source: sys.fd_t, reporter: Reporter) sys.fd_t {
     var link: [32]u8 = undefined;
     const link_path = std.fmt.bufPrintZ(&link, "/proc/self/fd/{d}", .{source}) catch unreachable;
     var path: [4097]u8 = undefined;
@@ -217,7 +205,7 @@ fn clone_source(source: sys.fd_t, reporter: MountReporter) sys.fd_t {
     return sys.value(rc);
 }
 
-fn make_readonly(tree: sys.fd_t, mount: Mount, reporter: MountReporter) sys.fd_t {
+fn make_readonly(tree: sys.fd_t, mount: Mount, reporter: Reporter) sys.fd_t {
     if (mount.flags & mount_readonly != 0) {
         const attr = MountAttr{ .attr_set = MOUNT_ATTR_RDONLY, .attr_clr = 0, .propagation = 0, .userns_fd = 0 };
         reporter.check(.bind_readonly, linux.syscall5(
@@ -232,7 +220,7 @@ fn make_readonly(tree: sys.fd_t, mount: Mount, reporter: MountReporter) sys.fd_t
     return tree;
 }
 
-fn new_tmpfs(mount: Mount, reporter: MountReporter) sys.fd_t {
+fn new_tmpfs(mount: Mount, reporter: Reporter) sys.fd_t {
     const rc = linux.syscall2(.fsopen, @intFromPtr("tmpfs"), FSOPEN_CLOEXEC);
     reporter.check(.mount_tmpfs, rc);
     const context = sys.value(rc);
@@ -251,7 +239,7 @@ fn new_tmpfs(mount: Mount, reporter: MountReporter) sys.fd_t {
 /// from the root with RESOLVE_BENEATH, so symbolic links are followed only while they
 /// stay inside the root; anything made is made in an already resolved directory with a
 /// name that mkdirat and O_NOFOLLOW never follow.
-fn resolve(root: sys.fd_t, target: []const u8, directory: bool, reporter: MountReporter) sys.fd_t {
+fn resolve(root: sys.fd_t, target: []const u8, directory: bool, reporter: Reporter) sys.fd_t {
     var prefix: [4096]u8 = undefined;
     var length: usize = 0;
     var parent: sys.fd_t = root;
@@ -289,7 +277,7 @@ fn open_beneath(root: sys.fd_t, path: [*:0]const u8) usize {
     return linux.syscall4(.openat2, @intCast(root), @intFromPtr(path), @intFromPtr(&how), @sizeOf(OpenHow));
 }
 
-fn create(parent: sys.fd_t, name: [*:0]const u8, directory: bool, reporter: MountReporter) void {
+fn create(parent: sys.fd_t, name: [*:0]const u8, directory: bool, reporter: Reporter) void {
     const rc = if (directory)
         linux.mkdirat(parent, name, 0o755)
     else
