@@ -23,7 +23,7 @@ import {
   waitChild,
   watchChild,
 } from "./native.ts";
-import { ContainError, EXDEV, Status } from "./errors.ts";
+import { ContainError, doctorHint, Errno, Status } from "./errors.ts";
 import { callerNofile } from "./limits.ts";
 import { readable } from "./stdio.ts";
 import type { Usage } from "./cgroup.ts";
@@ -31,14 +31,10 @@ import { type MapPlan, writeMaps, writeMapsAsync } from "./userns.ts";
 
 const SIGKILL = 9;
 const SIGPIPE = 13;
-const EPIPE = 32;
-const ECANCELED = 125;
 
 /** What an AbortSignal that fired before CMD was executed makes the start throw. */
 export function abortError(signal: AbortSignal): ContainError {
-  const error = new ContainError("The operation was aborted", "", ECANCELED);
-  (error as { cause?: unknown }).cause = signal.reason;
-  return error;
+  return new ContainError("The operation was aborted", { errno: Errno.ECANCELED, cause: signal.reason });
 }
 
 /** A console relayed by the watcher thread (relayConsole). */
@@ -117,7 +113,7 @@ export class ChildProcess {
       }
     } catch (error) {
       child.#abandon();
-      throw error instanceof ContainError ? error : new ContainError((error as Error).message);
+      throw asContainError(error);
     }
     child.#started();
     return child;
@@ -166,7 +162,7 @@ export class ChildProcess {
     } catch (error) {
       reports.cancel();
       child.#abandon();
-      throw error instanceof ContainError ? error : new ContainError((error as Error).message);
+      throw asContainError(error);
     } finally {
       signal?.removeEventListener("abort", abort);
     }
@@ -309,7 +305,7 @@ export class ChildProcess {
     const relay = this.#console;
     // The watcher killed it because the relay stopped: our stdout is gone (EPIPE), so it
     // went as a writer into a closed pipe goes; or the relay failed, our own failure.
-    if (result === EPIPE) {
+    if (result === Errno.EPIPE) {
       this.#signal = SIGPIPE;
       status = 128 + SIGPIPE;
     } else if (result !== 0) {
@@ -341,6 +337,11 @@ function objectName(report: Report, config: SpawnConfig): string | undefined {
   }
   if (report.step === Step.enterWorkingDirectory && config.cwd !== undefined) return argText(config.cwd);
   return undefined;
+}
+
+/** A failure of the start as the library throws it: a ContainError. */
+function asContainError(error: unknown): ContainError {
+  return error instanceof ContainError ? error : new ContainError((error as Error).message, { cause: error });
 }
 
 /** The error `write` throws, or undefined. */
@@ -386,24 +387,24 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /**
- * Turns a (step, value) report from the shim into the error the user sees. `object` names
- * what the step acted on (a mount's target or source, the working directory).
+ * Turns a failure report from the shim (its step and value) into the error the user sees.
+ * `object` names what the step acted on (a mount's target or source, the working directory).
  */
 export function reportError(step: number, value: number, command: string, object?: string): ContainError {
   const what = object === undefined ? stepText(step) : `${stepText(step)} ${object}`;
-  if (step === Step.resolveMountTarget && value === EXDEV) {
+  const fields = { step: what, stepCode: step, errno: value, command };
+  if (step === Step.resolveMountTarget && value === Errno.EXDEV) {
     // RESOLVE_BENEATH refused a ".." or a symbolic link that leads out of the root.
-    return new ContainError(`Failed to ${what}: it leads outside the root filesystem`, what, value);
+    return new ContainError(`Failed to ${what}: it leads outside the root filesystem`, fields);
   }
   if (step === Step.exec) {
-    const status = value === 2 ? Status.notFound : Status.cannotExecute;
-    return new ContainError(`Failed to execute ${command}: ${strerror(value)}`, what, value, status);
+    const status = value === Errno.ENOENT ? Status.notFound : Status.cannotExecute;
+    return new ContainError(`Failed to execute ${command}: ${strerror(value)}`, { ...fields, status });
   }
   if (step === Step.helperOutside || step === Step.helperInside) {
+    // The value is the helper's exit status in shell terms, not an errno.
     const how = value > 128 ? `was killed by signal ${value - 128}` : `exited with status ${value}`;
-    return new ContainError(`The ${step === Step.helperOutside ? "-o" : "-i"} helper ${how}`, what, 0);
+    return new ContainError(`The ${step === Step.helperOutside ? "-o" : "-i"} helper ${how}`, { ...fields, errno: 0 });
   }
-  // EPERM and EINVAL while setting up come from the kernel's rules, which doctor checks.
-  const hint = value === 1 || value === 22 ? " (run contain --doctor)" : "";
-  return new ContainError(`Failed to ${what}: ${strerror(value)}${hint}`, what, value);
+  return new ContainError(`Failed to ${what}: ${strerror(value)}${doctorHint(value)}`, fields);
 }

@@ -1,7 +1,7 @@
 // contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
 import { ContainerCgroup, type Limits } from "./cgroup.ts";
 import { ChildProcess } from "./child.ts";
-import { ContainError, Status } from "./errors.ts";
+import { ContainError, Errno } from "./errors.ts";
 import {
   type Arg,
   argText,
@@ -26,6 +26,7 @@ import {
   restoreTerminal,
   type SpawnConfig,
   statObject,
+  Step,
   strerror,
 } from "./native.ts";
 import { type Environment, environment } from "./stdio.ts";
@@ -95,11 +96,11 @@ function checkRoot(root: Arg, opened: number[]): { path: Arg; fd: number; uid: n
   refuseNul(root, "root");
   const name = argText(root);
   const fd = openObject(root);
-  if (typeof fd !== "number") throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(fd.errno)}`, "", fd.errno);
+  if (typeof fd !== "number") throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(fd.errno)}`, { errno: fd.errno });
   opened.push(fd);
   const stat = statObject(fd);
-  if (typeof stat === "number") throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(stat)}`, "", stat);
-  if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${name} as root filesystem: Not a directory`, "", 20);
+  if (typeof stat === "number") throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(stat)}`, { errno: stat });
+  if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(Errno.ENOTDIR)}`, { errno: Errno.ENOTDIR });
   // Bytes that are not UTF-8 stay as they are: the path is only named in messages now.
   const path = typeof root === "string" ? resolve(root) : root;
   return { path, fd, uid: stat.uid, gid: stat.gid };
@@ -125,10 +126,10 @@ function planMounts(mounts: readonly Mount[], opened: number[]): PlannedMount[] 
     }
     if (mount.type !== "bind") throw new ContainError(`Cannot mount on ${(mount as Mount).target}: unknown type ${(mount as Mount).type}`);
     const fd = openObject(mount.source);
-    if (typeof fd !== "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(fd.errno)}`, "bind", fd.errno);
+    if (typeof fd !== "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(fd.errno)}`, { step: "bind", errno: fd.errno });
     opened.push(fd);
     const stat = statObject(fd);
-    if (typeof stat === "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(stat)}`, "bind", stat);
+    if (typeof stat === "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(stat)}`, { step: "bind", errno: stat });
     const directory = (stat.mode & S_IFMT) === S_IFDIR;
     return { kind: "bind", source: resolve(mount.source), target: mount.target, readonly: mount.readonly === true, directory, fd };
   });
@@ -169,7 +170,7 @@ function bindFds(mounts: PlannedMount[], holder: ChildProcess, warn?: (message: 
         }
         tree = sourceTree(mount.fd!, 0);
       }
-      if (typeof tree !== "number") throw new ContainError(`Failed to bind ${mount.source}: ${strerror(tree.errno)}`, "bind", tree.errno);
+      if (typeof tree !== "number") throw new ContainError(`Failed to bind ${mount.source}: ${strerror(tree.errno)}`, { step: "bind", errno: tree.errno });
       go.fds.push(tree);
       go.tags.push((index | GO_TREE) >>> 0);
     });
@@ -184,7 +185,7 @@ function bindFds(mounts: PlannedMount[], holder: ChildProcess, warn?: (message: 
 function sourceCopy(mount: PlannedMount): number {
   // The supervisor keeps its fd until the start is over; the message takes its own.
   const fd = openObject(`/proc/self/fd/${mount.fd}`);
-  if (typeof fd !== "number") throw new ContainError(`Failed to bind ${mount.source}: ${strerror(fd.errno)}`, "bind", fd.errno);
+  if (typeof fd !== "number") throw new ContainError(`Failed to bind ${mount.source}: ${strerror(fd.errno)}`, { step: "bind", errno: fd.errno });
   return fd;
 }
 
@@ -198,19 +199,22 @@ function commandEnvironment(env: Record<string, string | undefined> = {}): reado
 
 /** EACCES while entering DIR or creating /dev, /proc or /sys in it means container root
  *  cannot use DIR: say whose ID that is and how to fix it. */
-function explain(error: unknown, root: Arg, uid: MapPlan): unknown {
-  if (!(error instanceof ContainError) || error.errno !== 13) return error;
-  const entering = /enter new root/.test(error.step);
-  if (!entering && !/^create \/(dev|proc|sys) in new root/.test(error.step)) return error;
+export function explain(error: unknown, root: Arg, uid: MapPlan): unknown {
+  if (!(error instanceof ContainError) || error.errno !== Errno.EACCES) return error;
+  const entering = error.stepCode === Step.enterRoot;
+  if (!entering && ![Step.createDev, Step.createProc, Step.createSys].includes(error.stepCode)) return error;
   const host = hostRoot(uid);
   const what = entering ? "enter" : "write";
-  const fix = entering ? `give it to that ID (chown ${host} ${root}), or build it with pseudo` : "build it with pseudo, or create dev, proc and sys in it";
-  return new ContainError(
-    `${error.message}: container root is host UID ${host}, which cannot ${what} ${argText(root)}; ${fix}`,
-    error.step,
-    error.errno,
-    error.status,
-  );
+  const fix = entering ? `give it to that ID (chown ${host} ${argText(root)}), or build it with pseudo` : "build it with pseudo, or create dev, proc and sys in it";
+  const { step, stepCode, errno, status, command } = error;
+  return new ContainError(`${error.message}: container root is host UID ${host}, which cannot ${what} ${argText(root)}; ${fix}`, {
+    step,
+    stepCode,
+    errno,
+    status,
+    command,
+    cause: error,
+  });
 }
 
 type Fds = [number, number, number];
@@ -328,14 +332,13 @@ function prepareOpened(options: ContainOptions, fds: Fds, opened: number[], rele
         `root the default map gives container IDs their own numbers on the host, so the container could leave ` +
         `setuid files there for them: keep it in a directory only container root may enter (made by ` +
         `pseudo mkdir -m 700, or chmod 700 ${path} itself), use -e, or choose maps with -u and -g`,
-      "",
-      1,
+      { errno: Errno.EPERM },
     );
   }
   if (defaultRootMap) {
     for (const mount of mounts) {
       const problem = bindReachable(mount, hostRoot(maps[0]) ?? 0);
-      if (problem) throw new ContainError(problem, "bind", 1);
+      if (problem) throw new ContainError(problem, { step: "bind", errno: Errno.EPERM });
     }
   }
   // /etc/subuid is read only for a DIR that container root does not own.

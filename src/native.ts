@@ -1,7 +1,7 @@
 // The only module that imports bun:ffi: one dlopen table for the Zig shim (zig/root.zig)
 // and typed wrappers that return values or throw.
 import { CString, dlopen, FFIType, type Pointer, ptr } from "bun:ffi";
-import { ContainError } from "./errors.ts";
+import { ContainError, Errno } from "./errors.ts";
 import { ABI_VERSION, libraryPath, loadShim } from "./shim.ts";
 
 export { ABI_VERSION, libraryPath };
@@ -178,7 +178,7 @@ export class NativeError extends ContainError {
     readonly call: string,
     errno: number,
   ) {
-    super(`Failed to ${call}: ${strerror(errno)}`, call, errno);
+    super(`Failed to ${call}: ${strerror(errno)}`, { step: call, errno });
   }
 }
 
@@ -274,7 +274,7 @@ export function argText(arg: Arg): string {
  *  naming the argument (`what`). */
 export function refuseNul(arg: Arg, what: string): void {
   if (typeof arg === "string" ? arg.includes("\0") : arg.includes(0)) {
-    throw new ContainError(`Cannot use ${what}: it contains a NUL byte`, "", 22);
+    throw new ContainError(`Cannot use ${what}: it contains a NUL byte`, { errno: Errno.EINVAL });
   }
 }
 
@@ -305,7 +305,7 @@ function layOut(texts: readonly Arg[], label: (index: number) => string): { byte
   for (let index = 0; index < texts.length; index++) {
     const text = texts[index]!;
     const nul = typeof text === "string" ? text.indexOf("\0") >= 0 : text.indexOf(0) >= 0;
-    if (nul) throw new ContainError(`Cannot use ${label(index)}: it contains a NUL byte`, "", 22);
+    if (nul) throw new ContainError(`Cannot use ${label(index)}: it contains a NUL byte`, { errno: Errno.EINVAL });
     // An upper bound: UTF-16 to UTF-8 takes at most three bytes per code unit.
     length += (typeof text === "string" ? text.length * 3 : text.length) + 1;
   }
@@ -518,7 +518,7 @@ export function openPidfd(pid: number): number {
 export function sendSignal(pidfd: number, signal: number): void {
   const e = native.send_signal(pidfd, signal);
   // ESRCH: it has just exited, and its status is on its way.
-  if (e !== 0 && e !== 3) throw new NativeError("send a signal", e);
+  if (e !== 0 && e !== Errno.ESRCH) throw new NativeError("send a signal", e);
 }
 
 /**
@@ -663,7 +663,7 @@ export function readBytes(path: string): Uint8Array | null {
   for (let size = 4096; ; size *= 8) {
     const buffer = new Uint8Array(size);
     const n = native.file_read(path0(path), buffer, size);
-    if (n === -2) return null;
+    if (n === -Errno.ENOENT) return null;
     if (n < 0) throw new NativeError(`read ${path}`, -n);
     if (n < size) return buffer.subarray(0, n);
   }
