@@ -220,11 +220,6 @@ export function explain(error: unknown, root: Arg, uid: MapPlan): unknown {
 type Fds = [number, number, number];
 
 /**
- * `fds`: the holder's 0, 1 and 2 (-1 keeps ours), which init keeps without a console.
- * With a console, the relay reads fds[0] and writes fds[1] instead (0 and 1 for -1), until
- * exited resolves.
- */
-/**
  * `path` made absolute against the working directory, with "." and ".." taken away and
  * slashes single, as node:path's resolve does: whose load would cost contain 1.5 MB of
  * memory for these two lines.
@@ -280,6 +275,12 @@ function lockMap(plan: MapPlan): string {
   return plan.items.map((item) => `${item.inside} ${item.inside} ${item.count}\n`).join("");
 }
 
+/**
+ * Starts the container and returns its holder once CMD has been executed; throws a
+ * ContainError for a failure before that. `fds`: the holder's 0, 1 and 2 (-1 keeps ours),
+ * which init keeps without a console. With a console, the relay reads fds[0] and writes
+ * fds[1] instead (0 and 1 for -1), until exited resolves.
+ */
 export function startContain(options: ContainOptions, fds: Fds = [-1, -1, -1]): ChildProcess {
   const plan = prepare(options, fds);
   let holder;

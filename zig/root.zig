@@ -21,8 +21,9 @@ export fn abi_version() u32 {
     return 19;
 }
 
-/// Copies abi.layout, the `name=value` lines that give TypeScript the struct layouts, modes,
-/// flags and step codes, into `buffer`. Returns its length; a short buffer gets none of it.
+/// Copies abi.layout, the JSON object of numbers that gives TypeScript the struct layouts,
+/// modes, flags and step codes, into `buffer`. Returns its length; a short buffer gets none
+/// of it.
 export fn abi_layout(buffer: [*]u8, len: u32) u32 {
     return copy_text(abi.layout, buffer, len);
 }
@@ -136,7 +137,7 @@ export fn object_open(path: [*:0]const u8) i32 {
     return objects.open(path);
 }
 
-/// The mode, owner, group and link count of the file at `fd` into `out`: 0 or errno.
+/// The mode, owner, group and link count of the object at `fd` into `out`: 0 or an errno.
 export fn object_stat(fd: i32, out: *[4]u32) u32 {
     return objects.stat(fd, out);
 }

@@ -4,7 +4,8 @@
 //! share Bun's memory (clone.zig says why and what that forbids); inject's joiner must own
 //! its memory to join a user namespace, so it is a plain fork. All of them use raw system
 //! calls only and leave by exec or exit_group. A failure travels to the parent as a
-//! (step, errno) record on a close-on-exec pipe; EOF on that pipe means CMD was executed.
+//! report record (abi.Report: step, errno, object) on a close-on-exec pipe; EOF on that
+//! pipe means CMD was executed.
 //!
 //! This file starts the first child and sends it to its role: pseudo's child (here),
 //! contain's holder (holder.zig) or inject's joiner (joiner.zig).
