@@ -1,5 +1,39 @@
 // A child of the shim's from spawn to reap: the map handshake, the failure reports, the
 // console relay, and the exit status collected through its pidfd.
+//
+// The protocol, for contain. pseudo's child goes as far as the go message and executes
+// CMD; inject's joiner sends no ready (it makes no user namespace: its go socket is
+// closed at once), joins init's namespaces and executes CMD.
+//
+//   supervisor (Bun)          holder                    map writer (lock.zig)  init
+//   spawn_child: clone3 CLONE_NEWUSER|CLONE_INTO_CGROUP (else fork, unshare, and the
+//   holder writes the container's cgroup.procs itself; with -o, the keeper and the
+//   gated -o helper are started first, in the host's namespaces)
+//   writeMaps (at once when clone made the namespace, overlapping the holder's start)
+//          <--- report pipe: {ready} ---
+//   writeMaps (after ready, for a forked holder)
+//          --- go socket: go byte, one fd per bind (a tree or a source) --->
+//                             become root; build the root: DIR, -e's overlay, /dev,
+//                             binds and tmpfs (a failure's record names the mount)
+//                             clone --------------------> waits on its gate
+//                             unshare CLONE_NEWUSER, go byte ----> writes the nested
+//                             namespace's uid_map and gid_map (each ID onto itself), exits
+//                             become root; unshare CLONE_NEWNS: every mount is locked;
+//                             unshare cgroup, IPC, network, time, UTS; -o helper runs, -i
+//                             helper runs; unshare CLONE_NEWPID; start init ----------->
+//                             leave the container's cgroup (cgroup_leave), close its
+//                             report end; supervise: stop signals on to init (supervise.zig)
+//                                                              mount /proc and /sys, pivot,
+//                                                              working directory, console,
+//                                                              seccomp, exec CMD
+//          <--- EOF on the report pipe: every write end was close-on-exec or closed ---
+//   watch_child: the watcher thread (watch.zig) waits on the pidfd and relays the console;
+//   its pipe gives the relay's result, then EOF: reap, and the holder's status is init's.
+//
+// Any step that fails instead writes one record, {step, errno, object} (abi.Report), and
+// the child exits 125; the supervisor reaps it and throws the record's ContainError
+// (reportError). EOF before ready, or the go socket closed before the go byte, ends the
+// start on the other side.
 import {
   argText,
   closeFd,
