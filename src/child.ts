@@ -34,8 +34,8 @@
 // the child exits 125; the supervisor reaps it and throws the record's ContainError
 // (reportError). EOF before ready, or the go socket closed before the go byte, ends the
 // start on the other side.
+import { argText } from "./arg.ts";
 import {
-  argText,
   closeFd,
   copyTerminalSize,
   decodeReport,

@@ -1,6 +1,7 @@
 // The only module that imports bun:ffi: one dlopen table for the Zig shim (zig/root.zig)
 // and typed wrappers that return values or throw.
 import { CString, dlopen, FFIType, type Pointer, ptr } from "bun:ffi";
+import { type Arg, argText, envName, path0 } from "./arg.ts";
 import { ContainError, Errno } from "./errors.ts";
 import { ABI_VERSION, libraryPath, loadShim } from "./shim.ts";
 
@@ -214,10 +215,6 @@ export interface NativeMount {
   size?: string;
 }
 
-/** An argument, environment entry or path as the kernel takes it: text (sent as UTF-8) or
- *  bytes as they are, for what is not UTF-8 (the CLIs' argv and environment). */
-export type Arg = string | Uint8Array;
-
 export interface SpawnConfig {
   mode: (typeof Mode)[keyof typeof Mode];
   flags?: number;
@@ -264,25 +261,6 @@ export interface SpawnResult {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** An Arg as text, for messages (bytes that are not UTF-8 show as U+FFFD). */
-export function argText(arg: Arg): string {
-  return typeof arg === "string" ? arg : decoder.decode(arg);
-}
-
-/** The kernel reads these as C strings, so a NUL would silently cut them short: refuse it,
- *  naming the argument (`what`). */
-export function refuseNul(arg: Arg, what: string): void {
-  if (typeof arg === "string" ? arg.includes("\0") : arg.includes(0)) {
-    throw new ContainError(`Cannot use ${what}: it contains a NUL byte`, { errno: Errno.EINVAL });
-  }
-}
-
-function envName(entry: Arg): string {
-  const text = argText(entry);
-  const equals = text.indexOf("=");
-  return equals < 0 ? text : text.slice(0, equals);
-}
 
 /**
  * Writes the 64-bit pointer `address` at `offset` as two 32-bit halves. Addresses are
@@ -650,13 +628,6 @@ export function followTerminalSize(from: number, to: number): void {
   if (e !== 0) throw new NativeError("follow the terminal's size", e);
 }
 
-function path0(path: Arg): Uint8Array {
-  refuseNul(path, argText(path));
-  if (typeof path === "string") return encoder.encode(`${path}\0`);
-  const bytes = new Uint8Array(path.length + 1);
-  bytes.set(path);
-  return bytes;
-}
 
 /** The file's bytes, or null if it does not exist. Throws NativeError otherwise. */
 export function readBytes(path: string): Uint8Array | null {
