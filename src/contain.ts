@@ -2,9 +2,10 @@
 import { ContainerCgroup, type Limits } from "./cgroup.ts";
 import { ChildProcess } from "./child.ts";
 import { ContainError, Errno } from "./errors.ts";
+import { type Arg, argText, refuseNul } from "./arg.ts";
+import { resolve } from "./paths.ts";
+import { defaultRootMap, refuseReachableBind, refuseReachableRoot } from "./reach.ts";
 import {
-  type Arg,
-  argText,
   chownFd,
   closeFd,
   sourceTree,
@@ -17,12 +18,9 @@ import {
   MAX_BINDS,
   Mode,
   type NativeMount,
-  objectPath,
-  objectReachable,
   openConsole,
   openObject,
   rawTerminal,
-  refuseNul,
   restoreTerminal,
   type SpawnConfig,
   statObject,
@@ -219,56 +217,6 @@ export function explain(error: unknown, root: Arg, uid: MapPlan): unknown {
 
 type Fds = [number, number, number];
 
-/**
- * `path` made absolute against the working directory, with "." and ".." taken away and
- * slashes single, as node:path's resolve does: whose load would cost contain 1.5 MB of
- * memory for these two lines.
- */
-function resolve(path: string): string {
-  const parts: string[] = [];
-  for (const part of (path.startsWith("/") ? path : `${process.cwd()}/${path}`).split("/")) {
-    if (part === "..") parts.pop();
-    else if (part !== "" && part !== ".") parts.push(part);
-  }
-  return `/${parts.join("/")}`;
-}
-
-/**
- * As host root under the default map, every container ID but root is the host ID of the
- * same number, so container root can leave a setuid or setgid file in DIR for any real
- * host user or group (chown 1001:42 f; chmod 2755 f: group shadow for whoever runs it).
- * That is harmless only where no other host user can reach DIR: DIR or one of its real
- * ancestors must be closed to them (no search permission for others, nor for a group
- * other than root's, nor for a user or group named in its ACL) and belong to root or to
- * container root. The object is judged, through its fd: a symbolic link or a `..` in
- * the path as typed changes nothing. An error counts as reachable.
- */
-function reachable(fd: number, containerRoot: number): boolean {
-  return objectReachable(fd, containerRoot) !== false;
-}
-
-/** The real path of an object when it differs from the path as typed, for messages. */
-function realName(typed: string, fd: number): string {
-  const real = objectPath(fd);
-  return real === typed ? "" : ` (${real})`;
-}
-
-/**
- * The same for a writable bind as host root, and more so: through an ID-mapped bind,
- * container root writes as host root (a setuid-root file, for whoever can reach it), and
- * even a plain one takes files for real host IDs. A file is judged from its directory
- * (and refused when it has other links). Returns the problem, or null.
- */
-function bindReachable(mount: PlannedMount, containerRoot: number): string | null {
-  if (mount.kind !== "bind" || mount.readonly) return null;
-  if (!reachable(mount.fd!, containerRoot)) return null;
-  return (
-    `Cannot bind ${mount.source}${realName(mount.source!, mount.fd!)} writable: as host root, container root writes ` +
-    `there as host root (setuid files too), and other host users can reach it: make it private (chmod 700), ` +
-    `bind it :ro, or choose maps with -u and -g`
-  );
-}
-
 /** The maps of the container's own user namespace, nested in the holder's: each ID the
  *  holder's namespace maps, onto itself (zig/lock.zig). */
 function lockMap(plan: MapPlan): string {
@@ -324,22 +272,11 @@ function prepareOpened(options: ContainOptions, fds: Fds, opened: number[], rele
   const initEnvp = commandEnvironment(options.env);
   const maps = planMaps(options.uidMap, options.gidMap);
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
-  // Explicit maps are the caller's choice, and an ephemeral root is never written.
-  const defaultRootMap = process.geteuid!() === 0 && options.uidMap === undefined && options.gidMap === undefined;
-  if (defaultRootMap && !options.ephemeral && reachable(rootFd, hostRoot(maps[0]) ?? 0)) {
-    const path = objectPath(rootFd);
-    throw new ContainError(
-      `Cannot use ${argText(options.root)} as root filesystem: ${path} is open to other host users, and as host ` +
-        `root the default map gives container IDs their own numbers on the host, so the container could leave ` +
-        `setuid files there for them: keep it in a directory only container root may enter (made by ` +
-        `pseudo mkdir -m 700, or chmod 700 ${path} itself), use -e, or choose maps with -u and -g`,
-      { errno: Errno.EPERM },
-    );
-  }
-  if (defaultRootMap) {
+  if (defaultRootMap(options.uidMap, options.gidMap)) {
+    const containerRoot = hostRoot(maps[0]) ?? 0;
+    if (!options.ephemeral) refuseReachableRoot(options.root, rootFd, containerRoot);
     for (const mount of mounts) {
-      const problem = bindReachable(mount, hostRoot(maps[0]) ?? 0);
-      if (problem) throw new ContainError(problem, { step: "bind", errno: Errno.EPERM });
+      if (mount.kind === "bind") refuseReachableBind({ source: mount.source!, fd: mount.fd!, readonly: mount.readonly === true }, containerRoot);
     }
   }
   // /etc/subuid is read only for a DIR that container root does not own.
