@@ -38,7 +38,7 @@ pub const Mount = extern struct {
 /// The go message carries one fd per bind (SCM_RIGHTS), each with a word saying which
 /// mount of Config.mounts it is for (its index) and what it is: a detached mount tree the
 /// supervisor made (`go_tree`: host root's binds), or the source's O_PATH fd (a user's),
-/// which the holder turns into a tree of its own (binds.zig). Sources travel as objects,
+/// which the holder turns into a tree of its own (go.zig carries them, binds.zig mounts them). Sources travel as objects,
 /// so no bind source is looked up by its path after contain judged it.
 pub const go_tree: u32 = 0x8000_0000;
 pub const go_index_mask: u32 = 0xffff;

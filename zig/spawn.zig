@@ -15,7 +15,7 @@ const sys = @import("sys.zig");
 const exec = @import("exec.zig");
 const clone = @import("clone.zig");
 const forward = @import("forward.zig");
-const binds = @import("binds.zig");
+const Go = @import("go.zig").Go;
 const abi = @import("abi.zig");
 const start = @import("start.zig");
 const holder = @import("holder.zig");
@@ -35,7 +35,7 @@ pub fn spawn(config: *const Config, result: *Result) u32 {
     var report: [2]i32 = .{ -1, -1 };
     var go: [2]i32 = .{ -1, -1 };
     var e = sys.errno(linux.pipe2(&report, linux.O.CLOEXEC));
-    // A socket, not a pipe: the go message may carry ID-mapped mounts (binds.zig).
+    // A socket, not a pipe: the go message may carry ID-mapped mounts (go.zig).
     if (e == 0) e = sys.errno(linux.socketpair(linux.AF.UNIX, linux.SOCK.STREAM | linux.SOCK.CLOEXEC, 0, &go));
     if (e != 0) {
         for ([_]i32{ report[0], report[1], go[0], go[1] }) |fd| sys.close(fd);
@@ -142,7 +142,7 @@ fn pseudo(args: *const Start, reporter: Reporter) noreturn {
     // a 0700 directory of its own (where roots are kept) that the caller's credentials,
     // in a user namespace without maps yet, may not.
     const cwd = if (args.config.cwd) |path| sys.open_path_directory(path) else -1;
-    var none = binds.Go{};
+    var none = Go{};
     start.enter_user_namespace(args, reporter, &none);
     if (args.config.cwd) |path| {
         if (cwd < 0 or sys.errno(linux.fchdir(cwd)) != 0) reporter.check(.change_directory, linux.chdir(path));
