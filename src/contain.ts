@@ -35,7 +35,8 @@ export interface ContainOptions {
   root: Arg;
   /** Command and arguments, run as PID 1. Default: /bin/sh. */
   cmd?: readonly Arg[] | undefined;
-  /** Relay a pty console at /dev/console (the CLI's default; -c turns it off). */
+  /** Relay a pty console at /dev/console (the CLI gives one where stdin and stdout are a
+   *  terminal: -c turns it off, -C on). */
   console?: boolean | undefined;
   uidMap?: string | undefined;
   gidMap?: string | undefined;
