@@ -238,7 +238,7 @@ export class ChildProcess {
     if (report) throw reportError(report.step, report.value, command, objectName(report, config));
   }
 
-  /** Closes the go channel, once: a child still waiting for its maps then exits. */
+  /** Closes the go socket, once: a child still waiting for its maps then exits. */
   #closeGo(): void {
     if (this.#goFd >= 0) closeFd(this.#goFd);
     this.#goFd = -1;

@@ -246,8 +246,8 @@ export interface SpawnConfig {
   cgroupLeave?: number;
 }
 
-/** What spawn_child gives: the first child's pid and pidfd, our ends of its report and
- *  go pipes, and its stacks (see ChildProcess in child.ts, which owns them all). */
+/** What spawn_child gives: the first child's pid and pidfd, our ends of its report pipe
+ *  and go socket, and its stacks (see ChildProcess in child.ts, which owns them all). */
 export interface SpawnResult {
   pid: number;
   pidfd: number;
