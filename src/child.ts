@@ -57,7 +57,7 @@ import {
   waitChild,
   watchChild,
 } from "./native.ts";
-import { ContainError, doctorHint, Errno, Status } from "./errors.ts";
+import { asContainError, ContainError, doctorHint, Errno, Status } from "./errors.ts";
 import { callerNofile } from "./limits.ts";
 import { readable } from "./stdio.ts";
 import type { Usage } from "./cgroup.ts";
@@ -371,11 +371,6 @@ function objectName(report: Report, config: SpawnConfig): string | undefined {
   }
   if (report.step === Step.enterWorkingDirectory && config.cwd !== undefined) return argText(config.cwd);
   return undefined;
-}
-
-/** A failure of the start as the library throws it: a ContainError. */
-function asContainError(error: unknown): ContainError {
-  return error instanceof ContainError ? error : new ContainError((error as Error).message, { cause: error });
 }
 
 /** The error `write` throws, or undefined. */

@@ -61,6 +61,12 @@ export interface ContainErrorFields {
   cause?: unknown;
 }
 
+/** `error` as the library throws it: itself when it is a ContainError, else a ContainError
+ *  with its message and it as the cause. */
+export function asContainError(error: unknown): ContainError {
+  return error instanceof ContainError ? error : new ContainError(String((error as Error)?.message ?? error), { cause: error });
+}
+
 /** The hint that follows a failure the kernel's rules explain, which the doctor checks. */
 export const DOCTOR_HINT = " (run contain --doctor)";
 

@@ -12,7 +12,7 @@ import type { Usage } from "./cgroup.ts";
 import { type ContainOptions as ContainBase, startContain, startContainAsync } from "./contain.ts";
 import { type InjectOptions as InjectBase, startInject } from "./inject.ts";
 import { type PseudoOptions as PseudoBase, startPseudo, startPseudoAsync } from "./pseudo.ts";
-import { ContainError, Errno, Status } from "./errors.ts";
+import { asContainError, ContainError, Errno, Status } from "./errors.ts";
 import { signals } from "./signals.ts";
 import { prepareStreams, readable, type Stdio, type StdioOptions, type Streams, writable } from "./stdio.ts";
 
@@ -210,11 +210,6 @@ async function wrapAsync(start: (streams: Streams) => Promise<ChildProcess>, opt
     throw asContainError(error);
   }
   return subprocess(child, streams, options);
-}
-
-/** The one error type before CMD runs; anything else here is a bug's, kept as text. */
-function asContainError(error: unknown): ContainError {
-  return error instanceof ContainError ? error : new ContainError(String((error as Error)?.message ?? error), { cause: error });
 }
 
 function subprocess(child: ChildProcess, streams: Streams, options: Common): Subprocess {
