@@ -380,11 +380,10 @@ test "every step has words of its own, and the layout gives its code" {
     inline for (told_apart) |step| try std.testing.expect(layout_has("Step." ++ @tagName(step), @intFromEnum(step)));
 }
 
-test "the layout names every field of Config and MapHelper at its offset" {
-    inline for (@typeInfo(Config).Struct.fields) |field| {
-        try std.testing.expect(layout_has("Config." ++ field.name, @offsetOf(Config, field.name)));
-    }
-    inline for (@typeInfo(MapHelper).Struct.fields) |field| {
-        try std.testing.expect(layout_has("MapHelper." ++ field.name, @offsetOf(MapHelper, field.name)));
+test "the layout names every field of Config, MapHelper and Report at its offset" {
+    inline for (.{ .{ "Config", Config }, .{ "MapHelper", MapHelper }, .{ "Report", Report } }) |entry| {
+        inline for (@typeInfo(entry[1]).Struct.fields) |field| {
+            try std.testing.expect(layout_has(entry[0] ++ "." ++ field.name, @offsetOf(entry[1], field.name)));
+        }
     }
 }
