@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Prepares this machine for the tests: Debian packages and, as root, an unprivileged test
-# user with delegated ID ranges. Safe to run again. As a user it only reports what is missing.
+# user with delegated ID ranges, /dev/net/tun open to users (pasta needs it for a user's
+# private network) and a Debian root for the network tests, built once per machine.
+# Safe to run again. As a user it only reports what is missing.
 set -euo pipefail
 TEST_USER=${CONTAIN_TEST_USER:-contain-test}
-packages=(uidmap busybox-static mmdebstrap)
+packages=(uidmap busybox-static passt mmdebstrap)
 
 if [ "$(id -u)" -ne 0 ]; then
   for package in "${packages[@]}"; do
@@ -31,19 +33,30 @@ for file in /etc/subuid /etc/subgid; do
   grep -q "^$TEST_USER:" "$file" || echo "$TEST_USER:200000:65536" >>"$file"
 done
 
-# A Debian root with systemd for the tests that boot one (test/cgroup.test.ts), made once
-# and kept: later runs reuse it. Readable by the test user, who extracts it with pseudo.
-cache=${CONTAIN_TEST_CACHE:-/var/cache/contain-test}
-systemd_root="$cache/bookworm-systemd.tar"
-if [ ! -f "$systemd_root" ]; then
-  mkdir -p "$cache"
-  echo "setup: building $systemd_root with mmdebstrap (once)" >&2
-  if mmdebstrap --quiet --variant=apt --include=systemd-sysv,dbus bookworm "$cache/bookworm-systemd.new.tar" >&2; then
-    mv "$cache/bookworm-systemd.new.tar" "$systemd_root"
-  else
-    rm -rf "$cache/bookworm-systemd.new.tar"
-    echo "setup: mmdebstrap failed; the tests that boot systemd will say why they skip" >&2
-  fi
+# A user's pasta opens /dev/net/tun, which Debian makes 0666; some hosts keep it 0600.
+if [ -c /dev/net/tun ]; then
+  chmod 0666 /dev/net/tun
 fi
+
+# Debian roots for the tests that need one, built once per machine and kept: later runs
+# reuse them. Readable by the test user, who extracts them with pseudo. A plain one for the
+# network tests, and one with systemd for those that boot it (test/cgroup.test.ts).
+cache=${CONTAIN_TEST_CACHE:-/var/cache/contain-test}
+mkdir -p "$cache"
 chmod 755 "$cache"
-[ ! -e "$systemd_root" ] || chmod 644 "$systemd_root"
+build_root() { # TARBALL [MMDEBSTRAP OPTION]...
+  local tarball=$1
+  shift
+  if [ ! -s "$tarball" ]; then
+    echo "setup: building $tarball with mmdebstrap (once)" >&2
+    if mmdebstrap --quiet --mode=root --format=tar --variant=apt "$@" bookworm "$tarball.new" >&2; then
+      mv "$tarball.new" "$tarball"
+    else
+      rm -rf "$tarball.new"
+      echo "setup: mmdebstrap failed; the tests that need $tarball will say why they cannot run" >&2
+    fi
+  fi
+  [ ! -e "$tarball" ] || chmod 644 "$tarball"
+}
+build_root "${CONTAIN_DEBIAN_TARBALL:-$cache/bookworm-apt.tar}"
+build_root "$cache/bookworm-systemd.tar" --include=systemd-sysv,dbus

@@ -19,8 +19,12 @@
 //                             unshare CLONE_NEWUSER, go byte ----> writes the nested
 //                             namespace's uid_map and gid_map (each ID onto itself), exits
 //                             become root; unshare CLONE_NEWNS: every mount is locked;
-//                             unshare cgroup, IPC, network, time, UTS; -o helper runs, -i
-//                             helper runs; unshare CLONE_NEWPID; start init ----------->
+//                             unshare cgroup, IPC, network
+//          <--- report pipe: {network_ready} --- (--network private only)
+//   pasta on the holder's network namespace (network.ts), until it has configured it
+//          --- go socket: a second go byte --->
+//                             unshare time, UTS; -o helper runs, -i helper runs;
+//                             unshare CLONE_NEWPID; start init ----------------------->
 //                             leave the container's cgroup (cgroup_leave), close its
 //                             report end; supervise: stop signals on to init (supervise.zig)
 //                                                              mount /proc and /sys, pivot,
@@ -39,6 +43,7 @@ import {
   closeFd,
   copyTerminalSize,
   decodeReport,
+  Flag,
   followTerminalSize,
   type GoFds,
   NO_OBJECT,
@@ -62,6 +67,7 @@ import { callerNofile } from "./limits.ts";
 import { readable } from "./stdio.ts";
 import type { Usage } from "./cgroup.ts";
 import { type MapPlan, writeMaps, writeMapsAsync } from "./userns.ts";
+import { Pasta } from "./network.ts";
 
 const SIGKILL = 9;
 const SIGPIPE = 13;
@@ -90,7 +96,7 @@ export type BeforeGo = (child: ChildProcess) => GoFds;
 
 /** What the handshake needs from its driver: the next report, or the maps written (and
  *  then the error that writing them threw, if any). */
-type Need = "report" | "maps";
+type Need = "report" | "maps" | "network";
 type Answer = Report | null | undefined | Error;
 
 /**
@@ -118,6 +124,8 @@ export class ChildProcess {
   #onReap?: () => void;
   /** contain with a cgroup of its own: what the container used, once it has been reaped. */
   usage: Usage | null = null;
+  /** The private network's pasta, which ends with the holder (#reap). */
+  #pasta?: Pasta;
 
   private constructor(config: SpawnConfig) {
     const spawned = spawnChild({ ...config, nofile: config.nofile ?? callerNofile() });
@@ -134,13 +142,21 @@ export class ChildProcess {
    * waits until it has executed CMD. Throws ContainError for any failure before that,
    * after reaping the child, so nothing is left behind.
    */
-  static start(config: SpawnConfig, maps: [MapPlan, MapPlan] | null, command: string, beforeGo?: BeforeGo): ChildProcess {
+  static start(
+    config: SpawnConfig,
+    maps: [MapPlan, MapPlan] | null,
+    command: string,
+    beforeGo?: BeforeGo,
+    network?: readonly string[],
+  ): ChildProcess {
     const child = new ChildProcess(config);
     try {
       const steps = child.#handshake(config, maps !== null, command, beforeGo);
       for (let need = steps.next(); !need.done; ) {
         if (need.value === "report") {
           need = steps.next(readReport(child.#reportFd));
+        } else if (need.value === "network") {
+          need = steps.next(attempt(() => child.#connect(network!).waitReady()));
         } else {
           need = steps.next(attempt(() => writeMaps(child.pid, maps![0], maps![1])));
         }
@@ -165,6 +181,7 @@ export class ChildProcess {
     command: string,
     signal?: AbortSignal,
     beforeGo?: BeforeGo,
+    network?: readonly string[],
   ): Promise<ChildProcess> {
     if (signal?.aborted) throw abortError(signal);
     const child = new ChildProcess(config);
@@ -184,6 +201,10 @@ export class ChildProcess {
           const report = await reports.next();
           if (aborted) throw abortError(signal!);
           need = steps.next(report);
+        } else if (need.value === "network") {
+          const failed = await attemptAsync(() => child.#connect(network!).waitReadyAsync());
+          if (aborted) throw abortError(signal!);
+          need = steps.next(failed);
         } else {
           const failed = await writeMapsAsync(child.pid, maps![0], maps![1]).then(
             () => undefined,
@@ -233,9 +254,23 @@ export class ChildProcess {
         go.fds.forEach(closeFd);
       }
     }
-    this.#closeGo();
-    const report = (yield "report") as Report | null | undefined;
+    if (!((config.flags ?? 0) & Flag.privateNetwork)) this.#closeGo();
+    let report = (yield "report") as Report | null | undefined;
+    if (report?.step === Step.networkReady) {
+      // The holder has made its network namespace: pasta connects it, then CMD may run.
+      const failed = (yield "network") as Error | undefined;
+      if (failed) throw failed;
+      sendGo(this.#goFd, { fds: [], tags: [] });
+      this.#closeGo();
+      report = (yield "report") as Report | null | undefined;
+    }
     if (report) throw reportError(report.step, report.value, command, objectName(report, config));
+  }
+
+  /** Starts pasta on the holder's network namespace (ready once waited for). */
+  #connect(args: readonly string[]): Pasta {
+    this.#pasta = Pasta.spawn(args, this.pid);
+    return this.#pasta;
   }
 
   /** Closes the go socket, once: a child still waiting for its maps then exits. */
@@ -354,6 +389,7 @@ export class ChildProcess {
   /** Takes the status waitChild gave: closes the pidfd and frees the stacks. */
   #reap(status: number): number {
     this.#open = false;
+    this.#pasta?.stop();
     closeFd(this.#pidfd);
     releaseRegion(this.#region);
     this.#signal = status & 0x100 ? (status & 0xff) - 128 : null;
@@ -377,6 +413,15 @@ function objectName(report: Report, config: SpawnConfig): string | undefined {
 function attempt(write: () => void): Error | undefined {
   try {
     write();
+    return undefined;
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+async function attemptAsync(run: () => Promise<void>): Promise<Error | undefined> {
+  try {
+    await run();
     return undefined;
   } catch (error) {
     return error as Error;

@@ -29,6 +29,16 @@ import {
 } from "./native.ts";
 import { type Environment, environment } from "./stdio.ts";
 import { delegatedRanges, hostRoot, type MapPlan, ownerWarning, planMaps } from "./userns.ts";
+import {
+  findProgram,
+  missingPasta,
+  type NetworkMode,
+  networkMode,
+  pastaArguments,
+  type PublishedPort,
+  removeFile,
+  writeResolvConf,
+} from "./network.ts";
 
 export interface ContainOptions {
   /** The root filesystem. */
@@ -40,8 +50,13 @@ export interface ContainOptions {
   console?: boolean | undefined;
   uidMap?: string | undefined;
   gidMap?: string | undefined;
-  /** -n: share the host network (and mount no /sys). */
+  /** "none" (the default): loopback only; "host" (-n): the host's network, and no /sys;
+   *  "private": a network of the container's own that reaches out through pasta. */
+  network?: NetworkMode | undefined;
+  /** The same as network: "host" (kept for callers that predate network). */
   hostNetwork?: boolean | undefined;
+  /** Ports of the container published on the host (-p); with network: "private". */
+  ports?: readonly PublishedPort[] | undefined;
   /** -i and -o: /bin/sh -c helpers inside and outside the new namespaces. */
   inside?: Arg | undefined;
   outside?: Arg | undefined;
@@ -234,7 +249,7 @@ export function startContain(options: ContainOptions, fds: Fds = [-1, -1, -1]): 
   const plan = prepare(options, fds);
   let holder;
   try {
-    holder = ChildProcess.start(plan.config, plan.maps, plan.command, plan.beforeGo);
+    holder = ChildProcess.start(plan.config, plan.maps, plan.command, plan.beforeGo, plan.network);
   } catch (error) {
     throw plan.failed(error);
   }
@@ -246,7 +261,7 @@ export async function startContainAsync(options: ContainOptions, fds: Fds = [-1,
   const plan = prepare(options, fds);
   let holder;
   try {
-    holder = await ChildProcess.startAsync(plan.config, plan.maps, plan.command, signal, plan.beforeGo);
+    holder = await ChildProcess.startAsync(plan.config, plan.maps, plan.command, signal, plan.beforeGo, plan.network);
   } catch (error) {
     throw plan.failed(error);
   }
@@ -269,7 +284,42 @@ function prepare(options: ContainOptions, fds: Fds) {
 function prepareOpened(options: ContainOptions, fds: Fds, opened: number[], release: () => void) {
   const { path: root, fd: rootFd, ...owner } = checkRoot(options.root, opened);
   const argv = options.cmd?.length ? options.cmd : ["/bin/sh"];
-  const mounts = planMounts(options.mounts ?? [], opened);
+  const network = networkMode(options.network, options.hostNetwork);
+  const ports = options.ports ?? [];
+  if (ports.length > 0 && network !== "private") {
+    throw new ContainError("Cannot publish ports: they need a private network (--network private)", { errno: Errno.EINVAL });
+  }
+  const pasta = network === "private" ? findProgram("pasta") : null;
+  if (network === "private" && pasta === null) throw missingPasta();
+  const pastaArgs = pasta === null ? undefined : pastaArguments(pasta, ports, process.geteuid!() === 0);
+  // The container's resolver asks pasta's forwarder: a file bound over /etc/resolv.conf,
+  // first, so that a -b of the caller's own still wins. Its name goes once the start is
+  // over (the kernel will not mount a file that has none left).
+  const resolv = pastaArgs ? writeResolvConf() : null;
+  const resolvBind: Mount[] = resolv === null ? [] : [{ type: "bind", source: resolv, target: "/etc/resolv.conf", readonly: true }];
+  const forget = () => resolv !== null && removeFile(resolv);
+  try {
+    return prepareMounts(options, fds, opened, release, root, rootFd, owner, argv, pastaArgs, resolvBind, forget);
+  } catch (error) {
+    forget();
+    throw error;
+  }
+}
+
+function prepareMounts(
+  options: ContainOptions,
+  fds: Fds,
+  opened: number[],
+  release: () => void,
+  root: Arg,
+  rootFd: number,
+  owner: { uid: number; gid: number },
+  argv: readonly Arg[],
+  pastaArgs: string[] | undefined,
+  resolvBind: Mount[],
+  forget: () => void,
+) {
+  const mounts = planMounts([...resolvBind, ...(options.mounts ?? [])], opened);
   const initEnvp = commandEnvironment(options.env);
   const maps = planMaps(options.uidMap, options.gidMap);
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
@@ -300,7 +350,8 @@ function prepareOpened(options: ContainOptions, fds: Fds, opened: number[], rele
     if (pty) closeConsole(pty);
     throw error;
   }
-  let flags = options.hostNetwork ? Flag.hostNetwork : 0;
+  const network = networkMode(options.network, options.hostNetwork);
+  let flags = network === "host" ? Flag.hostNetwork : network === "private" ? Flag.privateNetwork : 0;
   if (options.ephemeral) flags |= Flag.ephemeral;
   if (pty) flags |= Flag.console;
   const config: SpawnConfig = {
@@ -326,15 +377,18 @@ function prepareOpened(options: ContainOptions, fds: Fds, opened: number[], rele
     config,
     maps,
     command: argText(argv[0]!),
+    network: pastaArgs,
     beforeGo: (holder: ChildProcess) => bindFds(mounts, holder, options.onWarning),
     failed(error: unknown): unknown {
       release();
+      forget();
       if (pty) closeConsole(pty);
       cgroup?.end();
       return explain(error, options.root, maps[0]);
     },
     finish(holder: ChildProcess): ChildProcess {
       release();
+      forget();
       if (cgroup) {
         cgroup.started();
         holder.whenReaped(() => {

@@ -493,6 +493,28 @@ export function checkTiocsti(legacy: string | null): Check {
   };
 }
 
+/** 9. --network private: pasta (Debian package passt) on PATH, and /dev/net/tun, which a
+ *  user's pasta opens (`tunDenied`: the error opening it for reading and writing, or null).
+ *  Only that mode needs them, so a problem is a warning. */
+export function checkPrivateNetwork(input: { pasta: string | null; tun: boolean; tunDenied: string | null; root: boolean }): Check {
+  const name = "private network";
+  if (input.pasta === null) {
+    return { name, status: "warn", detail: "pasta is not installed: --network private cannot start", fix: "apt-get install passt" };
+  }
+  if (!input.tun) {
+    return { name, status: "warn", detail: "/dev/net/tun is missing: pasta cannot make the container's interface", fix: "modprobe tun" };
+  }
+  if (input.tunDenied !== null && !input.root) {
+    return {
+      name,
+      status: "warn",
+      detail: `/dev/net/tun is not usable by you (${input.tunDenied}): --network private fails as a user`,
+      fix: "as root: chmod 0666 /dev/net/tun (Debian's own mode; a udev rule keeps it: KERNEL==\"tun\", MODE=\"0666\")",
+    };
+  }
+  return { name, status: "ok", detail: `${input.pasta} and /dev/net/tun are usable: --network private works` };
+}
+
 /** 8. As root, what the default map asks of DIR. Information only. */
 export function checkRootMap(root: boolean): Check | null {
   if (!root) return null;
@@ -592,6 +614,18 @@ export function runDoctor(options: DoctorOptions = {}): Check[] {
       const place = cgroupPlace(read("/proc/self/mountinfo") ?? "", read("/proc/self/cgroup") ?? "");
       const controllers = place.dir === null ? [] : (read(`${place.dir}/cgroup.controllers`) ?? "").trim().split(/\s+/);
       return checkCgroup({ ...place, denied: place.dir === null ? null : writableError(place.dir), controllers });
+    }),
+  );
+  checks.push(
+    guard("private network", () => {
+      const tun = lstatSync("/dev/net/tun", { throwIfNoEntry: false }) !== undefined;
+      let tunDenied: string | null = null;
+      try {
+        if (tun) accessSync("/dev/net/tun", constants.R_OK | constants.W_OK);
+      } catch (error) {
+        tunDenied = message(error);
+      }
+      return checkPrivateNetwork({ pasta: Bun.which("pasta", { PATH: tools }), tun, tunDenied, root });
     }),
   );
   checks.push(

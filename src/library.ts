@@ -61,6 +61,8 @@ const containKeys = {
   uidMap: true,
   gidMap: true,
   hostNetwork: true,
+  network: true,
+  ports: true,
   inside: true,
   outside: true,
   env: true,

@@ -144,6 +144,7 @@ const MapHelperLayout = describe({
   pidfd: "MapHelper.pidfd",
   stderr: "MapHelper.stderr",
   failure: "MapHelper.failure",
+  stdin: "MapHelper.stdin",
 });
 
 /** At most this many binds, each an fd of the go message (abi.max_binds); and the bit of a
@@ -163,6 +164,7 @@ export const Step = describe({
   createDev: "Step.create_dev",
   createProc: "Step.create_proc",
   createSys: "Step.create_sys",
+  networkReady: "Step.network_ready",
 });
 
 /** The words of a step in "Failed to ...", from the shim. Called only on error paths. */
@@ -197,6 +199,7 @@ export const Flag = describe({
   hostNetwork: "flag.host_network",
   ephemeral: "flag.ephemeral",
   defaultShell: "flag.default_shell",
+  privateNetwork: "flag.private_network",
 });
 const MountKind = describe({ bind: "kind.bind", tmpfs: "kind.tmpfs" });
 const MountFlag = describe({ readonly: "mount_flag.readonly", directory: "mount_flag.directory" });
@@ -418,9 +421,15 @@ export interface MapHelper {
  * each has been executed or failed to be. Throws NativeError, with nothing left running or
  * open, when they could not be started at all.
  */
-export function startMapHelpers(commands: [readonly string[] | null, readonly string[] | null], envp: readonly string[]): (MapHelper | null)[] {
+export function startMapHelpers(
+  commands: [readonly string[] | null, readonly string[] | null],
+  envp: readonly string[],
+  stdin = -1,
+): (MapHelper | null)[] {
   const M = MapHelperLayout;
   const table = new DataView(new ArrayBuffer(M.size * commands.length));
+  // The first helper's stdin (pasta's namespace), else /dev/null.
+  commands.forEach((_, index) => table.setInt32(index * M.size + M.stdin, index === 0 ? stdin : -1, true));
   // Each list as one buffer of NUL-terminated strings, which the shim splits.
   const args = commands.map((argv) => (argv === null ? null : layOut(argv, () => `${argv[0]}'s arguments`)));
   args.forEach((list, index) => {

@@ -5,7 +5,7 @@ import { dlopen, FFIType, type FFIFunction, type Library } from "bun:ffi";
 import { ContainError, Errno } from "./errors.ts";
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 19;
+export const ABI_VERSION = 20;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 // The package's directory: the one above src/ (the sources) or dist/ (the bundles).

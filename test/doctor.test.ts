@@ -39,7 +39,7 @@ describe("runDoctor", () => {
     const checks = runDoctor();
     // "root map" explains root's default map, and is there only for root.
     const rootOnly = process.getuid!() === 0 ? ["root map"] : [];
-    const names = ["native library", "user namespaces", "namespace kinds", "apparmor", "seccomp", "newuidmap", "newgidmap", "subuid", "subgid", "devpts", "tiocsti", ...rootOnly, "cgroup2", "pseudo"];
+    const names = ["native library", "user namespaces", "namespace kinds", "apparmor", "seccomp", "newuidmap", "newgidmap", "subuid", "subgid", "devpts", "tiocsti", ...rootOnly, "cgroup2", "private network", "pseudo"];
     expect(checks.map((check) => check.name)).toEqual(names);
     const lines = formatDoctor(checks).split("\n");
     expect(lines.filter((line) => !line.startsWith("      fix: "))).toHaveLength(names.length);

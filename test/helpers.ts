@@ -157,7 +157,7 @@ export const ORIGINAL_ROOT_MAPS = ["-u", "0:4294967294:1,1:1:4294967293", "-g", 
 
 export const BUSYBOX = "/bin/busybox";
 export const busyboxReason = existsSync(BUSYBOX) ? null : `${BUSYBOX} is missing (package busybox-static)`;
-const applets = "sh echo id hostname ls cat ps tty stty sleep head true readlink kill chmod chown mkdir rm stat tar".split(" ");
+const applets = "sh echo id hostname ls cat ps tty stty sleep head true readlink kill chmod chown mkdir rm stat tar wget nc".split(" ");
 
 /** A busybox root owned by the runner's container root, built with pseudo. */
 export function busyboxRoot(runner: Runner): [string, () => void] {

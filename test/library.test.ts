@@ -135,6 +135,37 @@ describe("library", () => {
     }
   }, 120_000);
 
+  // --network private: pasta from the library, sync and async, reaped with the container
+  // (the last test checks that nothing is left behind).
+  const pastaMissing = Bun.which("pasta", { PATH: "/usr/bin:/bin:/usr/sbin:/sbin" }) === null;
+  const tunClosed = process.getuid!() !== 0 && Bun.spawnSync(["test", "-r", "/dev/net/tun", "-a", "-w", "/dev/net/tun"]).exitCode !== 0;
+  const networkReason = pastaMissing ? "pasta is not installed (package passt)" : tunClosed ? "/dev/net/tun is closed to this user" : null;
+  (networkReason === null || process.env.MUST_WORK === "1" ? test : test.skip)(
+    `network: "private" and ports${networkReason ? ` [${networkReason}]` : ""}`,
+    async () => {
+      const c = contain({ root: root.path, cmd: ["/bin/cat", "/etc/resolv.conf"], network: "private", stdout: "pipe" });
+      expect(await text(c.stdout)).toStartWith("nameserver 169.254.1.1\n");
+      expect(await c.exited).toBe(0);
+      const port = 30000 + Math.floor(Math.random() * 10000);
+      const a = await containAsync({
+        root: root.path,
+        cmd: ["/bin/sh", "-c", "echo ready; exec sleep 1000"],
+        network: "private",
+        ports: [{ hostPort: port, port: 80, hostIp: "127.0.0.1" }],
+        stdout: "pipe",
+      });
+      const reader = a.stdout.getReader();
+      await reader.read();
+      // pasta listens on the host for the published port while the container runs.
+      const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+      socket.end();
+      a.kill("SIGKILL");
+      expect(await a.exited).toBe(137);
+      await reader.cancel();
+      expect(() => contain({ root: root.path, ports: [{ hostPort: port }] })).toThrow("Cannot publish ports: they need a private network");
+    },
+  );
+
   test("console, stdin pipe, inject, kill and abort", async () => {
     const cat = contain({ root: root.path, cmd: ["/bin/cat"], console: true, stdin: "pipe", stdout: "pipe" });
     cat.stdin!.write("hello\n");

@@ -16,6 +16,9 @@ pub const flag_ephemeral: u32 = 4;
 /// inject: argv is the caller's $SHELL by default, and /bin/sh stands in where the
 /// container has no such file.
 pub const flag_default_shell: u32 = 8;
+/// contain: a network namespace that the supervisor's pasta configures once the holder has
+/// made it (the holder reports network_ready and waits for a second go byte).
+pub const flag_private_network: u32 = 16;
 
 pub const kind_bind: u32 = 1;
 pub const kind_tmpfs: u32 = 2;
@@ -38,8 +41,9 @@ pub const Mount = extern struct {
 /// The go message carries one fd per bind (SCM_RIGHTS), each with a word saying which
 /// mount of Config.mounts it is for (its index) and what it is: a detached mount tree the
 /// supervisor made (`go_tree`: host root's binds), or the source's O_PATH fd (a user's),
-/// which the holder turns into a tree of its own (go.zig carries them, binds.zig mounts them). Sources travel as objects,
-/// so no bind source is looked up by its path after contain judged it.
+/// which the holder turns into a tree of its own (go.zig carries them, binds.zig mounts
+/// them). Sources travel as objects, so no bind source is looked up by its path after
+/// contain judged it.
 pub const go_tree: u32 = 0x8000_0000;
 pub const go_index_mask: u32 = 0xffff;
 
@@ -107,6 +111,8 @@ pub const MapHelper = extern struct {
     pidfd: i32 = -1,
     /// The read end of the pipe that is the helper's stderr, or -1.
     stderr: i32 = -1,
+    /// In: an fd to be the helper's stdin, or -1 for /dev/null (pasta's namespace).
+    stdin: i32 = -1,
     /// 0 once the helper was executed; else the step that failed before (stdio, exec) and
     /// its errno, packed as spawn_child packs its own. Reap the child either way.
     failure: u32 = 0,
@@ -201,6 +207,9 @@ pub const Step = enum(u32) {
     // 90-99: the container's own user namespace, which locks the mounts (lock.zig).
     lock_mounts = 90,
     unshare_lock_mount = 91,
+    /// Not a failure: the holder has unshared its network namespace and waits for a byte
+    /// on the go socket while the supervisor connects it (src/network.ts).
+    network_ready = 100,
 };
 
 /// The words of a step in "Failed to ..." (src/child.ts adds the object, where it has one).
@@ -283,6 +292,7 @@ pub fn text(step: Step) []const u8 {
         .lock_mounts => "enter the user namespace that locks the container's mounts",
         .unshare_lock_mount => "unshare the container's locked mount namespace",
         .enter_cgroup => "enter the container's cgroup",
+        .network_ready => "report that the network namespace is ready",
     };
 }
 
@@ -290,7 +300,7 @@ pub fn text(step: Step) []const u8 {
 pub const max_binds = 64;
 
 /// The steps src/child.ts branches on; the others it only names, through step_text().
-const told_apart = [_]Step{ .ready, .helper_outside, .helper_inside, .exec, .resolve_mount_target, .bind_source, .enter_working_directory, .enter_root, .create_dev, .create_proc, .create_sys };
+const told_apart = [_]Step{ .ready, .helper_outside, .helper_inside, .exec, .resolve_mount_target, .bind_source, .enter_working_directory, .enter_root, .create_dev, .create_proc, .create_sys, .network_ready };
 
 /// Everything TypeScript needs to know of this file, as one JSON object of numbers: struct
 /// sizes (`"Config"`) and field offsets (`"Config.mode"`), modes, flags, mount kinds and
@@ -315,6 +325,7 @@ fn describe() []const u8 {
         .{ "flag.host_network", flag_host_network },
         .{ "flag.ephemeral", flag_ephemeral },
         .{ "flag.default_shell", flag_default_shell },
+        .{ "flag.private_network", flag_private_network },
         .{ "kind.bind", kind_bind },
         .{ "kind.tmpfs", kind_tmpfs },
         .{ "mount_flag.readonly", mount_readonly },

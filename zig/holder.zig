@@ -58,6 +58,7 @@ pub fn holder(args: *const Start, spawned: Reporter) noreturn {
     if (config.flags & abi.flag_host_network == 0) {
         reporter.check(.unshare_network, linux.unshare(linux.CLONE.NEWNET));
     }
+    if (config.flags & abi.flag_private_network != 0) connect_network(args, reporter, others);
     reporter.check(.unshare_time, linux.unshare(linux.CLONE.NEWTIME));
     reporter.check(.unshare_uts, linux.unshare(linux.CLONE.NEWUTS));
     // The -o helper may look at /proc/$PPID/ns as the user; after it, nothing in the
@@ -91,6 +92,16 @@ pub fn holder(args: *const Start, spawned: Reporter) noreturn {
 fn end_others(context: *const anyopaque, status: u8) noreturn {
     const others: *const Others = @ptrCast(@alignCast(context));
     supervise.end(0, others.*, status);
+}
+
+/// Says that the network namespace exists and waits while the supervisor connects it
+/// (src/network.ts starts pasta on it and waits until pasta has configured it), so CMD
+/// starts with its network up. EOF instead of the byte: the supervisor gave up, or died.
+fn connect_network(args: *const Start, reporter: Reporter, others: Others) void {
+    reporter.send(.network_ready, 0);
+    const connected = sys.read_byte(args.go);
+    sys.close(args.go);
+    if (!connected) supervise.end(0, others, 125);
 }
 
 /// The container's PID 1: mounts proc and sys, pivots, takes the console and execs CMD.

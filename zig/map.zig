@@ -1,6 +1,7 @@
-//! newuidmap and newgidmap for a user's child, started together: each is a clone(CLONE_VM)
-//! child (clone.zig) that execs its helper at once, with stdin and stdout on /dev/null and
-//! stderr on a pipe that the supervisor reads. Neither waits for the other: they write
+//! newuidmap and newgidmap for a user's child, started together (and pasta, alone, for a
+//! private network): each is a clone(CLONE_VM) child (clone.zig) that execs its helper at
+//! once, with stdin and stdout on /dev/null, stderr on a pipe that the supervisor reads,
+//! and SIGKILL as its parent-death signal. Neither waits for the other: they write
 //! different files, and newgidmap writes setgroups only for a map of the user's own GID
 //! alone, which src/userns.ts writes itself rather than through it.
 const std = @import("std");
@@ -36,6 +37,7 @@ const lists_stack = 2;
 /// running or open.
 pub fn start(helpers: *[2]Helper, environment: []const u8) u32 {
     for (helpers) |*helper| {
+        // stdin is the caller's to give.
         helper.pidfd = -1;
         helper.stderr = -1;
         helper.failure = 0;
@@ -93,7 +95,7 @@ fn start_one(helper: *Helper, argv: exec.Argv, envp: exec.Argv, dev_null: i32, r
         for (stderr) |fd| sys.close(fd);
         return .{ .step = .pipe, .e = e };
     }
-    const child = Child{ .argv = argv, .envp = envp, .stdio = .{ dev_null, dev_null, stderr[1] }, .report = reports[1] };
+    const child = Child{ .argv = argv, .envp = envp, .stdio = .{ if (helper.stdin >= 0) helper.stdin else dev_null, dev_null, stderr[1] }, .report = reports[1] };
     var old_mask: u64 = 0;
     // Blocked until the child has reset the handlers: Bun's must not run on its stack.
     sys.sigmask(sys.sigset_all, &old_mask);
@@ -146,6 +148,9 @@ const Lists = struct {
 fn run(child: *const Child) noreturn {
     const reporter = report.Reporter{ .fd = child.report };
     sys.signals_reset();
+    // A helper ends with the thread that started it, whatever ends that (src/network.ts
+    // counts on this for pasta, which runs as long as the container).
+    sys.set_pdeathsig();
     reporter.check_errno(.stdio, sys.move_to_stdio(child.stdio));
     reporter.check_errno(.close_fds, sys.cloexec_above_stdio());
     sys.sigmask(0, null);

@@ -19,7 +19,7 @@ const objects = @import("objects.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 19;
+    return 20;
 }
 
 /// Copies abi.layout, the JSON object of numbers that gives TypeScript the struct layouts,

@@ -30,7 +30,8 @@ pub fn enter_user_namespace(args: *const Start, reporter: Reporter, go: *go_mess
     reporter.send(.ready, 0);
     // EOF instead of the go message: the parent gave up (its message is its own).
     if (!go_message.receive(args.go, go)) sys.exit(125);
-    sys.close(args.go);
+    // A private network needs the channel once more (holder.zig, connect_network).
+    if (args.config.flags & abi.flag_private_network == 0) sys.close(args.go);
     become_root(reporter, args.parent);
 }
 

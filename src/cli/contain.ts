@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import type { Split } from "../argv.ts";
 import { type Mount, startContain } from "../contain.ts";
+import { type NetworkMode, parsePublish, type PublishedPort } from "../network.ts";
 import { type Arg, argText } from "../arg.ts";
 import { isTerminal } from "../native.ts";
 import type { Limits } from "../cgroup.ts";
@@ -17,6 +18,8 @@ export const command = defineCommand({
     gidMap: { type: "string", alias: "g", valueHint: "MAP", description: "set the container-to-host GID map" },
     inside: { type: "string", alias: "i", valueHint: "CMD", description: "run a helper child inside the new namespaces" },
     hostNetwork: { type: "boolean", alias: "n", description: "share the host network unprivileged in the container" },
+    network: { type: "string", valueHint: "MODE", description: "none (default), host (as -n) or private (its own, through pasta)" },
+    publish: { type: "string", alias: "p", valueHint: "PORTS", description: "publish a port of a private network on the host: [HOSTIP:]HOSTPORT:PORT[/udp]; repeatable" },
     outside: { type: "string", alias: "o", valueHint: "CMD", description: "run a helper child outside the new namespaces" },
     tmpfs: { type: "string", alias: "t", valueHint: "DST", description: "mount a fresh tmpfs at DST; repeatable" },
     uidMap: { type: "string", alias: "u", valueHint: "MAP", description: "set the container-to-host UID map" },
@@ -85,9 +88,23 @@ export async function main(): Promise<never> {
   let mounts: Mount[] = [];
   let env: Record<string, string> = {};
   let limits: Limits = {};
+  let network: NetworkMode | undefined;
+  const ports: PublishedPort[] = [];
   const { options, operands } = parseArgs(command, "contain", (split) => {
     if (split.operands.length === 0) return "missing DIR";
     if (split.options.console && split.options.noConsole) return "-c and -C cannot be used together";
+    const mode = optionText(split.options.network);
+    if (mode !== undefined && mode !== "none" && mode !== "host" && mode !== "private") {
+      return `bad network ${mode}: expected none, host or private`;
+    }
+    if (split.options.hostNetwork === true && mode !== undefined && mode !== "host") return `-n conflicts with --network ${mode}`;
+    network = split.options.hostNetwork === true ? "host" : (mode as NetworkMode | undefined);
+    for (const text of (split.lists.publish ?? []).map(argText)) {
+      const port = parsePublish(text);
+      if (typeof port === "string") return port;
+      ports.push(port);
+    }
+    if (ports.length > 0 && network !== "private") return "-p needs --network private";
     const parsedMounts = parseMounts(split);
     if (typeof parsedMounts === "string") return parsedMounts;
     const parsedEnv = parseEnv((split.lists.env ?? []).map(argText));
@@ -109,7 +126,8 @@ export async function main(): Promise<never> {
       console: withConsole,
       uidMap: optionText(options.uidMap),
       gidMap: optionText(options.gidMap),
-      hostNetwork: options.hostNetwork === true,
+      network,
+      ports,
       inside: optionWord(options.inside),
       outside: optionWord(options.outside),
       env,
