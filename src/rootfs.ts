@@ -57,7 +57,7 @@ async function makeRoot(maps: MapOptions, parent = tmpdir()): Promise<RootFilesy
 /** A root filesystem from a tarball, extracted under pseudo so that every owner is kept. */
 export async function fromTarball(tarball: string, maps: MapOptions = {}): Promise<RootFilesystem> {
   const stat = statPath(tarball);
-  if (typeof stat === "number") throw new ContainError(`Cannot read ${tarball}: ${strerror(stat)}`, "read tarball", stat);
+  if (typeof stat === "number") throw new ContainError(`Cannot read ${tarball}: ${strerror(stat)}`, { step: "read tarball", errno: stat });
   const root = await makeRoot(maps);
   try {
     // Device nodes cannot be made in a user namespace, and a container mounts its own /dev.
