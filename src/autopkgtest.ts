@@ -22,7 +22,7 @@ import {
 } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { ContainError, Status } from "./errors.ts";
+import { ContainError } from "./errors.ts";
 import { contain, fromTarball, inject, type RootFilesystem, type Subprocess } from "./index.ts";
 import type { Stdio } from "./stdio.ts";
 import { untar } from "./untar.ts";
@@ -75,7 +75,7 @@ export function checkSource(options: ServerOptions): void {
   const fail = (what: string, path: string, error: unknown) => {
     const errno = -((error as NodeJS.ErrnoException).errno ?? 0);
     const why = errno > 0 ? ERRNO_TEXT[(error as NodeJS.ErrnoException).code ?? ""] ?? (error as Error).message : (error as Error).message;
-    return new ContainError(`Cannot read ${what}${path}: ${why}`, `read ${what || "source"}`, errno > 0 ? errno : 0, Status.failure);
+    return new ContainError(`Cannot read ${what}${path}: ${why}`, { step: `read ${what || "source"}`, errno: errno > 0 ? errno : 0 });
   };
   let fd: number;
   try {

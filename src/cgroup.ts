@@ -6,7 +6,7 @@
 // rooted in it; a cleaner (zig/cgroup.zig) removes it when the container ends, however it
 // ends. Without a cgroup of our own to make it in, the container shares ours, as before,
 // and says nothing: `contain --doctor` explains.
-import { ContainError, Status } from "./errors.ts";
+import { ContainError, Errno } from "./errors.ts";
 import { cgroupPlace, type Limits, limitFiles, parseUsage, type Usage, v1Controllers } from "./hierarchy.ts";
 import {
   closeFd,
@@ -67,8 +67,6 @@ function listed(dir: string, file: string): string[] {
   return (readText(`${dir}/${file}`) ?? "").trim().split(" ").filter(Boolean);
 }
 
-const EBUSY = 16;
-
 /** The leaf this process moved into so that its cgroup could give controllers (enable),
  *  or null. Its cleaner removes it once this process is gone: the write end of its
  *  lifeline stays open for as long as we live. */
@@ -82,19 +80,19 @@ let supervisorLeaf: string | null = null;
  */
 function enable(parent: string, controllers: string[]): void {
   const write = () => writeText(`${parent}/cgroup.subtree_control`, controllers.map((name) => `+${name}`).join(" "));
-  const refuse = (error: ContainError, why: string) =>
-    new ContainError(`Cannot enable the ${controllers.join(" and ")} controller for the container: ${why}`, "cgroup", error.errno, Status.failure);
+  const refuse = (error: { errno: number }, why: string) =>
+    new ContainError(`Cannot enable the ${controllers.join(" and ")} controller for the container: ${why}`, { step: "cgroup", errno: error.errno });
   const crowded = `${parent} has other processes than contain, so cgroup2 lets it give its children no controllers: run contain in a cgroup of its own (systemd-run --user --scope -p Delegate=yes contain ...)`;
   try {
     write();
     return;
   } catch (error) {
-    if ((error as ContainError).errno !== EBUSY) throw refuse(error as ContainError, (error as Error).message);
+    if ((error as ContainError).errno !== Errno.EBUSY) throw refuse(error as ContainError, (error as Error).message);
     if (supervisorLeaf !== null) throw refuse(error as ContainError, crowded);
   }
   const name = `contain-${process.pid}-supervisor`;
   const e = makeCgroup(parent, name);
-  if (e !== 0) throw refuse(new ContainError("", "", e), `cannot make a leaf for contain in ${parent}: ${strerror(e)}`);
+  if (e !== 0) throw refuse({ errno: e }, `cannot make a leaf for contain in ${parent}: ${strerror(e)}`);
   const [lifelineRead, lifeline] = makePipe();
   let cleaner;
   try {
@@ -118,7 +116,7 @@ function enable(parent: string, controllers: string[]): void {
       // waits until we are gone.
       supervisorLeaf = `${parent}/${name}`;
     }
-    throw refuse(error as ContainError, (error as ContainError).errno === EBUSY ? crowded : (error as Error).message);
+    throw refuse(error as ContainError, (error as ContainError).errno === Errno.EBUSY ? crowded : (error as Error).message);
   }
 }
 
@@ -154,7 +152,7 @@ export class ContainerCgroup {
   static make(limits: Limits, owner: { uid: number; gid: number } | null): ContainerCgroup | null {
     const files = limitFiles(limits);
     const found = findHome();
-    const refuse = (why: string) => new ContainError(`Cannot limit the container: ${why}`, "cgroup", 0, Status.failure);
+    const refuse = (why: string) => new ContainError(`Cannot limit the container: ${why}`, { step: "cgroup" });
     if (typeof found === "string") {
       if (files.length > 0) throw refuse(found);
       return null;
@@ -168,7 +166,7 @@ export class ContainerCgroup {
         const where = v1
           ? `this host has it on cgroup v1, and its cgroup2 hierarchy at ${found.mount} has ${available.length ? `only ${available.join(" ")}` : "no controllers"}`
           : `${found.dir} has ${available.length ? `only ${available.join(" ")}` : "none"} (the parent must delegate it)`;
-        throw new ContainError(`Cannot limit with cgroup2's ${controller} controller: ${where}`, "cgroup", 0, Status.failure);
+        throw new ContainError(`Cannot limit with cgroup2's ${controller} controller: ${where}`, { step: "cgroup" });
       }
     }
     const name = `contain-${process.pid}-${++made}`;

@@ -1,14 +1,55 @@
 // A child of the shim's from spawn to reap: the map handshake, the failure reports, the
 // console relay, and the exit status collected through its pidfd.
+//
+// The protocol, for contain. pseudo's child goes as far as the go message and executes
+// CMD; inject's joiner sends no ready (it makes no user namespace: its go socket is
+// closed at once), joins init's namespaces and executes CMD.
+//
+//   supervisor (Bun)          holder                    map writer (lock.zig)  init
+//   spawn_child: clone3 CLONE_NEWUSER|CLONE_INTO_CGROUP (else fork, unshare, and the
+//   holder writes the container's cgroup.procs itself; with -o, the keeper and the
+//   gated -o helper are started first, in the host's namespaces)
+//   writeMaps (at once when clone made the namespace, overlapping the holder's start)
+//          <--- report pipe: {ready} ---
+//   writeMaps (after ready, for a forked holder)
+//          --- go socket: go byte, one fd per bind (a tree or a source) --->
+//                             become root; build the root: DIR, -e's overlay, /dev,
+//                             binds and tmpfs (a failure's record names the mount)
+//                             clone --------------------> waits on its gate
+//                             unshare CLONE_NEWUSER, go byte ----> writes the nested
+//                             namespace's uid_map and gid_map (each ID onto itself), exits
+//                             become root; unshare CLONE_NEWNS: every mount is locked;
+//                             unshare cgroup, IPC, network
+//          <--- report pipe: {network_ready} --- (--network private only)
+//   pasta on the holder's network namespace (network.ts), until it has configured it
+//          --- go socket: a second go byte --->
+//                             unshare time, UTS; -o helper runs, -i helper runs;
+//                             unshare CLONE_NEWPID; start init ----------------------->
+//                             leave the container's cgroup (cgroup_leave), close its
+//                             report end; supervise: stop signals on to init (supervise.zig)
+//                                                              mount /proc and /sys, pivot,
+//                                                              working directory, console,
+//                                                              seccomp, exec CMD
+//          <--- EOF on the report pipe: every write end was close-on-exec or closed ---
+//   watch_child: the watcher thread (watch.zig) waits on the pidfd and relays the console;
+//   its pipe gives the relay's result, then EOF: reap, and the holder's status is init's.
+//
+// Any step that fails instead writes one record, {step, errno, object} (abi.Report), and
+// the child exits 125; the supervisor reaps it and throws the record's ContainError
+// (reportError). EOF before ready, or the go socket closed before the go byte, ends the
+// start on the other side.
+import { argText } from "./arg.ts";
 import {
-  argText,
   closeFd,
   copyTerminalSize,
+  decodeReport,
   Flag,
   followTerminalSize,
   type GoFds,
+  NO_OBJECT,
   readFd,
   type Report,
+  ReportLayout,
   strerror,
   readReport,
   releaseRegion,
@@ -21,7 +62,7 @@ import {
   waitChild,
   watchChild,
 } from "./native.ts";
-import { ContainError, EXDEV, Status } from "./errors.ts";
+import { asContainError, ContainError, doctorHint, Errno, Status } from "./errors.ts";
 import { callerNofile } from "./limits.ts";
 import { readable } from "./stdio.ts";
 import type { Usage } from "./cgroup.ts";
@@ -30,14 +71,10 @@ import { Pasta } from "./network.ts";
 
 const SIGKILL = 9;
 const SIGPIPE = 13;
-const EPIPE = 32;
-const ECANCELED = 125;
 
 /** What an AbortSignal that fired before CMD was executed makes the start throw. */
 export function abortError(signal: AbortSignal): ContainError {
-  const error = new ContainError("The operation was aborted", "", ECANCELED);
-  (error as { cause?: unknown }).cause = signal.reason;
-  return error;
+  return new ContainError("The operation was aborted", { errno: Errno.ECANCELED, cause: signal.reason });
 }
 
 /** A console relayed by the watcher thread (relayConsole). */
@@ -126,7 +163,7 @@ export class ChildProcess {
       }
     } catch (error) {
       child.#abandon();
-      throw error instanceof ContainError ? error : new ContainError((error as Error).message);
+      throw asContainError(error);
     }
     child.#started();
     return child;
@@ -180,7 +217,7 @@ export class ChildProcess {
     } catch (error) {
       reports.cancel();
       child.#abandon();
-      throw error instanceof ContainError ? error : new ContainError((error as Error).message);
+      throw asContainError(error);
     } finally {
       signal?.removeEventListener("abort", abort);
     }
@@ -218,24 +255,16 @@ export class ChildProcess {
       }
     }
     if (!((config.flags ?? 0) & Flag.privateNetwork)) this.#closeGo();
-    let report = ((yield "report") as Report | null | undefined) ?? null;
+    let report = (yield "report") as Report | null | undefined;
     if (report?.step === Step.networkReady) {
       // The holder has made its network namespace: pasta connects it, then CMD may run.
       const failed = (yield "network") as Error | undefined;
       if (failed) throw failed;
       sendGo(this.#goFd, { fds: [], tags: [] });
       this.#closeGo();
-      report = ((yield "report") as Report | null | undefined) ?? null;
+      report = (yield "report") as Report | null | undefined;
     }
-    let object: string | undefined;
-    if (report?.step === Step.mountIndex) {
-      const mount = config.mounts?.[report.value];
-      report = ((yield "report") as Report | null | undefined) ?? { step: Step.mountIndex, value: 0 };
-      object = report.step === Step.bindSource ? mount?.source : mount?.target;
-    } else if (report?.step === Step.enterWorkingDirectory) {
-      object = config.cwd === undefined ? undefined : argText(config.cwd);
-    }
-    if (report !== null) throw reportError(report.step, report.value, command, object);
+    if (report) throw reportError(report.step, report.value, command, objectName(report, config));
   }
 
   /** Starts pasta on the holder's network namespace (ready once waited for). */
@@ -244,7 +273,7 @@ export class ChildProcess {
     return this.#pasta;
   }
 
-  /** Closes the go channel, once: a child still waiting for its maps then exits. */
+  /** Closes the go socket, once: a child still waiting for its maps then exits. */
   #closeGo(): void {
     if (this.#goFd >= 0) closeFd(this.#goFd);
     this.#goFd = -1;
@@ -345,7 +374,7 @@ export class ChildProcess {
     const relay = this.#console;
     // The watcher killed it because the relay stopped: our stdout is gone (EPIPE), so it
     // went as a writer into a closed pipe goes; or the relay failed, our own failure.
-    if (result === EPIPE) {
+    if (result === Errno.EPIPE) {
       this.#signal = SIGPIPE;
       status = 128 + SIGPIPE;
     } else if (result !== 0) {
@@ -367,6 +396,17 @@ export class ChildProcess {
     this.#onReap?.();
     return status & 0xff;
   }
+}
+
+/** What a report's step acted on, in words: a mount's source (for a bind of it) or
+ *  target, or CMD's working directory. */
+function objectName(report: Report, config: SpawnConfig): string | undefined {
+  if (report.object !== NO_OBJECT) {
+    const mount = config.mounts?.[report.object];
+    return report.step === Step.bindSource ? mount?.source : mount?.target;
+  }
+  if (report.step === Step.enterWorkingDirectory && config.cwd !== undefined) return argText(config.cwd);
+  return undefined;
 }
 
 /** The error `write` throws, or undefined. */
@@ -396,15 +436,15 @@ function reportReader(fd: number): { next(): Promise<Report | null>; cancel(): v
   let ended = false;
   return {
     async next() {
-      while (buffered.length < 8 && !ended) {
+      const size = ReportLayout.size;
+      while (buffered.length < size && !ended) {
         const { done, value } = await reader.read();
         if (done) ended = true;
         else buffered = buffered.length === 0 ? value : concat(buffered, value);
       }
-      if (buffered.length < 8) return null;
-      const view = new DataView(buffered.buffer, buffered.byteOffset, 8);
-      const report = { step: view.getUint32(0, true), value: view.getUint32(4, true) };
-      buffered = buffered.subarray(8);
+      if (buffered.length < size) return null;
+      const report = decodeReport(buffered);
+      buffered = buffered.subarray(size);
       return report;
     },
     cancel() {
@@ -421,24 +461,24 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /**
- * Turns a (step, value) report from the shim into the error the user sees. `object` names
- * what the step acted on (a mount's target or source, the working directory).
+ * Turns a failure report from the shim (its step and value) into the error the user sees.
+ * `object` names what the step acted on (a mount's target or source, the working directory).
  */
 export function reportError(step: number, value: number, command: string, object?: string): ContainError {
   const what = object === undefined ? stepText(step) : `${stepText(step)} ${object}`;
-  if (step === Step.resolveMountTarget && value === EXDEV) {
+  const fields = { step: what, stepCode: step, errno: value, command };
+  if (step === Step.resolveMountTarget && value === Errno.EXDEV) {
     // RESOLVE_BENEATH refused a ".." or a symbolic link that leads out of the root.
-    return new ContainError(`Failed to ${what}: it leads outside the root filesystem`, what, value);
+    return new ContainError(`Failed to ${what}: it leads outside the root filesystem`, fields);
   }
   if (step === Step.exec) {
-    const status = value === 2 ? Status.notFound : Status.cannotExecute;
-    return new ContainError(`Failed to execute ${command}: ${strerror(value)}`, what, value, status);
+    const status = value === Errno.ENOENT ? Status.notFound : Status.cannotExecute;
+    return new ContainError(`Failed to execute ${command}: ${strerror(value)}`, { ...fields, status });
   }
   if (step === Step.helperOutside || step === Step.helperInside) {
+    // The value is the helper's exit status in shell terms, not an errno.
     const how = value > 128 ? `was killed by signal ${value - 128}` : `exited with status ${value}`;
-    return new ContainError(`The ${step === Step.helperOutside ? "-o" : "-i"} helper ${how}`, what, 0);
+    return new ContainError(`The ${step === Step.helperOutside ? "-o" : "-i"} helper ${how}`, { ...fields, errno: 0 });
   }
-  // EPERM and EINVAL while setting up come from the kernel's rules, which doctor checks.
-  const hint = value === 1 || value === 22 ? " (run contain --doctor)" : "";
-  return new ContainError(`Failed to ${what}: ${strerror(value)}${hint}`, what, value);
+  return new ContainError(`Failed to ${what}: ${strerror(value)}${doctorHint(value)}`, fields);
 }

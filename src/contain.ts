@@ -1,10 +1,11 @@
 // contain: CMD as PID 1 of a container with DIR as its root (DESIGN.md, process tree).
 import { ContainerCgroup, type Limits } from "./cgroup.ts";
 import { ChildProcess } from "./child.ts";
-import { ContainError, Status } from "./errors.ts";
+import { ContainError, Errno } from "./errors.ts";
+import { type Arg, argText, refuseNul } from "./arg.ts";
+import { resolve } from "./paths.ts";
+import { defaultRootMap, refuseReachableBind, refuseReachableRoot } from "./reach.ts";
 import {
-  type Arg,
-  argText,
   chownFd,
   closeFd,
   sourceTree,
@@ -17,15 +18,13 @@ import {
   MAX_BINDS,
   Mode,
   type NativeMount,
-  objectPath,
-  objectReachable,
   openConsole,
   openObject,
   rawTerminal,
-  refuseNul,
   restoreTerminal,
   type SpawnConfig,
   statObject,
+  Step,
   strerror,
 } from "./native.ts";
 import { type Environment, environment } from "./stdio.ts";
@@ -46,7 +45,8 @@ export interface ContainOptions {
   root: Arg;
   /** Command and arguments, run as PID 1. Default: /bin/sh. */
   cmd?: readonly Arg[] | undefined;
-  /** Relay a pty console at /dev/console (the CLI's default; -c turns it off). */
+  /** Relay a pty console at /dev/console (the CLI gives one where stdin and stdout are a
+   *  terminal: -c turns it off, -C on). */
   console?: boolean | undefined;
   uidMap?: string | undefined;
   gidMap?: string | undefined;
@@ -110,11 +110,11 @@ function checkRoot(root: Arg, opened: number[]): { path: Arg; fd: number; uid: n
   refuseNul(root, "root");
   const name = argText(root);
   const fd = openObject(root);
-  if (typeof fd !== "number") throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(fd.errno)}`, "", fd.errno);
+  if (typeof fd !== "number") throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(fd.errno)}`, { errno: fd.errno });
   opened.push(fd);
   const stat = statObject(fd);
-  if (typeof stat === "number") throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(stat)}`, "", stat);
-  if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${name} as root filesystem: Not a directory`, "", 20);
+  if (typeof stat === "number") throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(stat)}`, { errno: stat });
+  if ((stat.mode & S_IFMT) !== S_IFDIR) throw new ContainError(`Cannot use ${name} as root filesystem: ${strerror(Errno.ENOTDIR)}`, { errno: Errno.ENOTDIR });
   // Bytes that are not UTF-8 stay as they are: the path is only named in messages now.
   const path = typeof root === "string" ? resolve(root) : root;
   return { path, fd, uid: stat.uid, gid: stat.gid };
@@ -140,10 +140,10 @@ function planMounts(mounts: readonly Mount[], opened: number[]): PlannedMount[] 
     }
     if (mount.type !== "bind") throw new ContainError(`Cannot mount on ${(mount as Mount).target}: unknown type ${(mount as Mount).type}`);
     const fd = openObject(mount.source);
-    if (typeof fd !== "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(fd.errno)}`, "bind", fd.errno);
+    if (typeof fd !== "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(fd.errno)}`, { step: "bind", errno: fd.errno });
     opened.push(fd);
     const stat = statObject(fd);
-    if (typeof stat === "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(stat)}`, "bind", stat);
+    if (typeof stat === "number") throw new ContainError(`Cannot bind ${mount.source}: ${strerror(stat)}`, { step: "bind", errno: stat });
     const directory = (stat.mode & S_IFMT) === S_IFDIR;
     return { kind: "bind", source: resolve(mount.source), target: mount.target, readonly: mount.readonly === true, directory, fd };
   });
@@ -184,7 +184,7 @@ function bindFds(mounts: PlannedMount[], holder: ChildProcess, warn?: (message: 
         }
         tree = sourceTree(mount.fd!, 0);
       }
-      if (typeof tree !== "number") throw new ContainError(`Failed to bind ${mount.source}: ${strerror(tree.errno)}`, "bind", tree.errno);
+      if (typeof tree !== "number") throw new ContainError(`Failed to bind ${mount.source}: ${strerror(tree.errno)}`, { step: "bind", errno: tree.errno });
       go.fds.push(tree);
       go.tags.push((index | GO_TREE) >>> 0);
     });
@@ -199,7 +199,7 @@ function bindFds(mounts: PlannedMount[], holder: ChildProcess, warn?: (message: 
 function sourceCopy(mount: PlannedMount): number {
   // The supervisor keeps its fd until the start is over; the message takes its own.
   const fd = openObject(`/proc/self/fd/${mount.fd}`);
-  if (typeof fd !== "number") throw new ContainError(`Failed to bind ${mount.source}: ${strerror(fd.errno)}`, "bind", fd.errno);
+  if (typeof fd !== "number") throw new ContainError(`Failed to bind ${mount.source}: ${strerror(fd.errno)}`, { step: "bind", errno: fd.errno });
   return fd;
 }
 
@@ -213,77 +213,25 @@ function commandEnvironment(env: Record<string, string | undefined> = {}): reado
 
 /** EACCES while entering DIR or creating /dev, /proc or /sys in it means container root
  *  cannot use DIR: say whose ID that is and how to fix it. */
-function explain(error: unknown, root: Arg, uid: MapPlan): unknown {
-  if (!(error instanceof ContainError) || error.errno !== 13) return error;
-  const entering = /enter new root/.test(error.step);
-  if (!entering && !/^create \/(dev|proc|sys) in new root/.test(error.step)) return error;
+export function explain(error: unknown, root: Arg, uid: MapPlan): unknown {
+  if (!(error instanceof ContainError) || error.errno !== Errno.EACCES) return error;
+  const entering = error.stepCode === Step.enterRoot;
+  if (!entering && ![Step.createDev, Step.createProc, Step.createSys].includes(error.stepCode)) return error;
   const host = hostRoot(uid);
   const what = entering ? "enter" : "write";
-  const fix = entering ? `give it to that ID (chown ${host} ${root}), or build it with pseudo` : "build it with pseudo, or create dev, proc and sys in it";
-  return new ContainError(
-    `${error.message}: container root is host UID ${host}, which cannot ${what} ${argText(root)}; ${fix}`,
-    error.step,
-    error.errno,
-    error.status,
-  );
+  const fix = entering ? `give it to that ID (chown ${host} ${argText(root)}), or build it with pseudo` : "build it with pseudo, or create dev, proc and sys in it";
+  const { step, stepCode, errno, status, command } = error;
+  return new ContainError(`${error.message}: container root is host UID ${host}, which cannot ${what} ${argText(root)}; ${fix}`, {
+    step,
+    stepCode,
+    errno,
+    status,
+    command,
+    cause: error,
+  });
 }
 
 type Fds = [number, number, number];
-
-/**
- * `fds`: the holder's 0, 1 and 2 (-1 keeps ours), which init keeps without a console.
- * With a console, the relay reads fds[0] and writes fds[1] instead (0 and 1 for -1), until
- * exited resolves.
- */
-/**
- * `path` made absolute against the working directory, with "." and ".." taken away and
- * slashes single, as node:path's resolve does: whose load would cost contain 1.5 MB of
- * memory for these two lines.
- */
-function resolve(path: string): string {
-  const parts: string[] = [];
-  for (const part of (path.startsWith("/") ? path : `${process.cwd()}/${path}`).split("/")) {
-    if (part === "..") parts.pop();
-    else if (part !== "" && part !== ".") parts.push(part);
-  }
-  return `/${parts.join("/")}`;
-}
-
-/**
- * As host root under the default map, every container ID but root is the host ID of the
- * same number, so container root can leave a setuid or setgid file in DIR for any real
- * host user or group (chown 1001:42 f; chmod 2755 f: group shadow for whoever runs it).
- * That is harmless only where no other host user can reach DIR: DIR or one of its real
- * ancestors must be closed to them (no search permission for others, nor for a group
- * other than root's, nor for a user or group named in its ACL) and belong to root or to
- * container root. The object is judged, through its fd: a symbolic link or a `..` in
- * the path as typed changes nothing. An error counts as reachable.
- */
-function reachable(fd: number, containerRoot: number): boolean {
-  return objectReachable(fd, containerRoot) !== false;
-}
-
-/** The real path of an object when it differs from the path as typed, for messages. */
-function realName(typed: string, fd: number): string {
-  const real = objectPath(fd);
-  return real === typed ? "" : ` (${real})`;
-}
-
-/**
- * The same for a writable bind as host root, and more so: through an ID-mapped bind,
- * container root writes as host root (a setuid-root file, for whoever can reach it), and
- * even a plain one takes files for real host IDs. A file is judged from its directory
- * (and refused when it has other links). Returns the problem, or null.
- */
-function bindReachable(mount: PlannedMount, containerRoot: number): string | null {
-  if (mount.kind !== "bind" || mount.readonly) return null;
-  if (!reachable(mount.fd!, containerRoot)) return null;
-  return (
-    `Cannot bind ${mount.source}${realName(mount.source!, mount.fd!)} writable: as host root, container root writes ` +
-    `there as host root (setuid files too), and other host users can reach it: make it private (chmod 700), ` +
-    `bind it :ro, or choose maps with -u and -g`
-  );
-}
 
 /** The maps of the container's own user namespace, nested in the holder's: each ID the
  *  holder's namespace maps, onto itself (zig/lock.zig). */
@@ -291,6 +239,12 @@ function lockMap(plan: MapPlan): string {
   return plan.items.map((item) => `${item.inside} ${item.inside} ${item.count}\n`).join("");
 }
 
+/**
+ * Starts the container and returns its holder once CMD has been executed; throws a
+ * ContainError for a failure before that. `fds`: the holder's 0, 1 and 2 (-1 keeps ours),
+ * which init keeps without a console. With a console, the relay reads fds[0] and writes
+ * fds[1] instead (0 and 1 for -1), until exited resolves.
+ */
 export function startContain(options: ContainOptions, fds: Fds = [-1, -1, -1]): ChildProcess {
   const plan = prepare(options, fds);
   let holder;
@@ -333,7 +287,7 @@ function prepareOpened(options: ContainOptions, fds: Fds, opened: number[], rele
   const network = networkMode(options.network, options.hostNetwork);
   const ports = options.ports ?? [];
   if (ports.length > 0 && network !== "private") {
-    throw new ContainError("Cannot publish ports: they need a private network (--network private)", "", 22);
+    throw new ContainError("Cannot publish ports: they need a private network (--network private)", { errno: Errno.EINVAL });
   }
   const pasta = network === "private" ? findProgram("pasta") : null;
   if (network === "private" && pasta === null) throw missingPasta();
@@ -369,23 +323,11 @@ function prepareMounts(
   const initEnvp = commandEnvironment(options.env);
   const maps = planMaps(options.uidMap, options.gidMap);
   for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
-  // Explicit maps are the caller's choice, and an ephemeral root is never written.
-  const defaultRootMap = process.geteuid!() === 0 && options.uidMap === undefined && options.gidMap === undefined;
-  if (defaultRootMap && !options.ephemeral && reachable(rootFd, hostRoot(maps[0]) ?? 0)) {
-    const path = objectPath(rootFd);
-    throw new ContainError(
-      `Cannot use ${argText(options.root)} as root filesystem: ${path} is open to other host users, and as host ` +
-        `root the default map gives container IDs their own numbers on the host, so the container could leave ` +
-        `setuid files there for them: keep it in a directory only container root may enter (made by ` +
-        `pseudo mkdir -m 700, or chmod 700 ${path} itself), use -e, or choose maps with -u and -g`,
-      "",
-      1,
-    );
-  }
-  if (defaultRootMap) {
+  if (defaultRootMap(options.uidMap, options.gidMap)) {
+    const containerRoot = hostRoot(maps[0]) ?? 0;
+    if (!options.ephemeral) refuseReachableRoot(options.root, rootFd, containerRoot);
     for (const mount of mounts) {
-      const problem = bindReachable(mount, hostRoot(maps[0]) ?? 0);
-      if (problem) throw new ContainError(problem, "bind", 1);
+      if (mount.kind === "bind") refuseReachableBind({ source: mount.source!, fd: mount.fd!, readonly: mount.readonly === true }, containerRoot);
     }
   }
   // /etc/subuid is read only for a DIR that container root does not own.

@@ -7,7 +7,8 @@
 // and says so (shim.ts only tries it).
 import { cgroupPlace } from "./hierarchy.ts";
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
-import { type IdKind, type IdRange, parseProcMap, parseSubordinate, parseSubordinateAll } from "./maps.ts";
+import { ContainError } from "./errors.ts";
+import { type IdKind, type IdRange, parseProcMap, parseSubordinate, parseSubordinateAll, userName } from "./maps.ts";
 import { libraryPath, shimProblem } from "./shim.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "info";
@@ -399,13 +400,29 @@ export { cgroupPlace };
 // ---------------------------------------------------------------------------------------
 // Gathering and output
 
-/** A file's contents, or null when it does not exist; other errors are thrown with their text. */
+/** The errno text of node:fs's error, as strerror words it ("Permission denied", where
+ *  node:fs says "EACCES: permission denied, open '/x'"). The doctor loads no native
+ *  library, so the text is libuv's, with strerror's capital. */
+function fsReason(error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  const text = code !== undefined && message.startsWith(`${code}: `) ? message.slice(code.length + 2).replace(/, \w+ '.*'$/, "") : message;
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** node:fs's error as the project's rule words one: a ContainError `Cannot VERB PATH: TEXT`
+ *  with the errno. */
+function fsError(error: unknown, verb: string, path: string): ContainError {
+  const errno = (error as NodeJS.ErrnoException).errno;
+  return new ContainError(`Cannot ${verb} ${path}: ${fsReason(error)}`, { errno: errno === undefined ? 0 : -errno, cause: error });
+}
+
+/** A file's contents, or null when it does not exist; other errors are thrown as ContainErrors. */
 function read(path: string): string | null {
   try {
     return readFileSync(path, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
+    throw fsError(error, "read", path);
   }
 }
 
@@ -433,16 +450,6 @@ function probe(argv: string[]): Probe {
   return { exitCode, stderr: exitCode === -1 && stderr === "" ? `killed (${result.signalCode ?? "timeout"})` : stderr };
 }
 
-/** This user's name from /etc/passwd contents, as userns.ts's userName does (a UID without an
- *  entry stands for itself). Kept here so the doctor does not load the native library. */
-function passwdName(passwd: string, uid: number): string {
-  for (const line of passwd.split("\n")) {
-    const fields = line.split(":");
-    if (fields.length >= 3 && fields[2] === String(uid) && fields[0] !== "") return fields[0]!;
-  }
-  return String(uid);
-}
-
 function helperCheck(kind: IdKind, search: string, root: boolean, ranges: boolean): Check {
   const path = Bun.which(helperOf(kind), { PATH: search });
   let stat: { mode: number; uid: number } | null = null;
@@ -464,7 +471,7 @@ function writableError(dir: string): string | null {
     try {
       accessSync(path, constants.W_OK);
     } catch (error) {
-      return message(error);
+      return `${path}: ${fsReason(error)}`;
     }
   }
   return null;
@@ -521,7 +528,13 @@ export function checkRootMap(root: boolean): Check | null {
 export function runDoctor(options: DoctorOptions = {}): Check[] {
   const uid = options.identity?.uid ?? process.getuid!();
   const root = uid === 0;
-  const user = options.identity?.name ?? (root ? "root" : passwdName(read("/etc/passwd") ?? "", uid));
+  let passwd = "";
+  try {
+    passwd = read("/etc/passwd") ?? "";
+  } catch {
+    // Unreadable, it leaves the UID standing for the name, as a missing entry does.
+  }
+  const user = options.identity?.name ?? (root ? "root" : userName(passwd, uid));
   const files = { UID: options.subuid ?? "/etc/subuid", GID: options.subgid ?? "/etc/subgid" };
   const tools = `${process.env.PATH ?? ""}:/usr/bin:/bin:/usr/sbin:/sbin`;
   const unshare = Bun.which("unshare", { PATH: tools });
@@ -583,7 +596,7 @@ export function runDoctor(options: DoctorOptions = {}): Check[] {
       try {
         if (found !== undefined) accessSync("/dev/ptmx", constants.R_OK | constants.W_OK);
       } catch (error) {
-        ptmxDenied = message(error);
+        ptmxDenied = fsReason(error);
       }
       if (unshare !== null && tested === null) {
         return { name: "devpts", status: "info", detail: "not tested: unshare -U fails (see the seccomp check)" };

@@ -2,7 +2,10 @@
 // the hierarchy and our cgroup are, which controllers cgroup v1 holds, the files a limit
 // writes and the usage a cgroup reports. Pure, so the doctor and the unit tests use them
 // without the shim.
-import { ContainError, Status } from "./errors.ts";
+import { ContainError, Errno, Status } from "./errors.ts";
+
+/** A limit that is not one: a usage error. */
+const usage = { errno: Errno.EINVAL, status: Status.usage };
 
 /** Limits of the container's cgroup: the cgroup2 controllers memory, pids and cpu. */
 export interface Limits {
@@ -74,18 +77,18 @@ export function limitFiles(limits: Limits): [file: string, value: string][] {
   const files: [string, string][] = [];
   if (limits.memory !== undefined) {
     const match = /^(\d+)([kmgt]?)$/i.exec(String(limits.memory).trim());
-    if (!match) throw new ContainError(`Cannot limit memory to ${limits.memory}: expected bytes, or a number with k, m, g or t`, "", 22, Status.usage);
+    if (!match) throw new ContainError(`Cannot limit memory to ${limits.memory}: expected bytes, or a number with k, m, g or t`, usage);
     files.push(["memory.max", String(Number(match[1]) * (UNITS[match[2]!.toLowerCase()] ?? 1))]);
   }
   if (limits.pids !== undefined) {
     if (!Number.isInteger(limits.pids) || limits.pids < 1) {
-      throw new ContainError(`Cannot limit processes to ${limits.pids}: expected a whole number above 0`, "", 22, Status.usage);
+      throw new ContainError(`Cannot limit processes to ${limits.pids}: expected a whole number above 0`, usage);
     }
     files.push(["pids.max", String(limits.pids)]);
   }
   if (limits.cpus !== undefined) {
     if (!Number.isFinite(limits.cpus) || limits.cpus <= 0) {
-      throw new ContainError(`Cannot limit CPUs to ${limits.cpus}: expected a number above 0`, "", 22, Status.usage);
+      throw new ContainError(`Cannot limit CPUs to ${limits.cpus}: expected a number above 0`, usage);
     }
     // cpu.max takes a quota per period, both in microseconds; the kernel's least quota is 1 ms.
     files.push(["cpu.max", `${Math.max(1000, Math.round(limits.cpus * 100_000))} 100000`]);

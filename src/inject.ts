@@ -1,7 +1,8 @@
 // inject: CMD inside a running container, in all the namespaces of its init.
 import { ChildProcess } from "./child.ts";
 import { ContainError } from "./errors.ts";
-import { type Arg, argText, closeFd, Flag, Mode, openPidfd, readText, statPath } from "./native.ts";
+import { type Arg, argText } from "./arg.ts";
+import { closeFd, Flag, Mode, openPidfd, readText, statPath } from "./native.ts";
 import { defaultShell } from "./pseudo.ts";
 import { type Environment, environment } from "./stdio.ts";
 

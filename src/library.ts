@@ -12,7 +12,7 @@ import type { Usage } from "./cgroup.ts";
 import { type ContainOptions as ContainBase, startContain, startContainAsync } from "./contain.ts";
 import { type InjectOptions as InjectBase, startInject } from "./inject.ts";
 import { type PseudoOptions as PseudoBase, startPseudo, startPseudoAsync } from "./pseudo.ts";
-import { ContainError, Status } from "./errors.ts";
+import { asContainError, ContainError, Errno, Status } from "./errors.ts";
 import { signals } from "./signals.ts";
 import { prepareStreams, readable, type Stdio, type StdioOptions, type Streams, writable } from "./stdio.ts";
 
@@ -74,10 +74,8 @@ const containKeys = {
   onWarning: true,
 } satisfies Record<keyof ContainOptions, true>;
 
-const EINVAL = 22;
-
 function invalid(message: string): ContainError {
-  return new ContainError(message, "check options", EINVAL, Status.usage);
+  return new ContainError(message, { step: "check options", errno: Errno.EINVAL, status: Status.usage });
 }
 
 /** The known option nearest to a misspelt one (at most two edits, or the same letters
@@ -214,11 +212,6 @@ async function wrapAsync(start: (streams: Streams) => Promise<ChildProcess>, opt
     throw asContainError(error);
   }
   return subprocess(child, streams, options);
-}
-
-/** The one error type before CMD runs; anything else here is a bug's, kept as text. */
-function asContainError(error: unknown): ContainError {
-  return error instanceof ContainError ? error : new ContainError(String((error as Error)?.message ?? error));
 }
 
 function subprocess(child: ChildProcess, streams: Streams, options: Common): Subprocess {

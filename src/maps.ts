@@ -241,3 +241,13 @@ export function checkDelegated(items: MapItem[], id: number, delegated: IdRange[
 export function isOwnIdOnly(items: MapItem[], id: number): boolean {
   return items.length === 1 && items[0]!.count === 1 && items[0]!.outside === id;
 }
+
+/** The login name of `uid` from /etc/passwd contents; subuid entries name users either way,
+ *  so a UID without an entry (as inside some containers) stands for itself. */
+export function userName(passwd: string, uid: number): string {
+  for (const line of passwd.split("\n")) {
+    const fields = line.split(":");
+    if (fields.length >= 3 && fields[2] === String(uid) && fields[0] !== "") return fields[0]!;
+  }
+  return String(uid);
+}

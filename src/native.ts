@@ -1,7 +1,8 @@
 // The only module that imports bun:ffi: one dlopen table for the Zig shim (zig/root.zig)
 // and typed wrappers that return values or throw.
 import { CString, dlopen, FFIType, type Pointer, ptr } from "bun:ffi";
-import { ContainError } from "./errors.ts";
+import { type Arg, argText, envName, path0 } from "./arg.ts";
+import { ContainError, Errno } from "./errors.ts";
 import { ABI_VERSION, libraryPath, loadShim } from "./shim.ts";
 
 export { ABI_VERSION, libraryPath };
@@ -156,10 +157,13 @@ export const Step = describe({
   helperOutside: "Step.helper_outside",
   helperInside: "Step.helper_inside",
   exec: "Step.exec",
-  mountIndex: "Step.mount_index",
   resolveMountTarget: "Step.resolve_mount_target",
   bindSource: "Step.bind_source",
   enterWorkingDirectory: "Step.enter_working_directory",
+  enterRoot: "Step.enter_root",
+  createDev: "Step.create_dev",
+  createProc: "Step.create_proc",
+  createSys: "Step.create_sys",
   networkReady: "Step.network_ready",
 });
 
@@ -177,7 +181,7 @@ export class NativeError extends ContainError {
     readonly call: string,
     errno: number,
   ) {
-    super(`Failed to ${call}: ${strerror(errno)}`, call, errno);
+    super(`Failed to ${call}: ${strerror(errno)}`, { step: call, errno });
   }
 }
 
@@ -214,10 +218,6 @@ export interface NativeMount {
   size?: string;
 }
 
-/** An argument, environment entry or path as the kernel takes it: text (sent as UTF-8) or
- *  bytes as they are, for what is not UTF-8 (the CLIs' argv and environment). */
-export type Arg = string | Uint8Array;
-
 export interface SpawnConfig {
   mode: (typeof Mode)[keyof typeof Mode];
   flags?: number;
@@ -249,8 +249,8 @@ export interface SpawnConfig {
   cgroupLeave?: number;
 }
 
-/** What spawn_child gives: the first child's pid and pidfd, our ends of its report and
- *  go pipes, and its stacks (see ChildProcess in child.ts, which owns them all). */
+/** What spawn_child gives: the first child's pid and pidfd, our ends of its report pipe
+ *  and go socket, and its stacks (see ChildProcess in child.ts, which owns them all). */
 export interface SpawnResult {
   pid: number;
   pidfd: number;
@@ -264,25 +264,6 @@ export interface SpawnResult {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** An Arg as text, for messages (bytes that are not UTF-8 show as U+FFFD). */
-export function argText(arg: Arg): string {
-  return typeof arg === "string" ? arg : decoder.decode(arg);
-}
-
-/** The kernel reads these as C strings, so a NUL would silently cut them short: refuse it,
- *  naming the argument (`what`). */
-export function refuseNul(arg: Arg, what: string): void {
-  if (typeof arg === "string" ? arg.includes("\0") : arg.includes(0)) {
-    throw new ContainError(`Cannot use ${what}: it contains a NUL byte`, "", 22);
-  }
-}
-
-function envName(entry: Arg): string {
-  const text = argText(entry);
-  const equals = text.indexOf("=");
-  return equals < 0 ? text : text.slice(0, equals);
-}
 
 /**
  * Writes the 64-bit pointer `address` at `offset` as two 32-bit halves. Addresses are
@@ -305,7 +286,7 @@ function layOut(texts: readonly Arg[], label: (index: number) => string): { byte
   for (let index = 0; index < texts.length; index++) {
     const text = texts[index]!;
     const nul = typeof text === "string" ? text.indexOf("\0") >= 0 : text.indexOf(0) >= 0;
-    if (nul) throw new ContainError(`Cannot use ${label(index)}: it contains a NUL byte`, "", 22);
+    if (nul) throw new ContainError(`Cannot use ${label(index)}: it contains a NUL byte`, { errno: Errno.EINVAL });
     // An upper bound: UTF-16 to UTF-8 takes at most three bytes per code unit.
     length += (typeof text === "string" ? text.length * 3 : text.length) + 1;
   }
@@ -469,19 +450,34 @@ export function startMapHelpers(
   });
 }
 
+/** One record of a child's report pipe (abi.Report). */
 export interface Report {
   step: number;
+  /** An errno, the -o or -i helper's status, or 0 for Step.ready. */
   value: number;
+  /** The index in the config's mounts of the mount the step acted on, or NO_OBJECT. */
+  object: number;
 }
 
-const reportBuffer = new Uint32Array(2);
+/** The layout of abi.Report, and the object of a report that names none (abi.no_object). */
+export const ReportLayout = describe({ size: "Report", step: "Report.step", value: "Report.value", object: "Report.object" });
+export const { noObject: NO_OBJECT } = describe({ noObject: "no_object" });
+
+/** The report in the first ReportLayout.size bytes of `bytes`. */
+export function decodeReport(bytes: Uint8Array): Report {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, ReportLayout.size);
+  const R = ReportLayout;
+  return { step: view.getUint32(R.step, true), value: view.getUint32(R.value, true), object: view.getUint32(R.object, true) };
+}
+
+const reportBuffer = new Uint8Array(ReportLayout.size);
 
 /** The next report from the child, or null at EOF (the command was executed). */
 export function readReport(fd: number): Report | null {
-  const n = native.read_fd(fd, ptr(reportBuffer), 8);
+  const n = native.read_fd(fd, ptr(reportBuffer), reportBuffer.length);
   if (n < 0) throw new NativeError("read the child's report", -n);
-  if (n < 8) return null;
-  return { step: reportBuffer[0]!, value: reportBuffer[1]! };
+  if (n < reportBuffer.length) return null;
+  return decodeReport(reportBuffer);
 }
 
 /** Dies of `signal`, as the command we supervised did (core dumps off). */
@@ -509,7 +505,7 @@ export function openPidfd(pid: number): number {
 export function sendSignal(pidfd: number, signal: number): void {
   const e = native.send_signal(pidfd, signal);
   // ESRCH: it has just exited, and its status is on its way.
-  if (e !== 0 && e !== 3) throw new NativeError("send a signal", e);
+  if (e !== 0 && e !== Errno.ESRCH) throw new NativeError("send a signal", e);
 }
 
 /**
@@ -641,20 +637,13 @@ export function followTerminalSize(from: number, to: number): void {
   if (e !== 0) throw new NativeError("follow the terminal's size", e);
 }
 
-function path0(path: Arg): Uint8Array {
-  refuseNul(path, argText(path));
-  if (typeof path === "string") return encoder.encode(`${path}\0`);
-  const bytes = new Uint8Array(path.length + 1);
-  bytes.set(path);
-  return bytes;
-}
 
 /** The file's bytes, or null if it does not exist. Throws NativeError otherwise. */
 export function readBytes(path: string): Uint8Array | null {
   for (let size = 4096; ; size *= 8) {
     const buffer = new Uint8Array(size);
     const n = native.file_read(path0(path), buffer, size);
-    if (n === -2) return null;
+    if (n === -Errno.ENOENT) return null;
     if (n < 0) throw new NativeError(`read ${path}`, -n);
     if (n < size) return buffer.subarray(0, n);
   }

@@ -1,7 +1,7 @@
 // A private network (--network private): the holder's network namespace connected to the
 // host's by pasta (Debian package passt), which the supervisor starts once the holder has
 // made the namespace and waits for until pasta has configured it, as podman does.
-import { ContainError } from "./errors.ts";
+import { ContainError, Errno } from "./errors.ts";
 import { closeFd, openPath, readFd, readText, sendSignal, startMapHelpers, strerror, waitChild } from "./native.ts";
 
 export type NetworkMode = "none" | "host" | "private";
@@ -26,9 +26,9 @@ const SIGKILL = 9;
 export function networkMode(network: NetworkMode | undefined, hostNetwork: boolean | undefined): NetworkMode {
   if (network === undefined) return hostNetwork ? "host" : "none";
   if (network !== "none" && network !== "host" && network !== "private") {
-    throw new ContainError(`Cannot use network ${String(network)}: expected none, host or private`, "", 22);
+    throw new ContainError(`Cannot use network ${String(network)}: expected none, host or private`, { errno: Errno.EINVAL });
   }
-  if (hostNetwork && network !== "host") throw new ContainError(`Cannot use network ${network} with hostNetwork`, "", 22);
+  if (hostNetwork && network !== "host") throw new ContainError(`Cannot use network ${network} with hostNetwork`, { errno: Errno.EINVAL });
   return network;
 }
 
@@ -68,7 +68,7 @@ export function findProgram(name: string, path = process.env.PATH || "/usr/local
 export function pastaArguments(program: string, ports: readonly PublishedPort[], asRoot: boolean): string[] {
   for (const port of ports) {
     const problem = checkPort(port);
-    if (problem) throw new ContainError(`Cannot publish a port: ${problem}`, "", 22);
+    if (problem) throw new ContainError(`Cannot publish a port: ${problem}`, { errno: Errno.EINVAL });
   }
   return [
     program,
@@ -125,7 +125,11 @@ export function writeResolvConf(): string {
       return path;
     } catch (error) {
       if ((error as { code?: string }).code !== "EEXIST" || attempt > 8) {
-        throw new ContainError(`Failed to write the container's resolv.conf: ${(error as Error).message}`, "write resolv.conf");
+        throw new ContainError(`Failed to write the container's resolv.conf: ${(error as Error).message}`, {
+          step: "write resolv.conf",
+          errno: -((error as { errno?: number }).errno ?? 0),
+          cause: error,
+        });
       }
     }
   }
@@ -250,7 +254,7 @@ function ready(text: string): boolean {
 }
 
 function failure(reason: string): ContainError {
-  return new ContainError(`Failed to start pasta for the private network: ${reason}`, "start pasta");
+  return new ContainError(`Failed to start pasta for the private network: ${reason}`, { step: "start pasta" });
 }
 
 /** What a missing pasta says: the package to install. */

@@ -1,6 +1,7 @@
 // pseudo: CMD as root in a new user namespace only.
 import { ChildProcess } from "./child.ts";
-import { type Arg, argText, Mode, type SpawnConfig } from "./native.ts";
+import { type Arg, argText } from "./arg.ts";
+import { Mode, type SpawnConfig } from "./native.ts";
 import { planMaps } from "./userns.ts";
 import { type Environment, environment, environmentValue } from "./stdio.ts";
 

@@ -90,7 +90,7 @@ function placedHome(maps: MapOptions, place: PlaceOptions): string {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).errno ?? 0;
     const where = place.directory ?? `${place.prefix}XXXXXX`;
-    throw new ContainError(`Cannot make ${where}: ${code ? strerror(-code) : (error as Error).message}`, "make directory", -code);
+    throw new ContainError(`Cannot make ${where}: ${code ? strerror(-code) : (error as Error).message}`, { step: "make directory", errno: -code });
   }
   if (process.geteuid!() === 0) {
     const [uid, gid] = planMaps(maps.uidMap, maps.gidMap).map(hostRoot);
@@ -103,7 +103,7 @@ function placedHome(maps: MapOptions, place: PlaceOptions): string {
 export async function fromTarball(tarball: string, options: MapOptions & PlaceOptions = {}): Promise<RootFilesystem> {
   const maps = options;
   const stat = statPath(tarball);
-  if (typeof stat === "number") throw new ContainError(`Cannot read ${tarball}: ${strerror(stat)}`, "read tarball", stat);
+  if (typeof stat === "number") throw new ContainError(`Cannot read ${tarball}: ${strerror(stat)}`, { step: "read tarball", errno: stat });
   const root = await makeRoot(maps, options);
   try {
     // Device nodes cannot be made in a user namespace, and a container mounts its own /dev.

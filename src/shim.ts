@@ -2,19 +2,16 @@
 // the file and the fix when it is missing or cannot be loaded. Kept apart from native.ts,
 // which loads it on import, so that the doctor can report on it without failing.
 import { dlopen, FFIType, type FFIFunction, type Library } from "bun:ffi";
-import { ContainError, Status } from "./errors.ts";
+import { ContainError, Errno } from "./errors.ts";
 
 /** Must equal abi_version() in zig/root.zig. */
-export const ABI_VERSION = 19;
+export const ABI_VERSION = 20;
 
 const arch = process.arch === "arm64" ? "aarch64" : process.arch === "x64" ? "x86_64" : process.arch;
 // The package's directory: the one above src/ (the sources) or dist/ (the bundles).
 const packageDir = import.meta.dir.slice(0, import.meta.dir.lastIndexOf("/"));
 export const libraryPath = `${packageDir}/zig-out/lib/${arch}/libcontain.so`;
 
-const ENOENT = 2;
-/** "Accessing a corrupted shared library", as ld.so's failures are. */
-const ELIBBAD = 80;
 
 /** How to get a library that works: build it in a checkout, or reinstall the package. */
 function fix(): string {
@@ -31,7 +28,8 @@ function reason(error: unknown): string {
 }
 
 function failure(why: string, errno: number): ContainError {
-  return new ContainError(`Cannot load the native library ${libraryPath}: ${why}; ${fix()}`, "load native library", errno, Status.failure);
+  // ELIBBAD: "Accessing a corrupted shared library", as ld.so's failures are.
+  return new ContainError(`Cannot load the native library ${libraryPath}: ${why}; ${fix()}`, { step: "load native library", errno });
 }
 
 /** dlopen of the shim, checked for the ABI this code speaks; throws a ContainError that
@@ -42,10 +40,10 @@ export function loadShim<S extends Record<string, FFIFunction>>(symbols: S): Lib
     lib = dlopen(libraryPath, symbols).symbols;
   } catch (error) {
     const missing = Bun.file(libraryPath).size === 0;
-    throw failure(missing ? "No such file or directory" : reason(error), missing ? ENOENT : ELIBBAD);
+    throw failure(missing ? "No such file or directory" : reason(error), missing ? Errno.ENOENT : Errno.ELIBBAD);
   }
   const version = (lib.abi_version as unknown as () => number)();
-  if (version !== ABI_VERSION) throw failure(`it has ABI ${version}, this code expects ${ABI_VERSION}`, ELIBBAD);
+  if (version !== ABI_VERSION) throw failure(`it has ABI ${version}, this code expects ${ABI_VERSION}`, Errno.ELIBBAD);
   return lib;
 }
 

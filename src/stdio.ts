@@ -1,7 +1,8 @@
 // Standard streams as Bun.spawn takes them, turned into the fds the shim takes, and the
 // environment as an envp list.
 import type { FileSink } from "bun";
-import { type Arg, closeFd, makePipe, openPath } from "./native.ts";
+import { type Arg } from "./arg.ts";
+import { closeFd, makePipe, openPath } from "./native.ts";
 
 /** As in Bun.spawn: the caller's stream, a pipe to us, /dev/null, or an fd of ours. */
 export type Stdio = "inherit" | "pipe" | "ignore" | number;

@@ -12,8 +12,9 @@ import {
   parseSubordinate,
   rootDefault,
   userDefault,
+  userName,
 } from "./maps.ts";
-import { ContainError } from "./errors.ts";
+import { ContainError, doctorHint } from "./errors.ts";
 import {
   closeFd,
   type MapHelper,
@@ -133,7 +134,7 @@ export function ownerWarning(
 /** The ranges of /etc/subuid and /etc/subgid delegated to this process's user. */
 export function delegatedRanges(): { uid: IdRange[]; gid: IdRange[] } {
   const uid = process.geteuid!();
-  const name = uid === 0 ? "root" : userName(readOr("/etc/passwd", ""), uid);
+  const name = ownName(uid);
   return {
     uid: parseSubordinate(readOr("/etc/subuid", ""), name, uid),
     gid: parseSubordinate(readOr("/etc/subgid", ""), name, uid),
@@ -144,18 +145,13 @@ function readOr(path: string, fallback: string): string {
   try {
     return readText(path) ?? fallback;
   } catch (error) {
-    throw new ContainError(`Cannot read ${path}: ${strerror((error as NativeError).errno)}`);
+    throw new ContainError(`Cannot read ${path}: ${strerror((error as NativeError).errno)}`, { errno: (error as NativeError).errno, cause: error });
   }
 }
 
-/** The login name of `uid` from /etc/passwd contents; subuid entries name users either way,
- *  so a UID without an entry (as inside some containers) stands for itself. */
-export function userName(passwd: string, uid: number): string {
-  for (const line of passwd.split("\n")) {
-    const fields = line.split(":");
-    if (fields.length >= 3 && fields[2] === String(uid) && fields[0] !== "") return fields[0]!;
-  }
-  return String(uid);
+/** The name of this process's user (`uid`), as /etc/subuid and /etc/subgid may name it. */
+function ownName(uid: number): string {
+  return uid === 0 ? "root" : userName(readOr("/etc/passwd", ""), uid);
 }
 
 function findHelper(kind: IdKind): string | null {
@@ -167,7 +163,7 @@ export function planMaps(uidText: string | undefined, gidText: string | undefine
   const uid = process.geteuid!();
   const gid = process.getegid!();
   const root = uid === 0;
-  const name = root ? "root" : userName(readOr("/etc/passwd", ""), uid);
+  const name = ownName(uid);
   const plan = (kind: IdKind, text: string | undefined, id: number) => {
     // Root needs neither /etc/sub?id nor the helper.
     return planMap({
@@ -249,7 +245,10 @@ function finishMaps(running: Running[], stderr: string[]): void {
     if (helper.failed) {
       const { step, errno } = helper.failed;
       const what = step === Step.exec ? `execute ${command[0]}` : `${stepText(step)} for ${command[0]}`;
-      throw new ContainError(`Failed to set container ${plan.kind} map: cannot ${what}: ${strerror(errno)}`, `set container ${plan.kind} map`, errno);
+      throw new ContainError(`Failed to set container ${plan.kind} map: cannot ${what}: ${strerror(errno)}`, {
+        step: `set container ${plan.kind} map`,
+        errno,
+      });
     }
     helperResult(plan, { exitCode: status, stderr: stderr[index]! });
   });
@@ -289,10 +288,8 @@ function writeDirect(pid: number, plan: MapPlan, proc: string): void {
 
 function mapError(plan: MapPlan, error: unknown): unknown {
   if (!(error instanceof NativeError)) return error;
-  // EPERM and EINVAL here come from the kernel's rules for maps, which doctor checks.
-  const hint = error.errno === 1 || error.errno === 22 ? " (run contain --doctor)" : "";
-  const message = `Failed to set container ${plan.kind} map: ${strerror(error.errno)}${hint}`;
-  return new ContainError(message, `set container ${plan.kind} map`, error.errno);
+  const message = `Failed to set container ${plan.kind} map: ${strerror(error.errno)}${doctorHint(error.errno)}`;
+  return new ContainError(message, { step: `set container ${plan.kind} map`, errno: error.errno, cause: error });
 }
 
 function helperCommand(pid: number, plan: MapPlan): string[] {

@@ -1,6 +1,7 @@
 //! The boundary between the shim and src/native.ts, defined once: the modes, flags and
 //! Config that spawn_child reads, its Result, the mounts table, the MapHelper entries that
-//! start_map_helpers fills, and every Step with the words of its "Failed to ..." message.
+//! start_map_helpers fills, the Report record a child writes on its report pipe, and every
+//! Step with the words of its "Failed to ..." message.
 //! root.zig exports their layout, numbers and texts, and TypeScript reads them from there
 //! rather than keeping copies of its own.
 const std = @import("std");
@@ -40,8 +41,9 @@ pub const Mount = extern struct {
 /// The go message carries one fd per bind (SCM_RIGHTS), each with a word saying which
 /// mount of Config.mounts it is for (its index) and what it is: a detached mount tree the
 /// supervisor made (`go_tree`: host root's binds), or the source's O_PATH fd (a user's),
-/// which the holder turns into a tree of its own (binds.zig). Sources travel as objects,
-/// so no bind source is looked up by its path after contain judged it.
+/// which the holder turns into a tree of its own (go.zig carries them, binds.zig mounts
+/// them). Sources travel as objects, so no bind source is looked up by its path after
+/// contain judged it.
 pub const go_tree: u32 = 0x8000_0000;
 pub const go_index_mask: u32 = 0xffff;
 
@@ -116,6 +118,12 @@ pub const MapHelper = extern struct {
     failure: u32 = 0,
 };
 
+/// One record on a child's report pipe (report.zig writes it, src/native.ts reads it): the
+/// step, its value (an errno, the -o or -i helper's status, or 0 for `ready`), and the
+/// object the step acted on: the index of a mount in Config.mounts, or `no_object`.
+pub const Report = extern struct { step: u32, value: u32, object: u32 };
+pub const no_object: u32 = 0xffff_ffff;
+
 /// Steps named in a report. Values are part of the ABI: src/native.ts learns the codes of
 /// the steps it branches on from `layout` (told_apart), and the words of any other through
 /// step_text.
@@ -187,8 +195,6 @@ pub const Step = enum(u32) {
     // 70-89: the root's additions (binds.zig) and CMD's working directory.
     mount_overlay_tmpfs = 70,
     mount_overlay = 71,
-    /// Not a failure: the index of the mount whose failure the next record reports.
-    mount_index = 72,
     resolve_mount_target = 73,
     create_mount_target = 74,
     bind_source = 75,
@@ -202,7 +208,7 @@ pub const Step = enum(u32) {
     lock_mounts = 90,
     unshare_lock_mount = 91,
     /// Not a failure: the holder has unshared its network namespace and waits for a byte
-    /// on the go channel while the supervisor connects it (src/network.ts).
+    /// on the go socket while the supervisor connects it (src/network.ts).
     network_ready = 100,
 };
 
@@ -276,7 +282,6 @@ pub fn text(step: Step) []const u8 {
         .join_namespaces => "join the container's namespaces",
         .mount_overlay_tmpfs => "mount the tmpfs of the ephemeral root",
         .mount_overlay => "mount the overlay of the ephemeral root",
-        .mount_index => "mount",
         .resolve_mount_target => "resolve mount target",
         .create_mount_target => "create mount target",
         .bind_source => "bind",
@@ -295,7 +300,7 @@ pub fn text(step: Step) []const u8 {
 pub const max_binds = 64;
 
 /// The steps src/child.ts branches on; the others it only names, through step_text().
-const told_apart = [_]Step{ .ready, .helper_outside, .helper_inside, .exec, .mount_index, .resolve_mount_target, .bind_source, .enter_working_directory, .network_ready };
+const told_apart = [_]Step{ .ready, .helper_outside, .helper_inside, .exec, .resolve_mount_target, .bind_source, .enter_working_directory, .enter_root, .create_dev, .create_proc, .create_sys, .network_ready };
 
 /// Everything TypeScript needs to know of this file, as one JSON object of numbers: struct
 /// sizes (`"Config"`) and field offsets (`"Config.mode"`), modes, flags, mount kinds and
@@ -307,7 +312,7 @@ pub const layout: []const u8 = describe();
 fn describe() []const u8 {
     @setEvalBranchQuota(100_000);
     comptime var out: []const u8 = "";
-    inline for (.{ .{ "Config", Config }, .{ "Result", Result }, .{ "Mount", Mount }, .{ "MapHelper", MapHelper } }) |entry| {
+    inline for (.{ .{ "Config", Config }, .{ "Result", Result }, .{ "Mount", Mount }, .{ "MapHelper", MapHelper }, .{ "Report", Report } }) |entry| {
         out = out ++ entry_text(entry[0], @sizeOf(entry[1]));
         inline for (@typeInfo(entry[1]).Struct.fields) |field| {
             out = out ++ entry_text(entry[0] ++ "." ++ field.name, @offsetOf(entry[1], field.name));
@@ -327,6 +332,7 @@ fn describe() []const u8 {
         .{ "mount_flag.directory", mount_directory },
         .{ "max_binds", max_binds },
         .{ "go_tree", go_tree },
+        .{ "no_object", no_object },
     };
     inline for (constants) |entry| out = out ++ entry_text(entry[0], entry[1]);
     // Every entry ends with a comma: the last one's becomes the closing brace.
@@ -385,11 +391,10 @@ test "every step has words of its own, and the layout gives its code" {
     inline for (told_apart) |step| try std.testing.expect(layout_has("Step." ++ @tagName(step), @intFromEnum(step)));
 }
 
-test "the layout names every field of Config and MapHelper at its offset" {
-    inline for (@typeInfo(Config).Struct.fields) |field| {
-        try std.testing.expect(layout_has("Config." ++ field.name, @offsetOf(Config, field.name)));
-    }
-    inline for (@typeInfo(MapHelper).Struct.fields) |field| {
-        try std.testing.expect(layout_has("MapHelper." ++ field.name, @offsetOf(MapHelper, field.name)));
+test "the layout names every field of Config, MapHelper and Report at its offset" {
+    inline for (.{ .{ "Config", Config }, .{ "MapHelper", MapHelper }, .{ "Report", Report } }) |entry| {
+        inline for (@typeInfo(entry[1]).Struct.fields) |field| {
+            try std.testing.expect(layout_has(entry[0] ++ "." ++ field.name, @offsetOf(entry[1], field.name)));
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! What a caller adds to the container's root: a throwaway overlay over DIR, and bind and
 //! tmpfs mounts at targets inside it. Run by the holder in its private mount namespace,
-//! before the pivot, with raw system calls only.
+//! before the pivot, with raw system calls only. The binds' sources or trees come with the
+//! go message (go.zig); host root's trees are made by the supervisor (idmap.zig).
 //!
 //! Targets are resolved under the root with openat2(RESOLVE_BENEATH) one prefix at a
 //! time: a `..` or a symbolic link that leads out of DIR is refused (EXDEV) instead of
@@ -14,29 +15,12 @@ const abi = @import("abi.zig");
 const Reporter = @import("report.zig").Reporter;
 const cwd = linux.AT.FDCWD;
 
-pub const kind_bind = abi.kind_bind;
-pub const kind_tmpfs = abi.kind_tmpfs;
-pub const mount_readonly = abi.mount_readonly;
-pub const mount_directory = abi.mount_directory;
-pub const Mount = abi.Mount;
+const kind_tmpfs = abi.kind_tmpfs;
+const mount_readonly = abi.mount_readonly;
+const mount_directory = abi.mount_directory;
+const Mount = abi.Mount;
 
-pub const max_binds = abi.max_binds;
-
-/// The fds that came with the go message, and for each the word that says what it is
-/// (abi.go_tree).
-pub const Go = struct {
-    fds: [max_binds]i32 = undefined,
-    tags: [max_binds]u32 = undefined,
-    count: usize = 0,
-
-    /// The fd and tag for mount `index`, if one came.
-    fn find(self: *const Go, index: usize) ?usize {
-        for (self.tags[0..self.count], 0..) |tag, at| {
-            if (tag & abi.go_index_mask == index) return at;
-        }
-        return null;
-    }
-};
+const Go = @import("go.zig").Go;
 
 // Constants from the kernel's uapi headers that Zig 0.11's std lacks.
 const OPEN_TREE_CLONE = 1;
@@ -45,10 +29,6 @@ const AT_EMPTY_PATH = 0x1000;
 const MOVE_MOUNT_F_EMPTY_PATH = 0x4;
 const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 const MOUNT_ATTR_RDONLY = 0x1;
-const MOUNT_ATTR_IDMAP = 0x100000;
-const SOL_SOCKET = 1;
-const SCM_RIGHTS = 1;
-const MSG_CMSG_CLOEXEC = 0x40000000;
 const FSOPEN_CLOEXEC = 1;
 const FSMOUNT_CLOEXEC = 1;
 const FSCONFIG_SET_STRING = 1;
@@ -59,14 +39,25 @@ const RESOLVE_NO_SYMLINKS = 0x04;
 const RESOLVE_BENEATH = 0x08;
 
 const OpenHow = extern struct { flags: u64, mode: u64, resolve: u64 };
-const MountAttr = extern struct { attr_set: u64, attr_clr: u64, propagation: u64, userns_fd: u64 };
+pub const MountAttr = extern struct { attr_set: u64, attr_clr: u64, propagation: u64, userns_fd: u64 };
+
+/// open_tree(OPEN_TREE_CLONE) of the mount tree at `at` (an fd, or AT_FDCWD for the
+/// current directory), recursive: a detached copy, close-on-exec. The raw result.
+pub fn clone_tree(at: sys.fd_t) usize {
+    const flags = OPEN_TREE_CLONE | linux.O.CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH;
+    return linux.syscall3(.open_tree, @bitCast(@as(isize, at)), @intFromPtr(""), flags);
+}
+
+/// mount_setattr(`attr`) on the whole detached tree `tree`. The raw result.
+pub fn set_tree_attr(tree: sys.fd_t, attr: MountAttr) usize {
+    return linux.syscall5(.mount_setattr, @intCast(tree), @intFromPtr(""), AT_EMPTY_PATH | AT_RECURSIVE, @intFromPtr(&attr), @sizeOf(MountAttr));
+}
 
 /// Makes the directory that is the current directory (DIR, entered through the fd the
 /// supervisor opened) the root of a mount of its own, and enters that mount: a recursive
 /// copy of DIR attached onto DIR itself, from the fd, so DIR's path is never looked up.
 pub fn bind_root(reporter: Reporter) void {
-    const flags = OPEN_TREE_CLONE | linux.O.CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH;
-    const rc = linux.syscall3(.open_tree, @bitCast(@as(isize, cwd)), @intFromPtr(""), flags);
+    const rc = clone_tree(cwd);
     reporter.check(.bind_root, rc);
     attach_and_enter(sys.value(rc), .bind_root, reporter);
 }
@@ -87,7 +78,7 @@ pub fn overlay_root(reporter: Reporter) void {
     const lower_rc = linux.openat(cwd, ".", linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
     reporter.check(.mount_overlay_tmpfs, lower_rc);
     const lower = sys.value(lower_rc);
-    const layers = make_filesystem("tmpfs", &.{.{ "mode", "0755" }}, .mount_overlay_tmpfs, reporter);
+    const layers = make_filesystem("tmpfs", &.{.{ "mode", "0755" }}, 0, .mount_overlay_tmpfs, reporter);
     // Attached (over DIR) before overlayfs takes it as a layer: a layer must be a mount
     // of this namespace.
     reporter.check(.mount_overlay_tmpfs, linux.syscall5(.move_mount, @intCast(layers), @intFromPtr(""), @bitCast(@as(isize, cwd)), @intFromPtr("."), MOVE_MOUNT_F_EMPTY_PATH));
@@ -110,14 +101,15 @@ pub fn overlay_root(reporter: Reporter) void {
         // In a user namespace overlayfs may keep its bookkeeping in user.* xattrs only.
         .{ "userxattr", "" },
     };
-    const overlay = make_filesystem("overlay", &options, .mount_overlay, reporter);
+    const overlay = make_filesystem("overlay", &options, 0, .mount_overlay, reporter);
     sys.close(lower);
     sys.close(layers);
     attach_and_enter(overlay, .mount_overlay, reporter);
 }
 
-/// A new, detached filesystem of `kind` with `options` (an empty value: a flag).
-fn make_filesystem(kind: [*:0]const u8, options: []const [2][*:0]const u8, step: abi.Step, reporter: Reporter) sys.fd_t {
+/// A new, detached filesystem of `kind` with `options` (an empty value: a flag), mounted
+/// with the MS_ `attributes` that fsmount takes (nosuid, nodev).
+fn make_filesystem(kind: [*:0]const u8, options: []const [2][*:0]const u8, attributes: u32, step: abi.Step, reporter: Reporter) sys.fd_t {
     const rc = linux.syscall2(.fsopen, @intFromPtr(kind), FSOPEN_CLOEXEC);
     reporter.check(step, rc);
     const context = sys.value(rc);
@@ -128,37 +120,25 @@ fn make_filesystem(kind: [*:0]const u8, options: []const [2][*:0]const u8, step:
         reporter.check(step, linux.syscall5(.fsconfig, @intCast(context), command, @intFromPtr(option[0]), value, 0));
     }
     reporter.check(step, linux.syscall5(.fsconfig, @intCast(context), FSCONFIG_CMD_CREATE, 0, 0, 0));
-    const mounted = linux.syscall3(.fsmount, @intCast(context), FSMOUNT_CLOEXEC, 0);
+    const mounted = linux.syscall3(.fsmount, @intCast(context), FSMOUNT_CLOEXEC, attributes);
     sys.close(context);
     reporter.check(step, mounted);
     return sys.value(mounted);
 }
 
 /// Makes every mount of `mounts`, in order, under the root that is the current directory.
-/// `go`: the binds' trees and sources that came with the go message.
+/// `go`: the binds' trees and sources that came with the go message. A failure's report
+/// names the mount by its index (src/child.ts names its target or source).
 pub fn add_mounts(mounts: []const Mount, go: *const Go, reporter: Reporter) void {
     if (mounts.len == 0) return;
     const root_rc = linux.openat(cwd, ".", linux.O.PATH | linux.O.DIRECTORY | linux.O.CLOEXEC, 0);
     reporter.check(.resolve_mount_target, root_rc);
     const root = sys.value(root_rc);
-    for (mounts, 0..) |mount, index| add_mount(root, mount, index, go, .{ .reporter = reporter, .index = @intCast(index) });
+    for (mounts, 0..) |mount, index| add_mount(root, mount, index, go, reporter.about(@intCast(index)));
     sys.close(root);
 }
 
-/// A reporter that first says which mount failed (src/child.ts names its target).
-const MountReporter = struct {
-    reporter: Reporter,
-    index: u32,
-
-    fn check(self: MountReporter, step: abi.Step, rc: usize) void {
-        const e = sys.errno(rc);
-        if (e == 0) return;
-        self.reporter.send(.mount_index, self.index);
-        self.reporter.fail(step, e);
-    }
-};
-
-fn add_mount(root: sys.fd_t, mount: Mount, index: usize, go: *const Go, reporter: MountReporter) void {
+fn add_mount(root: sys.fd_t, mount: Mount, index: usize, go: *const Go, reporter: Reporter) void {
     const directory = mount.kind == kind_tmpfs or mount.flags & mount_directory != 0;
     const target = resolve(root, std.mem.span(mount.target), directory, reporter);
     const detached = if (mount.kind == kind_tmpfs) new_tmpfs(mount, reporter) else bind_tree(mount, index, go, reporter);
@@ -177,7 +157,7 @@ fn add_mount(root: sys.fd_t, mount: Mount, index: usize, go: *const Go, reporter
 /// The detached tree to attach for bind `index`: the supervisor's, or one made here from
 /// the source's fd. A bind without either cannot happen (the supervisor sends one for
 /// every bind), and is refused rather than looked up by its path.
-fn bind_tree(mount: Mount, index: usize, go: *const Go, reporter: MountReporter) sys.fd_t {
+fn bind_tree(mount: Mount, index: usize, go: *const Go, reporter: Reporter) sys.fd_t {
     const at = go.find(index) orelse {
         reporter.check(.bind_source, errno_rc(.BADF));
         unreachable;
@@ -194,7 +174,7 @@ fn bind_tree(mount: Mount, index: usize, go: *const Go, reporter: MountReporter)
 /// any symbolic link, and taken only if it is the same file (device and inode); a source
 /// moved or replaced meanwhile is refused (ESTALE). Recursive: a user namespace may not
 /// copy a mount without the ones locked on top of it.
-fn clone_source(source: sys.fd_t, reporter: MountReporter) sys.fd_t {
+fn clone_source(source: sys.fd_t, reporter: Reporter) sys.fd_t {
     var link: [32]u8 = undefined;
     const link_path = std.fmt.bufPrintZ(&link, "/proc/self/fd/{d}", .{source}) catch unreachable;
     var path: [4097]u8 = undefined;
@@ -210,40 +190,23 @@ fn clone_source(source: sys.fd_t, reporter: MountReporter) sys.fd_t {
     reporter.check(.bind_source, linux.fstatat(source, "", &was, AT_EMPTY_PATH));
     reporter.check(.bind_source, linux.fstatat(here, "", &is, AT_EMPTY_PATH));
     if (was.dev != is.dev or was.ino != is.ino) reporter.check(.bind_source, errno_rc(.STALE));
-    const flags = OPEN_TREE_CLONE | linux.O.CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH;
-    const rc = linux.syscall3(.open_tree, @intCast(here), @intFromPtr(""), flags);
+    const rc = clone_tree(here);
     reporter.check(.bind_source, rc);
     sys.close(here);
     return sys.value(rc);
 }
 
-fn make_readonly(tree: sys.fd_t, mount: Mount, reporter: MountReporter) sys.fd_t {
+fn make_readonly(tree: sys.fd_t, mount: Mount, reporter: Reporter) sys.fd_t {
     if (mount.flags & mount_readonly != 0) {
         const attr = MountAttr{ .attr_set = MOUNT_ATTR_RDONLY, .attr_clr = 0, .propagation = 0, .userns_fd = 0 };
-        reporter.check(.bind_readonly, linux.syscall5(
-            .mount_setattr,
-            @intCast(tree),
-            @intFromPtr(""),
-            AT_EMPTY_PATH | AT_RECURSIVE,
-            @intFromPtr(&attr),
-            @sizeOf(MountAttr),
-        ));
+        reporter.check(.bind_readonly, set_tree_attr(tree, attr));
     }
     return tree;
 }
 
-fn new_tmpfs(mount: Mount, reporter: MountReporter) sys.fd_t {
-    const rc = linux.syscall2(.fsopen, @intFromPtr("tmpfs"), FSOPEN_CLOEXEC);
-    reporter.check(.mount_tmpfs, rc);
-    const context = sys.value(rc);
-    if (mount.size) |size| {
-        reporter.check(.mount_tmpfs, linux.syscall5(.fsconfig, @intCast(context), FSCONFIG_SET_STRING, @intFromPtr("size"), @intFromPtr(size), 0));
-    }
-    reporter.check(.mount_tmpfs, linux.syscall5(.fsconfig, @intCast(context), FSCONFIG_CMD_CREATE, 0, 0, 0));
-    const mounted = linux.syscall3(.fsmount, @intCast(context), FSMOUNT_CLOEXEC, linux.MS.NOSUID | linux.MS.NODEV);
-    sys.close(context);
-    reporter.check(.mount_tmpfs, mounted);
-    return sys.value(mounted);
+fn new_tmpfs(mount: Mount, reporter: Reporter) sys.fd_t {
+    const options: []const [2][*:0]const u8 = if (mount.size) |size| &.{.{ "size", size }} else &.{};
+    return make_filesystem("tmpfs", options, linux.MS.NOSUID | linux.MS.NODEV, .mount_tmpfs, reporter);
 }
 
 /// An O_PATH fd of `target` under `root`, creating what is missing: directories on the
@@ -251,7 +214,7 @@ fn new_tmpfs(mount: Mount, reporter: MountReporter) sys.fd_t {
 /// from the root with RESOLVE_BENEATH, so symbolic links are followed only while they
 /// stay inside the root; anything made is made in an already resolved directory with a
 /// name that mkdirat and O_NOFOLLOW never follow.
-fn resolve(root: sys.fd_t, target: []const u8, directory: bool, reporter: MountReporter) sys.fd_t {
+fn resolve(root: sys.fd_t, target: []const u8, directory: bool, reporter: Reporter) sys.fd_t {
     var prefix: [4096]u8 = undefined;
     var length: usize = 0;
     var parent: sys.fd_t = root;
@@ -289,7 +252,7 @@ fn open_beneath(root: sys.fd_t, path: [*:0]const u8) usize {
     return linux.syscall4(.openat2, @intCast(root), @intFromPtr(path), @intFromPtr(&how), @sizeOf(OpenHow));
 }
 
-fn create(parent: sys.fd_t, name: [*:0]const u8, directory: bool, reporter: MountReporter) void {
+fn create(parent: sys.fd_t, name: [*:0]const u8, directory: bool, reporter: Reporter) void {
     const rc = if (directory)
         linux.mkdirat(parent, name, 0o755)
     else
@@ -302,95 +265,4 @@ fn create(parent: sys.fd_t, name: [*:0]const u8, directory: bool, reporter: Moun
 
 fn errno_rc(e: linux.E) usize {
     return @bitCast(-@as(isize, @intFromEnum(e)));
-}
-
-/// Supervisor side, as host root: a detached copy of the mount tree at `source` (an
-/// O_PATH fd), ID-mapped through the user namespace of `pid` (the holder's) when `pid` is
-/// not 0, so that host root's files are container root's. Changing a mount's ID mapping
-/// needs CAP_SYS_ADMIN over the user namespace that owns the source mount, which the
-/// holder, inside its own namespace, does not have. Returns the fd or -errno.
-pub fn source_tree(source: sys.fd_t, pid: i32) i32 {
-    const flags = OPEN_TREE_CLONE | linux.O.CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH;
-    const rc = linux.syscall3(.open_tree, @intCast(source), @intFromPtr(""), flags);
-    if (sys.errno(rc) != 0) return -@as(i32, @intCast(sys.errno(rc)));
-    const tree = sys.value(rc);
-    if (pid == 0) return tree;
-    var buffer: [32]u8 = undefined;
-    const path = std.fmt.bufPrintZ(&buffer, "/proc/{d}/ns/user", .{pid}) catch unreachable;
-    const ns_rc = linux.openat(cwd, path, linux.O.RDONLY | linux.O.CLOEXEC, 0);
-    var e = sys.errno(ns_rc);
-    if (e == 0) {
-        const userns = sys.value(ns_rc);
-        const attr = MountAttr{ .attr_set = MOUNT_ATTR_IDMAP, .attr_clr = 0, .propagation = 0, .userns_fd = @intCast(userns) };
-        e = sys.errno(linux.syscall5(.mount_setattr, @intCast(tree), @intFromPtr(""), AT_EMPTY_PATH | AT_RECURSIVE, @intFromPtr(&attr), @sizeOf(MountAttr)));
-        sys.close(userns);
-    }
-    if (e != 0) {
-        sys.close(tree);
-        return -@as(i32, @intCast(e));
-    }
-    return tree;
-}
-
-/// The kernel's struct msghdr and struct cmsghdr on 64-bit Linux.
-const MessageHeader = extern struct {
-    name: usize = 0,
-    name_len: u32 = 0,
-    iov: *const [1]Iovec,
-    iov_len: usize = 1,
-    control: usize,
-    control_len: usize,
-    flags: u32 = 0,
-};
-const Iovec = extern struct { base: usize, len: usize };
-const ControlHeader = extern struct { len: usize, level: i32, type: i32 };
-const Control = extern struct { header: ControlHeader, fds: [max_binds]i32 };
-/// The go message's bytes: the go byte's word, then a tag for each fd attached.
-const Words = [1 + max_binds]u32;
-
-/// Supervisor side: the go message, with `fds` attached (SCM_RIGHTS) when there are any,
-/// and `tags` saying what each is.
-pub fn send_go(socket: sys.fd_t, fds: []const i32, tags: []const u32) u32 {
-    std.debug.assert(fds.len <= max_binds and tags.len == fds.len);
-    var words: Words = undefined;
-    words[0] = 'x';
-    @memcpy(words[1..][0..tags.len], tags);
-    const iov = [1]Iovec{.{ .base = @intFromPtr(&words), .len = 4 * (1 + tags.len) }};
-    var control = Control{ .header = .{ .len = @sizeOf(ControlHeader) + 4 * fds.len, .level = SOL_SOCKET, .type = SCM_RIGHTS }, .fds = undefined };
-    @memcpy(control.fds[0..fds.len], fds);
-    const message = MessageHeader{
-        .iov = &iov,
-        .control = if (fds.len == 0) 0 else @intFromPtr(&control),
-        .control_len = if (fds.len == 0) 0 else std.mem.alignForward(usize, control.header.len, 8),
-    };
-    while (true) {
-        const rc = linux.syscall3(.sendmsg, @intCast(socket), @intFromPtr(&message), linux.MSG.NOSIGNAL);
-        if (sys.errno(rc) == @intFromEnum(linux.E.INTR)) continue;
-        return sys.errno(rc);
-    }
-}
-
-/// Holder side: waits for the go message and keeps the fds and tags that came with it in
-/// `go`. Returns false at EOF (the supervisor gave up).
-pub fn receive_go(socket: sys.fd_t, go: *Go) bool {
-    var words: Words = undefined;
-    const iov = [1]Iovec{.{ .base = @intFromPtr(&words), .len = @sizeOf(Words) }};
-    var control: Control = undefined;
-    var message = MessageHeader{ .iov = &iov, .control = @intFromPtr(&control), .control_len = @sizeOf(Control) };
-    var received: usize = 0;
-    while (true) {
-        const rc = linux.syscall3(.recvmsg, @intCast(socket), @intFromPtr(&message), MSG_CMSG_CLOEXEC);
-        if (sys.errno(rc) == @intFromEnum(linux.E.INTR)) continue;
-        if (sys.errno(rc) != 0 or rc < 4 or rc % 4 != 0) return false;
-        received = rc;
-        break;
-    }
-    go.count = 0;
-    if (message.control_len < @sizeOf(ControlHeader)) return true;
-    if (control.header.level != SOL_SOCKET or control.header.type != SCM_RIGHTS) return true;
-    const count = @min((control.header.len - @sizeOf(ControlHeader)) / 4, max_binds, received / 4 - 1);
-    @memcpy(go.fds[0..count], control.fds[0..count]);
-    @memcpy(go.tags[0..count], words[1..][0..count]);
-    go.count = count;
-    return true;
 }

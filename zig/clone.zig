@@ -91,20 +91,36 @@ pub fn start_in_cgroup(comptime Args: type, comptime entry: fn (*const Args) nor
     return raw_clone3(&clone_args, &Trampoline(Args, entry).run, args_at);
 }
 
+/// The system call, then, in the child only (a zero result), the call of entry(arg) from
+/// registers that the system call keeps: r12 and r13 on x86_64, x20 and x21 on aarch64,
+/// with the frame pointer cleared so that nothing unwinds past it, and a trap should entry
+/// ever return. The parent jumps past it with the result. clone and clone3 share it.
+const x86_64_child =
+    \\ syscall
+    \\ testq %%rax, %%rax
+    \\ jnz 1f
+    \\ xorl %%ebp, %%ebp
+    \\ movq %%r12, %%rdi
+    \\ callq *%%r13
+    \\ ud2
+    \\ 1:
+;
+const aarch64_child =
+    \\ svc #0
+    \\ cbnz x0, 1f
+    \\ mov x29, xzr
+    \\ mov x0, x20
+    \\ blr x21
+    \\ brk #0
+    \\ 1:
+;
+
 /// clone3 with the child calling entry(arg) on the stack the arguments name. Its registers
 /// are the parent's but for the result and the stack pointer, which the kernel sets to the
 /// top of the stack, as clone's is.
 fn raw_clone3(clone_args: *const CloneArgs, entry: *const fn (usize) callconv(.C) noreturn, arg: usize) usize {
     switch (builtin.cpu.arch) {
-        .x86_64 => return asm volatile (
-            \\ syscall
-            \\ testq %%rax, %%rax
-            \\ jnz 1f
-            \\ xorl %%ebp, %%ebp
-            \\ movq %%r12, %%rdi
-            \\ callq *%%r13
-            \\ ud2
-            \\ 1:
+        .x86_64 => return asm volatile (x86_64_child
             : [ret] "={rax}" (-> usize),
             : [number] "{rax}" (@intFromEnum(linux.SYS.clone3)),
               [args] "{rdi}" (@intFromPtr(clone_args)),
@@ -113,14 +129,7 @@ fn raw_clone3(clone_args: *const CloneArgs, entry: *const fn (usize) callconv(.C
               [entry] "{r13}" (@intFromPtr(entry)),
             : "rcx", "r11", "memory"
         ),
-        .aarch64 => return asm volatile (
-            \\ svc #0
-            \\ cbnz x0, 1f
-            \\ mov x29, xzr
-            \\ mov x0, x20
-            \\ blr x21
-            \\ brk #0
-            \\ 1:
+        .aarch64 => return asm volatile (aarch64_child
             : [ret] "={x0}" (-> usize),
             : [number] "{x8}" (@intFromEnum(linux.SYS.clone3)),
               [args] "{x0}" (@intFromPtr(clone_args)),
@@ -169,15 +178,7 @@ fn place(comptime Args: type, task_stack: []align(16) u8, args: Args) usize {
 
 fn raw_clone(flags: usize, top: usize, ptid: usize, ctid: usize, entry: *const fn (usize) callconv(.C) noreturn, arg: usize) usize {
     switch (builtin.cpu.arch) {
-        .x86_64 => return asm volatile (
-            \\ syscall
-            \\ testq %%rax, %%rax
-            \\ jnz 1f
-            \\ xorl %%ebp, %%ebp
-            \\ movq %%r12, %%rdi
-            \\ callq *%%r13
-            \\ ud2
-            \\ 1:
+        .x86_64 => return asm volatile (x86_64_child
             : [ret] "={rax}" (-> usize),
             : [number] "{rax}" (@intFromEnum(linux.SYS.clone)),
               [flags] "{rdi}" (flags),
@@ -189,14 +190,7 @@ fn raw_clone(flags: usize, top: usize, ptid: usize, ctid: usize, entry: *const f
               [entry] "{r13}" (@intFromPtr(entry)),
             : "rcx", "r11", "memory"
         ),
-        .aarch64 => return asm volatile (
-            \\ svc #0
-            \\ cbnz x0, 1f
-            \\ mov x29, xzr
-            \\ mov x0, x20
-            \\ blr x21
-            \\ brk #0
-            \\ 1:
+        .aarch64 => return asm volatile (aarch64_child
             : [ret] "={x0}" (-> usize),
             : [number] "{x8}" (@intFromEnum(linux.SYS.clone)),
               [flags] "{x0}" (flags),

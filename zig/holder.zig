@@ -5,7 +5,7 @@ const linux = std.os.linux;
 const sys = @import("sys.zig");
 const exec = @import("exec.zig");
 const mounts = @import("mounts.zig");
-const binds = @import("binds.zig");
+const Go = @import("go.zig").Go;
 const lock = @import("lock.zig");
 const abi = @import("abi.zig");
 const start = @import("start.zig");
@@ -37,7 +37,7 @@ pub fn holder(args: *const Start, spawned: Reporter) noreturn {
     const reporter = Reporter{ .fd = spawned.fd, .ending = .{ .context = &others, .end = end_others } };
     if (config.outside) |command| outside = Helper.start_outside(args, command, reporter);
 
-    var go = binds.Go{};
+    var go = Go{};
     start.enter_user_namespace(args, reporter, &go);
     supervise.end_with_parent(args.parent, 0, others);
     // The root is built in a mount namespace of this user namespace, and reaches the

@@ -49,10 +49,7 @@ pub fn start(helpers: *[2]Helper, environment: []const u8) u32 {
     // so the stacks are freed only at EOF, never at a failure record (it sends one at most).
     for (helpers, reports) |*helper, fd| {
         if (fd < 0) continue;
-        var record = [4]u32{ 0, 0, 0, 0 };
-        if (sys.read_full(fd, std.mem.asBytes(&record)) == 8) {
-            helper.failure = report.failure(@enumFromInt(record[0]), record[1]);
-        }
+        if (report.read_only_record(fd)) |record| helper.failure = report.failure(@enumFromInt(record.step), record.value);
         sys.close(fd);
     }
     clone.region_free(region);

@@ -10,13 +10,14 @@ const linux = std.os.linux;
 const sys = @import("sys.zig");
 const abi = @import("abi.zig");
 const binds = @import("binds.zig");
+const Go = @import("go.zig").Go;
 
 const Reporter = @import("report.zig").Reporter;
 const cwd = linux.AT.FDCWD;
 
 /// Builds the root in a new mount namespace, with DIR (`config.root_fd`) as the current
 /// directory. `go`: the binds' trees and sources that came with the go message.
-pub fn build_root(config: *const abi.Config, go: *const binds.Go, reporter: Reporter) void {
+pub fn build_root(config: *const abi.Config, go: *const Go, reporter: Reporter) void {
     reporter.check(.enter_root, linux.fchdir(config.root_fd));
     sys.close(config.root_fd);
     reporter.check(.unshare_mount, linux.unshare(linux.CLONE.NEWNS));

@@ -9,7 +9,7 @@ const sys = @import("sys.zig");
 const cwd = linux.AT.FDCWD;
 const AT_EMPTY_PATH = 0x1000;
 
-/// An O_PATH fd of what `path` names, following symbolic links on purpose: what is judged
+/// An O_PATH fd of what `name` names, following symbolic links on purpose: what is judged
 /// and mounted is where they lead. Returns the fd or -errno.
 pub fn open(name: [*:0]const u8) i32 {
     const rc = linux.openat(cwd, name, linux.O.PATH | linux.O.CLOEXEC, 0);
@@ -17,7 +17,7 @@ pub fn open(name: [*:0]const u8) i32 {
     return sys.value(rc);
 }
 
-/// The mode, owner, group and link count of the object at `fd`.
+/// The mode, owner, group and link count of the object at `fd` into `out`: 0 or an errno.
 pub fn stat(fd: sys.fd_t, out: *[4]u32) u32 {
     var st: linux.Stat = undefined;
     const e = sys.errno(linux.fstatat(fd, "", &st, AT_EMPTY_PATH));

@@ -1,6 +1,6 @@
-//! How a child's failure reaches the supervisor: a (step, value) record on the report
-//! pipe, or, for spawn_child itself, the step and errno packed into its return value.
-//! Raw system calls only: the children that use it share Bun's memory.
+//! How a child's failure reaches the supervisor: a report record (step, value, object) on
+//! the report pipe, or, for spawn_child itself, the step and errno packed into its return
+//! value. Raw system calls only: the children that use it share Bun's memory.
 const std = @import("std");
 const sys = @import("sys.zig");
 const abi = @import("abi.zig");
@@ -13,11 +13,20 @@ pub fn failure(step: Step, e: u32) u32 {
     return @intFromEnum(step) << 16 | e;
 }
 
-const Record = extern struct { step: u32, value: u32 };
+/// Reads the report pipe `fd` to EOF: the one record a child that sends at most one sent,
+/// or null when it sent none (it executed its command) or more than one.
+pub fn read_only_record(fd: sys.fd_t) ?abi.Report {
+    var records: [2]abi.Report = undefined;
+    if (sys.read_full(fd, std.mem.asBytes(&records)) != @sizeOf(abi.Report)) return null;
+    return records[0];
+}
 
 /// The child's end of the report pipe.
 pub const Reporter = struct {
     fd: sys.fd_t,
+    /// The object the steps reported through this reporter act on (abi.Report.object): the
+    /// index of a mount in Config.mounts, or abi.no_object.
+    object: u32 = abi.no_object,
     /// What a failure must end before the process exits, for a process that started
     /// what may outlive it: contain's holder ends what its -o and -i helpers left running.
     ending: ?Ending = null,
@@ -25,8 +34,16 @@ pub const Reporter = struct {
     /// Ends what `context` names and exits with `status`.
     pub const Ending = struct { context: *const anyopaque, end: *const fn (context: *const anyopaque, status: u8) noreturn };
 
+    /// This reporter, with every record it sends naming `object` (a mount's index).
+    pub fn about(self: Reporter, object: u32) Reporter {
+        std.debug.assert(object != abi.no_object);
+        var copy = self;
+        copy.object = object;
+        return copy;
+    }
+
     pub fn send(self: Reporter, step: Step, value: u32) void {
-        const record = Record{ .step = @intFromEnum(step), .value = value };
+        const record = abi.Report{ .step = @intFromEnum(step), .value = value, .object = self.object };
         _ = sys.write_all(self.fd, std.mem.asBytes(&record));
     }
 

@@ -10,7 +10,8 @@ const console = @import("console.zig");
 const clone = @import("clone.zig");
 const files = @import("files.zig");
 const forward = @import("forward.zig");
-const binds = @import("binds.zig");
+const go = @import("go.zig");
+const idmap = @import("idmap.zig");
 const cgroup = @import("cgroup.zig");
 const watch = @import("watch.zig");
 const map = @import("map.zig");
@@ -18,11 +19,12 @@ const objects = @import("objects.zig");
 
 /// Bumped on every change to a signature, struct layout or step number.
 export fn abi_version() u32 {
-    return 19;
+    return 20;
 }
 
-/// Copies abi.layout, the `name=value` lines that give TypeScript the struct layouts, modes,
-/// flags and step codes, into `buffer`. Returns its length; a short buffer gets none of it.
+/// Copies abi.layout, the JSON object of numbers that gives TypeScript the struct layouts,
+/// modes, flags and step codes, into `buffer`. Returns its length; a short buffer gets none
+/// of it.
 export fn abi_layout(buffer: [*]u8, len: u32) u32 {
     return copy_text(abi.layout, buffer, len);
 }
@@ -120,15 +122,15 @@ export fn forward_start(terminal_reaches_child: u32) u32 {
 }
 
 /// A detached copy of the mount tree at the O_PATH fd `source`, ID-mapped for the holder
-/// `pid` unless `pid` is 0 (binds.zig): fd or -errno.
+/// `pid` unless `pid` is 0 (idmap.zig): fd or -errno.
 export fn source_tree(source: i32, pid: i32) i32 {
-    return binds.source_tree(source, pid);
+    return idmap.source_tree(source, pid);
 }
 
 /// The go message for a holder, with `count` fds of `fds` attached and their `tags`.
 export fn send_go(fd: i32, fds: [*]const i32, tags: [*]const u32, count: u32) u32 {
-    if (count > binds.max_binds) return @intFromEnum(linux.E.INVAL);
-    return binds.send_go(fd, fds[0..count], tags[0..count]);
+    if (count > abi.max_binds) return @intFromEnum(linux.E.INVAL);
+    return go.send(fd, fds[0..count], tags[0..count]);
 }
 
 /// An O_PATH fd of what `path` names, symbolic links followed (objects.zig): fd or -errno.
@@ -136,7 +138,7 @@ export fn object_open(path: [*:0]const u8) i32 {
     return objects.open(path);
 }
 
-/// The mode, owner, group and link count of the file at `fd` into `out`: 0 or errno.
+/// The mode, owner, group and link count of the object at `fd` into `out`: 0 or an errno.
 export fn object_stat(fd: i32, out: *[4]u32) u32 {
     return objects.stat(fd, out);
 }

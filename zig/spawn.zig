@@ -4,7 +4,8 @@
 //! share Bun's memory (clone.zig says why and what that forbids); inject's joiner must own
 //! its memory to join a user namespace, so it is a plain fork. All of them use raw system
 //! calls only and leave by exec or exit_group. A failure travels to the parent as a
-//! (step, errno) record on a close-on-exec pipe; EOF on that pipe means CMD was executed.
+//! report record (abi.Report: step, errno, object) on a close-on-exec pipe; EOF on that
+//! pipe means CMD was executed.
 //!
 //! This file starts the first child and sends it to its role: pseudo's child (here),
 //! contain's holder (holder.zig) or inject's joiner (joiner.zig).
@@ -14,7 +15,7 @@ const sys = @import("sys.zig");
 const exec = @import("exec.zig");
 const clone = @import("clone.zig");
 const forward = @import("forward.zig");
-const binds = @import("binds.zig");
+const Go = @import("go.zig").Go;
 const abi = @import("abi.zig");
 const start = @import("start.zig");
 const holder = @import("holder.zig");
@@ -34,7 +35,7 @@ pub fn spawn(config: *const Config, result: *Result) u32 {
     var report: [2]i32 = .{ -1, -1 };
     var go: [2]i32 = .{ -1, -1 };
     var e = sys.errno(linux.pipe2(&report, linux.O.CLOEXEC));
-    // A socket, not a pipe: the go message may carry ID-mapped mounts (binds.zig).
+    // A socket, not a pipe: the go message may carry ID-mapped mounts (go.zig).
     if (e == 0) e = sys.errno(linux.socketpair(linux.AF.UNIX, linux.SOCK.STREAM | linux.SOCK.CLOEXEC, 0, &go));
     if (e != 0) {
         for ([_]i32{ report[0], report[1], go[0], go[1] }) |fd| sys.close(fd);
@@ -141,7 +142,7 @@ fn pseudo(args: *const Start, reporter: Reporter) noreturn {
     // a 0700 directory of its own (where roots are kept) that the caller's credentials,
     // in a user namespace without maps yet, may not.
     const cwd = if (args.config.cwd) |path| sys.open_path_directory(path) else -1;
-    var none = binds.Go{};
+    var none = Go{};
     start.enter_user_namespace(args, reporter, &none);
     if (args.config.cwd) |path| {
         if (cwd < 0 or sys.errno(linux.fchdir(cwd)) != 0) reporter.check(.change_directory, linux.chdir(path));

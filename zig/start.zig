@@ -7,7 +7,7 @@ const sys = @import("sys.zig");
 const abi = @import("abi.zig");
 const clone = @import("clone.zig");
 const session = @import("session.zig");
-const binds = @import("binds.zig");
+const go_message = @import("go.zig");
 const Reporter = @import("report.zig").Reporter;
 
 pub const Start = struct {
@@ -25,11 +25,11 @@ pub const Start = struct {
 
 /// Tells the parent that the user namespace exists and waits while it writes the ID maps.
 /// Keeps the binds' fds that came with the go message in `go`.
-pub fn enter_user_namespace(args: *const Start, reporter: Reporter, go: *binds.Go) void {
+pub fn enter_user_namespace(args: *const Start, reporter: Reporter, go: *go_message.Go) void {
     if (args.owns_memory) reporter.check(.unshare_user, linux.unshare(linux.CLONE.NEWUSER));
     reporter.send(.ready, 0);
     // EOF instead of the go message: the parent gave up (its message is its own).
-    if (!binds.receive_go(args.go, go)) sys.exit(125);
+    if (!go_message.receive(args.go, go)) sys.exit(125);
     // A private network needs the channel once more (holder.zig, connect_network).
     if (args.config.flags & abi.flag_private_network == 0) sys.close(args.go);
     become_root(reporter, args.parent);

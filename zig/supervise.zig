@@ -150,12 +150,12 @@ fn for_init(init: Init, signal: u32, pid: i32) u32 {
 }
 
 /// How a container's init ended (its wait status, before `answered` reads it), as the
-/// supervisor reports it: one that died of SIGINT
-/// was halted or powered off with reboot(2), which the kernel carries out in a PID
-/// namespace that way (reboot_pid_ns): nothing else kills an init with a signal it did
-/// not ask for but SIGKILL (a stop signal it does not handle ends the container here,
-/// with SIGKILL). So that is a clean end, status 0, as systemd-nspawn reports it; a
-/// reboot (SIGHUP) stays a death by HUP, since nothing here starts the container again.
+/// supervisor reports it. One that died of SIGINT was halted or powered off with
+/// reboot(2), which the kernel carries out in a PID namespace that way (reboot_pid_ns):
+/// nothing else kills an init with a signal it did not ask for but SIGKILL (a stop signal
+/// it does not handle ends the container here, with SIGKILL). So that is a clean end,
+/// status 0, as systemd-nspawn reports it; a reboot (SIGHUP) stays a death by HUP, since
+/// nothing here starts the container again.
 fn ended(init: Init, code: u16) u16 {
     if (init.proc >= 0 and code == killed_by(linux.SIG.INT)) return 0;
     return code;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { defineCommand } from "citty";
 import type { Split } from "../argv.ts";
 import { checkSource, NAME, sbuildCache, sbuildTarball, Server, type ServerOptions, serve } from "../autopkgtest.ts";
-import { ContainError, Status } from "../errors.ts";
+import { ContainError, Errno } from "../errors.ts";
 import { signals } from "../signals.ts";
 import { parseArgs } from "./run.ts";
 
@@ -69,7 +69,10 @@ function findSource(split: Split<string>): string {
   const arch = typeof split.options.arch === "string" ? split.options.arch : "*";
   const found = sbuildTarball(names, release, arch);
   if (found === undefined) {
-    throw new ContainError(`Cannot find a tarball ${release}-${arch}.t* in ${dir}: give one with -t TARBALL (or TARBALL|DIR)`, "find tarball", 2, Status.failure);
+    throw new ContainError(`Cannot find a tarball ${release}-${arch}.t* in ${dir}: give one with -t TARBALL (or TARBALL|DIR)`, {
+      step: "find tarball",
+      errno: Errno.ENOENT,
+    });
   }
   return join(dir, found);
 }

@@ -2,7 +2,8 @@ import { defineCommand } from "citty";
 import type { Split } from "../argv.ts";
 import { type Mount, startContain } from "../contain.ts";
 import { type NetworkMode, parsePublish, type PublishedPort } from "../network.ts";
-import { type Arg, argText, isTerminal } from "../native.ts";
+import { type Arg, argText } from "../arg.ts";
+import { isTerminal } from "../native.ts";
 import type { Limits } from "../cgroup.ts";
 import { commandEnvironment, optionText, optionWord, parseArgs, say, supervise } from "./run.ts";
 

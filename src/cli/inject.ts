@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { startInject } from "../inject.ts";
-import { argText } from "../native.ts";
+import { argText } from "../arg.ts";
 import { commandEnvironment, parseArgs, supervise } from "./run.ts";
 
 export const command = defineCommand({

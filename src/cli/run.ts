@@ -2,7 +2,8 @@
 import { type Definition, type Split, splitArgv, tryHelp, UsageError, usage } from "../argv.ts";
 import { ContainError, Status } from "../errors.ts";
 import type { ChildProcess } from "../child.ts";
-import { type Arg, argText, dieOf, forwardSignals, readBytes, writeFd } from "../native.ts";
+import { type Arg, argText } from "../arg.ts";
+import { dieOf, forwardSignals, readBytes, writeFd } from "../native.ts";
 import { CALLER_NOFILE, noteCallerNofile } from "../limits.ts";
 
 /** NUL-terminated entries, as /proc/PID/cmdline and environ hold them. */

@@ -9,9 +9,13 @@ import {
   ConfigLayout,
   encodeConfig,
   Flag,
+  makePipe,
   Mode,
   native,
+  NO_OBJECT,
   readFd,
+  readReport,
+  ReportLayout,
   startMapHelpers,
   Step,
   stepText,
@@ -120,4 +124,16 @@ test("startMapHelpers gives each helper's pidfd and stderr, and why one could no
   for (const helper of [says!, missing!]) [helper.pidfd, helper.stderr].forEach(closeFd);
   expect(startMapHelpers([null, null], [])).toEqual([null, null]);
   expect(() => startMapHelpers([["/bin/true"], null], ["A=1\0B=2"])).toThrow("Cannot use the environment: it contains a NUL byte");
+});
+
+test("a report record is read as the shim writes it: step, value and object", () => {
+  expect(ReportLayout).toEqual({ size: 12, step: 0, value: 4, object: 8 });
+  expect(NO_OBJECT).toBe(0xffffffff);
+  const [read, write] = makePipe();
+  const record = new Uint32Array([Step.resolveMountTarget, 18, 2]);
+  expect(native.fd_write(write, ptr(record), record.byteLength)).toBe(0);
+  closeFd(write);
+  expect(readReport(read)).toEqual({ step: Step.resolveMountTarget, value: 18, object: 2 });
+  expect(readReport(read)).toBeNull();
+  closeFd(read);
 });

@@ -1,6 +1,6 @@
 // The one error type: what escapes the library before CMD runs, with errno names.
 import { expect, test } from "bun:test";
-import { ContainError, errnoName } from "../../src/errors.ts";
+import { ContainError, Errno, errnoName } from "../../src/errors.ts";
 import { ContainError as Exported, fromTarball, MapError, pseudo } from "../../src/index.ts";
 import { NativeError, stepText } from "../../src/native.ts";
 
@@ -9,10 +9,22 @@ test("errno names follow Linux's numbering", () => {
   expect([0, 41, 58, 134].map(errnoName)).toEqual([undefined, undefined, undefined, undefined]);
 });
 
+test("the errno table names each value as Linux's numbering does", () => {
+  for (const [name, value] of Object.entries(Errno)) expect(errnoName(value)).toBe(name);
+});
+
 test("a ContainError carries the errno's name as code, like Node's errors", () => {
-  const error = new ContainError("Failed to x: Permission denied", "x", 13);
-  expect(error).toMatchObject({ name: "ContainError", step: "x", errno: 13, code: "EACCES", status: 125 });
+  const error = new ContainError("Failed to x: Permission denied", { step: "x", errno: Errno.EACCES });
+  expect(error).toMatchObject({ name: "ContainError", step: "x", stepCode: 0, errno: 13, code: "EACCES", status: 125 });
   expect(new ContainError("plain").code).toBeUndefined();
+  expect("cause" in new ContainError("plain")).toBe(false);
+});
+
+test("a ContainError keeps its cause as Error does, and the command it was starting", () => {
+  const cause = new Error("lower");
+  const error = new ContainError("Failed to y", { cause, command: "/bin/y", status: 127 });
+  expect(error.cause).toBe(cause);
+  expect(error).toMatchObject({ command: "/bin/y", status: 127, errno: 0 });
 });
 
 test("the library's other errors are ContainErrors", () => {

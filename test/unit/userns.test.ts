@@ -2,7 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type PlanInput, planMap, userName, writeMaps } from "../../src/userns.ts";
+import { userName } from "../../src/maps.ts";
+import { type PlanInput, planMap, writeMaps } from "../../src/userns.ts";
 
 const full = "0 0 4294967295\n";
 const base: PlanInput = {
