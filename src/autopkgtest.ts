@@ -24,6 +24,7 @@ import { homedir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { ContainError } from "./errors.ts";
 import { contain, fromTarball, inject, type RootFilesystem, type Subprocess } from "./index.ts";
+import { strerror } from "./native.ts";
 import type { Stdio } from "./stdio.ts";
 import { untar } from "./untar.ts";
 
@@ -74,7 +75,7 @@ export function sbuildCache(env: Record<string, string | undefined>): string {
 export function checkSource(options: ServerOptions): void {
   const fail = (what: string, path: string, error: unknown) => {
     const errno = -((error as NodeJS.ErrnoException).errno ?? 0);
-    const why = errno > 0 ? ERRNO_TEXT[(error as NodeJS.ErrnoException).code ?? ""] ?? (error as Error).message : (error as Error).message;
+    const why = errno > 0 ? strerror(errno) : (error as Error).message;
     return new ContainError(`Cannot read ${what}${path}: ${why}`, { step: `read ${what || "source"}`, errno: errno > 0 ? errno : 0 });
   };
   let fd: number;
@@ -103,17 +104,6 @@ export function checkSource(options: ServerOptions): void {
     }
   }
 }
-
-/** strerror's words for the errors opening a path meets (Node's messages add the call). */
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: "No such file or directory",
-  EACCES: "Permission denied",
-  ENOTDIR: "Not a directory",
-  ELOOP: "Too many levels of symbolic links",
-  EISDIR: "Is a directory",
-  ENAMETOOLONG: "File name too long",
-  EIO: "Input/output error",
-};
 
 /** One reply line and, for a failed command, its message for stderr. */
 export interface Reply {
