@@ -9,6 +9,13 @@ import { tarStream } from "./tar-stream.ts";
 
 const server = cli("autopkgtest-virt-contain");
 
+/** Why the testbed cannot have a private network here, or null: pasta and /dev/net/tun. */
+const pastaReason = Bun.which("pasta", { PATH: `${process.env.PATH ?? ""}:/usr/bin:/usr/sbin` })
+  ? existsSync("/dev/net/tun")
+    ? null
+    : "/dev/net/tun is missing"
+  : "pasta is not installed (package passt)";
+
 /** A running server: send a line, read the reply line. */
 function start(runner: Runner, args: string[]) {
   const child = Bun.spawn([...runner.prefix, bun, server, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: "/tmp" });
@@ -411,6 +418,28 @@ for (const runner of runners) {
       });
       expect(piped.stdout.toString()).toBe("x\ntee:0\n");
       expect(await s.send("quit")).toBe("ok");
+    });
+
+    testIf(reason ?? pastaReason, "the network: private by default, the host's with -n, none with --no-network", async () => {
+      /** The testbed's interfaces (but loopback) and what -d said of its network. */
+      const interfaces = async (args: string[]) => {
+        const s = start(runner, ["-d", ...args, root]);
+        expect(await s.line()).toBe("ok");
+        expect(await s.send("open")).toMatch(/^ok /);
+        const program = (await s.send("print-execute-command")).split(" ")[1]!.split(",").map(decodeURIComponent);
+        const listed = execute(runner, program, ["sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1"]).stdout;
+        expect(await s.send("quit")).toBe("ok");
+        const said = /contain PID \d+, (\w+) network/.exec(await s.stderr())?.[1];
+        return { said, names: listed.split("\n").map((name) => name.trim()).filter((name) => name !== "" && name !== "lo").sort() };
+      };
+      const host = readFileSync("/proc/net/dev", "utf8").split("\n").slice(2).map((entry) => entry.split(":")[0]!.trim()).filter((name) => name !== "" && name !== "lo").sort();
+      const ours = await interfaces([]);
+      expect(ours.said).toBe("private");
+      // pasta's one interface, a copy of the host's (its name too), and nothing else of the host's.
+      expect(ours.names).toHaveLength(1);
+      expect(await interfaces(["-n"])).toEqual({ said: "host", names: host });
+      expect(await interfaces(["--network"])).toEqual({ said: "host", names: host });
+      expect(await interfaces(["--no-network"])).toEqual({ said: "none", names: [] });
     });
 
     testIf(reason ?? terminalReason, "shell: an interactive shell on the caller's terminal, in the directory and with the environment asked for", async () => {
