@@ -47,14 +47,23 @@ function snapshot() {
       .sort(),
     children,
     mounts: readFileSync("/proc/self/mountinfo", "utf8"),
-    // Only the library's own names: other test runs on this machine share the directory.
+    // Only the library's own names.
     temporary: readdirSync(tmpdir()).filter((name) => /^contain-(root\.|bind-)/.test(name)).sort(),
   };
 }
 
 let before: ReturnType<typeof snapshot>;
+// The library's temporary directories go to a directory of this file's own while it runs:
+// other test runs on this machine share /tmp, and what they make there meanwhile is not a
+// leak of ours. Put back afterwards, for the files that run after this one.
+const sharedTmpdir = process.env.TMPDIR;
+let ownTmpdir = "";
 
 beforeAll(async () => {
+  ownTmpdir = mkdtempSync(join(tmpdir(), "contain-library-test-"));
+  // Like /tmp: container root, another host ID as host root, makes its directories here.
+  chmodSync(ownTmpdir, 0o1777);
+  process.env.TMPDIR = ownTmpdir;
   // Warm up what Bun opens on first use (its spawn machinery), so the
   // snapshot sees only what the library itself leaves.
   const warm = await fromHost(["true"]);
@@ -68,6 +77,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await root.remove();
+  if (sharedTmpdir === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = sharedTmpdir;
+  rmSync(ownTmpdir, { recursive: true, force: true });
 });
 
 describe("library", () => {
