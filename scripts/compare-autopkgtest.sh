@@ -2,7 +2,8 @@
 # Runs autopkgtest on source packages (.dsc files, or unpacked trees ending in /) with autopkgtest-virt-contain and with
 # autopkgtest-virt-unshare on the same root filesystem tarball, as the caller, and prints
 # each summary. The two backends should give the same verdicts; tests that need
-# isolation-container are skipped by unshare, which cannot offer it.
+# isolation-container are skipped by unshare, which cannot offer it, and by ours on a root
+# without systemd. Both take the same options (-t, -b, -p, ...) and neither needs a network one.
 #   scripts/compare-autopkgtest.sh TARBALL OUTDIR PKG.dsc|SRCDIR/...
 # autopkgtest-virt-contain must be on PATH (a link to bin/autopkgtest-virt-contain.js).
 # AUTOPKGTEST_OPTIONS adds options, such as -B to test the archive's binaries unbuilt;
@@ -14,7 +15,7 @@ for dsc in "$@"; do
   name=$(basename "$dsc" .dsc)
   for backend in ${BACKENDS:-contain unshare}; do
     case $backend in
-      contain) server=(contain --network "$tarball") ;;
+      contain) server=(contain -t "$tarball") ;;
       unshare) server=(unshare -t "$tarball") ;;
     esac
     dir=$out/$name-$backend-$(id -un)

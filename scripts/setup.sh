@@ -5,7 +5,7 @@
 # Safe to run again. As a user it only reports what is missing.
 set -euo pipefail
 TEST_USER=${CONTAIN_TEST_USER:-contain-test}
-packages=(uidmap busybox-static passt mmdebstrap)
+packages=(uidmap busybox-static passt mmdebstrap autopkgtest)
 
 if [ "$(id -u)" -ne 0 ]; then
   for package in "${packages[@]}"; do
@@ -31,6 +31,15 @@ fi
 for file in /etc/subuid /etc/subgid; do
   touch "$file"
   grep -q "^$TEST_USER:" "$file" || echo "$TEST_USER:200000:65536" >>"$file"
+done
+
+# autopkgtest-virt-unshare, which test/autopkgtest.test.ts compares ours with, maps a
+# subordinate range as root too (unshare --map-auto). util-linux 2.38's unshare takes the
+# file's first range whoever runs it, so root gets the test user's own: both can then run
+# it. contain as root reads no range.
+for file in /etc/subuid /etc/subgid; do
+  range=$(grep -m1 "^$TEST_USER:" "$file" | cut -d: -f2-)
+  grep -q "^root:" "$file" || echo "root:$range" >>"$file"
 done
 
 # A user's pasta opens /dev/net/tun, which Debian makes 0666; some hosts keep it 0600.

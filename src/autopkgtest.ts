@@ -3,6 +3,7 @@
 // stdout. The testbed is an ephemeral container on a root directory or an extracted
 // tarball, so the source is never written and `revert` is a new container.
 import {
+  accessSync,
   closeSync,
   constants,
   fchmodSync,
@@ -13,26 +14,95 @@ import {
   mkdtempSync,
   openSync,
   readdirSync,
+  readSync,
   realpathSync,
   renameSync,
   rmSync,
   statSync,
 } from "node:fs";
+import { homedir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
+import { ContainError } from "./errors.ts";
 import { contain, fromTarball, inject, type RootFilesystem, type Subprocess } from "./index.ts";
+import { strerror } from "./native.ts";
 import type { Stdio } from "./stdio.ts";
 import { untar } from "./untar.ts";
 
 export const NAME = "autopkgtest-virt-contain";
+
+/** The testbed's network: "auto" is a private one (through pasta) where this host can
+ *  start it, else the host's; "host" shares the host's; "none" is loopback only. */
+export type NetworkChoice = "auto" | "host" | "none";
 
 export interface ServerOptions {
   /** A root directory or a tarball of one. */
   source: string;
   /** Host directories bound into the testbed: [outside, inside]. */
   binds: [string, string][];
-  /** Share the host network (the testbed has none of its own otherwise). */
-  network: boolean;
+  network: NetworkChoice;
   debug: boolean;
+  /** Where a tarball is extracted: a prefix for the fresh directory's name (-p), or a
+   *  directory to make (-u), as autopkgtest-virt-unshare takes them. */
+  prefix?: string | undefined;
+  unpackDir?: string | undefined;
+}
+
+/**
+ * The tarball sbuild's unshare mode uses for RELEASE and ARCH (shell patterns, `*` when not
+ * given), as autopkgtest-virt-unshare finds it without -t: `RELEASE-ARCH.t*` in
+ * `$XDG_CACHE_HOME/sbuild` (default `~/.cache/sbuild`), the first by name. `names` is that
+ * directory's listing. Pure.
+ */
+export function sbuildTarball(names: string[], release: string, arch: string): string | undefined {
+  const glob = new Bun.Glob(`${release}-${arch}.t*`);
+  return names
+    .filter((name) => glob.match(name))
+    .sort()
+    .at(0);
+}
+
+/** The directory sbuild's unshare mode keeps its tarballs in, for this environment. Pure. */
+export function sbuildCache(env: Record<string, string | undefined>): string {
+  const cache = env.XDG_CACHE_HOME ? env.XDG_CACHE_HOME : join(env.HOME ?? homedir(), ".cache");
+  return join(cache, "sbuild");
+}
+
+/**
+ * Checks, before the server says its first `ok`, that the source is there and readable and
+ * that every bind's OUTSIDE exists: a mistake is one line and a status at the start, not a
+ * failed `open` later. Throws a ContainError.
+ */
+export function checkSource(options: ServerOptions): void {
+  const fail = (what: string, path: string, error: unknown) => {
+    const errno = -((error as NodeJS.ErrnoException).errno ?? 0);
+    const why = errno > 0 ? strerror(errno) : (error as Error).message;
+    return new ContainError(`Cannot read ${what}${path}: ${why}`, { step: `read ${what || "source"}`, errno: errno > 0 ? errno : 0 });
+  };
+  let fd: number;
+  try {
+    fd = openSync(options.source, constants.O_RDONLY);
+  } catch (error) {
+    throw fail("", options.source, error);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isDirectory() && !stat.isFile()) throw new ContainError(`Cannot use ${options.source}: neither a tarball nor a directory`);
+    // A directory's listing, or a tarball's first block: readable, not only openable.
+    if (stat.isDirectory()) readdirSync(options.source);
+    else readSync(fd, new Uint8Array(512));
+  } catch (error) {
+    if (error instanceof ContainError) throw error;
+    throw fail("", options.source, error);
+  } finally {
+    closeSync(fd);
+  }
+  for (const [outside] of options.binds) {
+    try {
+      statSync(outside);
+    } catch (error) {
+      throw fail("--bind ", outside, error);
+    }
+  }
 }
 
 /** One reply line and, for a failed command, its message for stderr. */
@@ -85,12 +155,12 @@ function executeProgram(): string[] {
  * caller). Containers on it are ephemeral, so it is never written and revert is only a
  * new container.
  */
-async function baseRoot(source: string): Promise<RootFilesystem> {
-  if (statSync(source).isDirectory()) {
-    const path = resolve(source);
+async function baseRoot(options: ServerOptions): Promise<RootFilesystem> {
+  if (statSync(options.source).isDirectory()) {
+    const path = resolve(options.source);
     return { path, remove: async () => {}, [Symbol.asyncDispose]: async () => {} };
   }
-  return fromTarball(source);
+  return fromTarball(options.source, { prefix: options.prefix, directory: options.unpackDir });
 }
 
 /**
@@ -108,6 +178,67 @@ export function normalUsers(passwd: string): string[] {
 
 interface Testbed {
   container: Subprocess;
+  /** What the testbed's init is: the root's systemd, booted, or our shell. */
+  init: "systemd" | "shell";
+}
+
+/** The testbed's hostname, in its /etc/hostname and /etc/hosts (127.0.1.1, as Debian's
+ *  installer writes it), as lxc and podman name theirs: the host's own name is neither
+ *  the testbed's nor resolvable there (sudo warned "unable to resolve host"). */
+export const HOSTNAME = "autopkgtest";
+
+/** Whether the testbed's root can boot its systemd: /sbin/init is systemd, and the
+ *  container has a cgroup of its own to give it (container root may write its
+ *  cgroup.procs; a user without a delegated cgroup gets none, and with the host's network
+ *  there is no /sys). */
+const BOOTS = 'boots() { case $(readlink -f /sbin/init 2>/dev/null) in */systemd) [ -w /sys/fs/cgroup/cgroup.procs ] ;; *) false ;; esac; }';
+
+/** The testbed's first process: names the testbed ($1; the kernel's name last, which
+ *  PREPARE waits for, with the root's own `hostname`), then execs systemd where it boots, else reaps children as PID 1 must, for ever. Its writes are in the ephemeral
+ *  layer, so the source is never changed. */
+const INIT = `${BOOTS}
+h=$1
+if [ -d /etc ]; then
+  echo "$h" > /etc/hostname
+  if ! grep -qsw -- "$h" /etc/hosts; then
+    [ -s /etc/hosts ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > /etc/hosts
+    printf '127.0.1.1\t%s\n' "$h" >> /etc/hosts
+  fi
+fi 2>/dev/null
+hostname "$h" 2>/dev/null
+if boots; then exec /sbin/init; fi
+while :; do sleep 3600 & wait; done`;
+
+/** Run in the new testbed ($1 the hostname, $2 the scratch directory): waits until init
+ *  has named it and, for systemd, until the boot is over (running or degraded, as
+ *  autopkgtest-virt-lxc's testbeds are when a test starts); prints "systemd" or "shell",
+ *  makes the scratch directory and prints /etc/passwd. */
+const PREPARE = `${BOOTS}
+i=0
+while command -v hostname >/dev/null && [ "$(hostname)" != "$1" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+if boots; then
+  i=0
+  until state=$(timeout 100 systemctl is-system-running --wait 2>/dev/null); [ "$state" = running ] || [ "$state" = degraded ]; do
+    i=$((i + 1))
+    if [ $i -ge 300 ]; then echo "systemd did not finish booting: $state" >&2; exit 1; fi
+    sleep 0.1
+  done
+  echo systemd
+else
+  echo shell
+fi
+mkdir -p -m 1777 "$2" && chmod 1777 /tmp "$2" && { cat /etc/passwd 2>/dev/null || true; }`;
+
+/** Whether this host can give the testbed a private network: pasta on PATH, and
+ *  /dev/net/tun usable by us (root always may). What else fails shows at the start. */
+function privateNetworkUsable(): boolean {
+  if (Bun.which("pasta", { PATH: `${process.env.PATH ?? ""}:/usr/bin:/usr/sbin:/bin:/sbin` }) === null) return false;
+  try {
+    accessSync("/dev/net/tun", constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Who owns what copyup makes in DIR: as host root, DIR's owner (the host user who
@@ -191,7 +322,10 @@ export class Server {
   }
 
   capabilities(): string[] {
-    const capabilities = ["isolation-container", "revert", "revert-full-system", "root-on-testbed"];
+    // isolation-container promises that tests may start services: only with an init that
+    // starts them. Asked before open too, when there is no testbed yet to tell.
+    const isolation = this.testbed?.init === "systemd" ? ["isolation-container"] : [];
+    const capabilities = [...isolation, "revert", "revert-full-system", "root-on-testbed"];
     return capabilities.concat(this.suggested.map((user) => `suggested-normal-user=${user}`));
   }
 
@@ -277,35 +411,57 @@ export class Server {
   }
 
   private async open(): Promise<void> {
-    this.base ??= await baseRoot(this.options.source);
-    let container: Subprocess;
+    this.base ??= await baseRoot(this.options);
+    const container = this.start();
+    this.testbed = { container, init: "shell" };
+    this.debug(`testbed on ${this.base.path}, contain PID ${container.pid}, ${this.network} network`);
     try {
-      // PID 1 waits for any child, so whatever a test leaves behind is reaped.
-      container = contain({
-        root: this.base.path,
+      this.downtmp ??= `/tmp/autopkgtest.${Math.random().toString(36).slice(2, 8)}`;
+      // One command for the boot's end, the scratch directory (and /tmp, which a root may
+      // lack) and the users: every command in the testbed costs a join.
+      const output = await this.run(["/bin/sh", "-c", PREPARE, "sh", HOSTNAME, this.downtmp]);
+      const [init, ...passwd] = output.split("\n");
+      this.testbed.init = init === "systemd" ? "systemd" : "shell";
+      this.suggested.splice(0, this.suggested.length, ...normalUsers(passwd.join("\n")));
+      this.debug(`testbed init: ${this.testbed.init}`);
+    } catch (error) {
+      await this.close();
+      throw new CommandError(`cannot prepare the testbed: ${(error as Error).message}`);
+    }
+  }
+
+  /** The network the testbeds get: "auto" is settled by the first start. */
+  private network: "private" | "host" | "none" | "auto" = "auto";
+
+  /**
+   * Starts a testbed's container. Its first process names it (HOSTNAME in its /etc/hostname
+   * and /etc/hosts) and then becomes its init: the root's systemd where it can boot, else a
+   * shell that reaps whatever a test leaves behind.
+   */
+  private start(): Subprocess {
+    if (this.network === "auto") this.network = this.options.network === "auto" ? (privateNetworkUsable() ? "private" : "host") : this.options.network;
+    const attempt = (network: "private" | "host" | "none") =>
+      contain({
+        root: this.base!.path,
         ephemeral: true,
-        cmd: ["/bin/sh", "-c", "while :; do sleep 3600 & wait; done"],
-        hostNetwork: this.options.network,
-        mounts: this.options.binds.map(([source, target]) => ({ type: "bind", source: resolve(source), target })),
+        cmd: ["/bin/sh", "-c", INIT, "sh", HOSTNAME],
+        network,
+        mounts: this.options.binds.map(([source, target]) => ({ type: "bind" as const, source: resolve(source), target })),
         stdin: "ignore",
         stdout: "ignore",
         stderr: this.options.debug ? 2 : "ignore",
       });
+    try {
+      try {
+        return attempt(this.network);
+      } catch (error) {
+        if (this.network !== "private" || this.options.network !== "auto") throw error;
+        this.debug(`no private network (${(error as Error).message}): the host's instead`);
+        this.network = "host";
+        return attempt(this.network);
+      }
     } catch (error) {
       throw new CommandError(`cannot start the testbed: ${(error as Error).message}`);
-    }
-    this.testbed = { container };
-    this.debug(`testbed on ${this.base.path}, contain PID ${container.pid}`);
-    try {
-      this.downtmp ??= `/tmp/autopkgtest.${Math.random().toString(36).slice(2, 8)}`;
-      // One command for the scratch directory (and /tmp, which a root may lack) and the
-      // users: every command in the testbed costs a join.
-      const script = 'mkdir -p -m 1777 "$1" && chmod 1777 /tmp "$1" && { cat /etc/passwd 2>/dev/null || true; }';
-      const passwd = await this.run(["/bin/sh", "-c", script, "sh", this.downtmp]);
-      this.suggested.splice(0, this.suggested.length, ...normalUsers(passwd));
-    } catch (error) {
-      await this.close();
-      throw new CommandError(`cannot prepare the testbed: ${(error as Error).message}`);
     }
   }
 

@@ -1,11 +1,12 @@
 // Root filesystems for tests: built in a fresh directory with owners right for the user
 // who will run the container, and removed (under pseudo, as container root) afterwards.
-import { realpathSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { ContainError } from "./errors.ts";
 import { pseudo } from "./library.ts";
 import { statPath, strerror } from "./native.ts";
+import { hostRoot, planMaps } from "./userns.ts";
 
 export interface RootFilesystem {
   /** The root directory. */
@@ -18,6 +19,15 @@ export interface RootFilesystem {
 export interface MapOptions {
   uidMap?: string | undefined;
   gidMap?: string | undefined;
+}
+
+/** Where fromTarball extracts: by default a fresh directory in the temporary directory. */
+export interface PlaceOptions {
+  /** The fresh directory's name starts with this, as Python's mkdtemp(prefix=) takes it:
+   *  relative to the temporary directory, or a path of its own. */
+  prefix?: string | undefined;
+  /** Or this directory, made (with its parents) and removed with the root; it must not exist. */
+  directory?: string | undefined;
 }
 
 /** Runs CMD under pseudo, feeding it `input`; returns its stdout, or throws with its stderr. */
@@ -41,10 +51,20 @@ async function underPseudo(cmd: string[], maps: MapOptions, input?: ReadableStre
  * container IDs are host IDs there), while the root itself is 0755, as a root filesystem's
  * "/" must be for the container's own unprivileged users.
  */
-async function makeRoot(maps: MapOptions, parent = tmpdir()): Promise<RootFilesystem> {
-  const home = (await underPseudo(["mktemp", "-d", join(parent, "contain-root.XXXXXX")], maps)).trim();
+async function makeRoot(maps: MapOptions, place: PlaceOptions = {}): Promise<RootFilesystem> {
+  const placed = place.directory !== undefined || place.prefix !== undefined;
+  const home = placed ? placedHome(maps, place) : (await underPseudo(["mktemp", "-d", join(tmpdir(), "contain-root.XXXXXX")], maps)).trim();
   const path = join(home, "root");
-  const remove = () => underPseudo(["rm", "-rf", home], maps).then(() => {});
+  // A directory the caller chose may be in one container root cannot write: it is the
+  // caller's to remove, once container root has emptied it.
+  const remove = placed
+    ? () =>
+        underPseudo(["rm", "-rf", path], maps)
+          .catch((error) => {
+            if (existsSync(path)) throw error;
+          })
+          .then(() => rmdirSync(home))
+    : () => underPseudo(["rm", "-rf", home], maps).then(() => {});
   try {
     await underPseudo(["mkdir", "-m", "755", path], maps);
   } catch (error) {
@@ -54,11 +74,37 @@ async function makeRoot(maps: MapOptions, parent = tmpdir()): Promise<RootFilesy
   return { path, remove, [Symbol.asyncDispose]: remove };
 }
 
+/** The private directory of PlaceOptions, made by the caller (where container root may
+ *  not write) and given to container root. */
+function placedHome(maps: MapOptions, place: PlaceOptions): string {
+  let home: string;
+  try {
+    if (place.directory !== undefined) {
+      home = resolve(place.directory);
+      mkdirSync(dirname(home), { recursive: true });
+      mkdirSync(home, 0o700);
+    } else {
+      const prefix = place.prefix!;
+      home = mkdtempSync(resolve(tmpdir(), prefix) + (prefix.endsWith("/") ? "/" : ""));
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).errno ?? 0;
+    const where = place.directory ?? `${place.prefix}XXXXXX`;
+    throw new ContainError(`Cannot make ${where}: ${code ? strerror(-code) : (error as Error).message}`, { step: "make directory", errno: -code });
+  }
+  if (process.geteuid!() === 0) {
+    const [uid, gid] = planMaps(maps.uidMap, maps.gidMap).map(hostRoot);
+    chownSync(home, uid ?? 0, gid ?? 0);
+  }
+  return home;
+}
+
 /** A root filesystem from a tarball, extracted under pseudo so that every owner is kept. */
-export async function fromTarball(tarball: string, maps: MapOptions = {}): Promise<RootFilesystem> {
+export async function fromTarball(tarball: string, options: MapOptions & PlaceOptions = {}): Promise<RootFilesystem> {
+  const maps = options;
   const stat = statPath(tarball);
   if (typeof stat === "number") throw new ContainError(`Cannot read ${tarball}: ${strerror(stat)}`, { step: "read tarball", errno: stat });
-  const root = await makeRoot(maps);
+  const root = await makeRoot(maps, options);
   try {
     // Device nodes cannot be made in a user namespace, and a container mounts its own /dev.
     const args = ["-x", "-f", realpathSync(tarball), "-C", root.path, "--exclude=./dev/*", "--exclude=dev/*"];

@@ -1,12 +1,20 @@
 // autopkgtest-virt-contain driven over its stdin and stdout as autopkgtest drives it, on a
 // busybox root, as root and as the test user.
 import { describe, expect } from "bun:test";
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { bun, busyboxFixture, busyboxRoot, cli, type Runner, run, runners, scratch, testIf } from "./helpers.ts";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { cgroupPlace } from "../src/hierarchy.ts";
+import { bun, busyboxFixture, busyboxRoot, cli, line, type Runner, run, runners, scratch, terminalReason, testIf } from "./helpers.ts";
 import { tarStream } from "./tar-stream.ts";
 
 const server = cli("autopkgtest-virt-contain");
+
+/** Why the testbed cannot have a private network here, or null: pasta and /dev/net/tun. */
+const pastaReason = Bun.which("pasta", { PATH: `${process.env.PATH ?? ""}:/usr/bin:/usr/sbin` })
+  ? existsSync("/dev/net/tun")
+    ? null
+    : "/dev/net/tun is missing"
+  : "pasta is not installed (package passt)";
 
 /** A running server: send a line, read the reply line. */
 function start(runner: Runner, args: string[]) {
@@ -41,6 +49,34 @@ function execute(runner: Runner, program: string[], argv: string[], stdin?: stri
   return { status: result.exitCode ?? 128 + 9, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
 }
 
+/**
+ * Runs a bash script on a new pseudo-terminal (util-linux script) and types `keys` once the
+ * output after the first "ok /tmp/autopkgtest" shows `prompt`. Returns the output.
+ */
+async function typed(dir: string, body: string, prompt: string, keys: string): Promise<string> {
+  const file = join(dir, "terminal.sh");
+  writeFileSync(file, `${body}\n`, { mode: 0o644 });
+  const child = Bun.spawn(["script", "-qec", `bash ${file}`, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let output = "";
+  let sent = false;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    output += decoder.decode(value);
+    const opened = output.indexOf("ok /tmp/autopkgtest");
+    if (!sent && opened >= 0 && output.slice(opened).includes(prompt)) {
+      sent = true;
+      child.stdin.write(keys);
+      child.stdin.flush();
+    }
+  }
+  child.stdin.end();
+  await child.exited;
+  return output.replaceAll("\r", "");
+}
+
 for (const runner of runners) {
   describe(`autopkgtest-virt-contain as ${runner.name}`, () => {
     const { reason, root } = busyboxFixture(runner);
@@ -62,7 +98,7 @@ for (const runner of runners) {
         expect(await s.line()).toBe("ok");
         const capabilities = (await s.send("capabilities")).split(" ");
         expect(capabilities[0]).toBe("ok");
-        for (const capability of ["revert", "revert-full-system", "root-on-testbed", "isolation-container"]) {
+        for (const capability of ["revert", "revert-full-system", "root-on-testbed"]) {
           expect(capabilities).toContain(capability);
         }
         // Misuse before open: an error reply, and the server carries on.
@@ -72,6 +108,8 @@ for (const runner of runners) {
         const opened = await s.send("open");
         expect(opened).toMatch(/^ok \/tmp\/autopkgtest\.\w+$/);
         const downtmp = opened.split(" ")[1]!;
+        // A busybox root has no systemd to start services: no isolation-container.
+        expect(await s.send("capabilities")).toBe("ok revert revert-full-system root-on-testbed");
         expect(await s.send("open")).toBe("error `open' when already open");
         const printed = (await s.send("print-execute-command")).split(" ");
         expect(printed[0]).toBe("ok");
@@ -314,10 +352,229 @@ for (const runner of runners) {
     testIf(reason, "usage", () => {
       const help = Bun.spawnSync([...runner.prefix, bun, server, "--help"]);
       expect(help.exitCode).toBe(0);
-      expect(help.stdout.toString()).toStartWith("Usage: autopkgtest-virt-contain [OPTIONS] TARBALL|DIR\n");
-      const wrong = Bun.spawnSync([...runner.prefix, bun, server]);
+      expect(help.stdout.toString()).toStartWith("Usage: autopkgtest-virt-contain [OPTIONS] [TARBALL|DIR]\n");
+      const wrong = Bun.spawnSync([...runner.prefix, bun, server, "-t", "a.tar", "b.tar"]);
       expect(wrong.exitCode).toBe(64);
-      expect(wrong.stderr.toString()).toBe("autopkgtest-virt-contain: missing TARBALL or DIR\nTry 'autopkgtest-virt-contain --help' for more information.\n");
+      expect(wrong.stderr.toString()).toBe(
+        "autopkgtest-virt-contain: -t TARBALL and an operand TARBALL|DIR: give one\nTry 'autopkgtest-virt-contain --help' for more information.\n",
+      );
     });
+
+    testIf(reason, "the source is checked before the first ok: one line and a status, no ok", () => {
+      const [dir, done] = scratch(runner);
+      try {
+        writeFileSync(join(dir, "secret.tar"), "", { mode: 0o000 });
+        mkdirSync(join(dir, "cache", "sbuild"), { recursive: true });
+        writeFileSync(join(dir, "cache", "sbuild", "sid-amd64.tar"), "");
+        const check = (args: string[], env: Record<string, string> = {}) => {
+          const result = Bun.spawnSync([...runner.prefix, "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), bun, server, ...args], {
+            stdin: new TextEncoder().encode("open\n"),
+            cwd: "/tmp",
+          });
+          return [result.exitCode, result.stdout.toString(), result.stderr.toString()];
+        };
+        const missing = join(dir, "missing.tar");
+        expect(check([missing])).toEqual([125, "", `autopkgtest-virt-contain: Cannot read ${missing}: No such file or directory\n`]);
+        expect(check(["-t", missing])).toEqual([125, "", `autopkgtest-virt-contain: Cannot read ${missing}: No such file or directory\n`]);
+        expect(check(["-b", join(dir, "nowhere"), "/x", root])).toEqual([
+          125,
+          "",
+          `autopkgtest-virt-contain: Cannot read --bind ${join(dir, "nowhere")}: No such file or directory\n`,
+        ]);
+        // Unreadable: as root only a file root may not read would do, and root reads all.
+        if (runner.name === "user") {
+          const secret = join(dir, "secret.tar");
+          expect(check([secret])).toEqual([125, "", `autopkgtest-virt-contain: Cannot read ${secret}: Permission denied\n`]);
+        }
+        // Without a source: sbuild's tarball for -r and -a, in $XDG_CACHE_HOME/sbuild.
+        const cache = join(dir, "cache");
+        expect(check(["-r", "bookworm"], { XDG_CACHE_HOME: cache })).toEqual([
+          125,
+          "",
+          `autopkgtest-virt-contain: Cannot find a tarball bookworm-*.t* in ${cache}/sbuild: give one with -t TARBALL (or TARBALL|DIR)\n`,
+        ]);
+        // Found (an empty file: the check reads it), it is served: the first ok.
+        const found = Bun.spawnSync([...runner.prefix, "env", `XDG_CACHE_HOME=${cache}`, bun, server, "-d", "-r", "sid", "-a", "amd64"], {
+          stdin: new TextEncoder().encode("quit\n"),
+          cwd: "/tmp",
+        });
+        expect([found.exitCode, found.stdout.toString()]).toEqual([0, "ok\nok\n"]);
+      } finally {
+        done();
+      }
+    });
+
+    testIf(reason, "the testbed is named autopkgtest, in its /etc/hostname and /etc/hosts, and CMD can reopen its stdio pipes", async () => {
+      const s = start(runner, [root]);
+      expect(await s.line()).toBe("ok");
+      expect(await s.send("open")).toMatch(/^ok /);
+      const program = (await s.send("print-execute-command")).split(" ")[1]!.split(",").map(decodeURIComponent);
+      const named = execute(runner, program, ["sh", "-c", "hostname; cat /etc/hostname; grep -w autopkgtest /etc/hosts"]);
+      expect(named.stdout).toBe("autopkgtest\nautopkgtest\n127.0.1.1\tautopkgtest\n");
+      // autopkgtest's apt-get update writes through `tee /proc/self/fd/2`: stderr is a pipe
+      // of the caller's, which CMD must be able to open again (as host root too).
+      const piped = Bun.spawnSync([...runner.prefix, "sh", "-c", `${line(program)} sh -c 'echo x | tee /proc/self/fd/2 >/dev/null; echo "tee:$?"' 2>&1 | cat`], {
+        cwd: "/tmp",
+      });
+      expect(piped.stdout.toString()).toBe("x\ntee:0\n");
+      expect(await s.send("quit")).toBe("ok");
+    });
+
+    testIf(reason ?? pastaReason, "the network: private by default, the host's with -n, none with --no-network", async () => {
+      /** The testbed's interfaces (but loopback) and what -d said of its network. */
+      const interfaces = async (args: string[]) => {
+        const s = start(runner, ["-d", ...args, root]);
+        expect(await s.line()).toBe("ok");
+        expect(await s.send("open")).toMatch(/^ok /);
+        const program = (await s.send("print-execute-command")).split(" ")[1]!.split(",").map(decodeURIComponent);
+        const listed = execute(runner, program, ["sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1"]).stdout;
+        expect(await s.send("quit")).toBe("ok");
+        const said = /contain PID \d+, (\w+) network/.exec(await s.stderr())?.[1];
+        return { said, names: listed.split("\n").map((name) => name.trim()).filter((name) => name !== "" && name !== "lo").sort() };
+      };
+      const host = readFileSync("/proc/net/dev", "utf8").split("\n").slice(2).map((entry) => entry.split(":")[0]!.trim()).filter((name) => name !== "" && name !== "lo").sort();
+      const ours = await interfaces([]);
+      expect(ours.said).toBe("private");
+      // pasta's one interface, a copy of the host's (its name too), and nothing else of the host's.
+      expect(ours.names).toHaveLength(1);
+      expect(await interfaces(["-n"])).toEqual({ said: "host", names: host });
+      expect(await interfaces(["--network"])).toEqual({ said: "host", names: host });
+      expect(await interfaces(["--no-network"])).toEqual({ said: "none", names: [] });
+    });
+
+    testIf(reason ?? terminalReason, "shell: an interactive shell on the caller's terminal, in the directory and with the environment asked for", async () => {
+      const [dir, done] = scratch(runner);
+      try {
+        chmodSync(dir, 0o755);
+        const protocol = line(["open", "shell /tmp A%3Dfrom%20shell", "quit"]);
+        const body = `printf '%s\\n' ${protocol} | ${line([...runner.prefix, bun, server, root])}; echo "server:$?"`;
+        const output = await typed(dir, body, "# ", 'echo "in:$A:$(pwd):$(hostname)"; [ -t 0 ] && echo terminal; exit\n');
+        expect(output).toContain("in:from shell:/tmp:autopkgtest\n");
+        // The shell's end is the reply to shell; then quit's, and the server's status.
+        expect(output).toEndWith("\nterminal\nok\nok\nserver:0\n");
+      } finally {
+        done();
+      }
+    });
+  });
+}
+
+// Whole autopkgtest runs on Debian roots, against autopkgtest-virt-unshare on the same
+// tarball: a tiny package whose tests pass, fail, need root, and start a service.
+const DEBIAN_TARBALL = process.env.CONTAIN_DEBIAN_TARBALL ?? "/var/cache/contain-test/bookworm-apt.tar";
+const SYSTEMD_TARBALL = process.env.CONTAIN_SYSTEMD_TARBALL ?? "/var/cache/contain-test/bookworm-systemd.tar";
+const autopkgtestReason = Bun.which("autopkgtest") ? null : "autopkgtest is not installed (scripts/setup.sh installs it)";
+const debianReason = [DEBIAN_TARBALL, SYSTEMD_TARBALL].map((path) => (existsSync(path) ? null : `no Debian root at ${path} (scripts/setup.sh as root makes it)`)).find(Boolean) ?? null;
+
+/** The package: debian/control, changelog, source format and four tests. */
+const PACKAGE: Record<string, string> = {
+  "debian/changelog": "hello-contain (1.0) unstable; urgency=medium\n\n  * Test.\n\n -- Test <test@example.org>  Thu, 01 Jan 2026 00:00:00 +0000\n",
+  "debian/control":
+    "Source: hello-contain\nSection: misc\nPriority: optional\nMaintainer: Test <test@example.org>\nStandards-Version: 4.6.2\n\n" +
+    "Package: hello-contain\nArchitecture: all\nDescription: test package\n test\n",
+  "debian/source/format": "3.0 (native)\n",
+  "debian/tests/control": [
+    "Tests: plain\nDepends:\n",
+    "Tests: as-root\nDepends:\nRestrictions: needs-root\n",
+    "Tests: fails\nDepends:\n",
+    "Tests: service\nDepends:\nRestrictions: needs-root, isolation-container\n",
+  ].join("\n"),
+  "debian/tests/plain": '#!/bin/sh\nset -e\necho "hello from $(id -un)"\n[ "$(id -u)" != 0 ]\n',
+  "debian/tests/as-root": '#!/bin/sh\nset -e\n[ "$(id -u)" = 0 ]\ntouch /etc/written-by-test\n',
+  "debian/tests/fails": "#!/bin/sh\necho broken >&2\nexit 1\n",
+  // A test that starts a service, as tests that need isolation-container may.
+  "debian/tests/service":
+    "#!/bin/sh\nset -e\nprintf '[Service]\\nExecStart=/bin/sleep infinity\\n' > /run/systemd/system/hello-contain.service\n" +
+    "systemctl daemon-reload\nsystemctl start hello-contain.service\nsystemctl is-active hello-contain.service\n",
+};
+
+/** Each test's name and verdict from autopkgtest's summary, sorted by name (a skipped
+ *  test may be listed twice). Pure. */
+function verdicts(summary: string): string[] {
+  const lines = summary.split("\n").filter(Boolean);
+  return [...new Set(lines.map((entry) => entry.split(/\s+/).slice(0, 2).join(" ")))].sort();
+}
+
+/** A cgroup delegated to the test user, as systemd's Delegate=yes makes one (so that the
+ *  testbed's systemd can boot as a user), and argv run inside it; root needs none. */
+function delegatedCgroup(runner: Runner): { wrap: (argv: string[]) => string[]; remove: () => void } {
+  const none = { wrap: (argv: string[]) => argv, remove: () => {} };
+  if (runner.name === "root") return none;
+  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
+  const place = cgroupPlace(mountinfo, readFileSync("/proc/self/cgroup", "utf8"));
+  if (place.dir === null || process.getuid!() !== 0) return none;
+  const dir = `${place.dir}/contain-autopkgtest-${process.pid}`;
+  mkdirSync(dir);
+  for (const path of [dir, `${dir}/cgroup.procs`, `${dir}/cgroup.subtree_control`, `${dir}/cgroup.threads`]) chownSync(path, runner.uid, runner.gid);
+  return {
+    wrap: (argv) => ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', dir, ...argv],
+    remove: () => {
+      try {
+        rmdirSync(dir);
+      } catch {}
+    },
+  };
+}
+
+for (const runner of runners) {
+  describe(`autopkgtest with autopkgtest-virt-contain as ${runner.name}`, () => {
+    const reason = runner.reason ?? autopkgtestReason ?? debianReason;
+
+    /** Runs autopkgtest -U on the package with the server's argv; returns its verdicts. */
+    async function autopkgtest(dir: string, name: string, server: string[], wrap = (argv: string[]) => argv): Promise<string[]> {
+      const out = join(dir, `out-${name}`);
+      const path = `${join(dir, "bin")}:${dirname(bun)}:/usr/sbin:/usr/bin:/sbin:/bin`;
+      const argv = wrap([...runner.prefix, "env", `PATH=${path}`, "autopkgtest", "-q", "-U", "-B", `${join(dir, "pkg")}/`, "-o", out, "--", ...server]);
+      const child = Bun.spawn(argv, { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const [log, status] = await Promise.all([new Response(child.stderr).text(), child.exited, new Response(child.stdout).text()]);
+      let summary = "";
+      try {
+        summary = readFileSync(join(out, "summary"), "utf8");
+      } catch {
+        throw new Error(`autopkgtest ${server.join(" ")} gave no summary (status ${status}): ${log.slice(-2000)}`);
+      }
+      // 4: a test failed (the one that fails); 2: a test was skipped, as a testbed without
+      // isolation-container skips it.
+      expect([0, 2, 4, 6]).toContain(status);
+      return verdicts(summary);
+    }
+
+    testIf(
+      reason,
+      "the same verdicts as autopkgtest-virt-unshare with its options and no network option; a service starts where systemd boots",
+      async () => {
+        const [dir, done] = scratch(runner);
+        const cgroup = delegatedCgroup(runner);
+        try {
+          chmodSync(dir, 0o755);
+          for (const [path, text] of Object.entries(PACKAGE)) {
+            mkdirSync(dirname(join(dir, "pkg", path)), { recursive: true });
+            writeFileSync(join(dir, "pkg", path), text, { mode: path.startsWith("debian/tests/") && path !== "debian/tests/control" ? 0o755 : 0o644 });
+          }
+          mkdirSync(join(dir, "bin"));
+          symlinkSync(cli("autopkgtest-virt-contain"), join(dir, "bin", "autopkgtest-virt-contain"));
+          Bun.spawnSync(["chown", "-R", `${runner.uid}:${runner.gid}`, dir]);
+
+          // The archive is reached without a network option (apt-get update and the
+          // install of dpkg-dev need it): both backends at once, on the plain root.
+          const [ours, theirs] = await Promise.all([
+            autopkgtest(dir, "contain", ["contain", "-t", DEBIAN_TARBALL, "-p", `${dir}/unpack-`]),
+            autopkgtest(dir, "unshare", ["unshare", "-t", DEBIAN_TARBALL]),
+          ]);
+          expect(ours).toEqual(["as-root PASS", "fails FAIL", "plain PASS", "service SKIP"]);
+          expect(ours).toEqual(theirs);
+          // The -p directory is gone with the testbed.
+          expect(readdirSync(dir).filter((name) => name.startsWith("unpack-"))).toEqual([]);
+
+          // On a root with systemd, booted in the container's own cgroup, the service starts.
+          const booted = await autopkgtest(dir, "systemd", ["contain", SYSTEMD_TARBALL], cgroup.wrap);
+          expect(booted).toEqual(["as-root PASS", "fails FAIL", "plain PASS", "service PASS"]);
+        } finally {
+          done();
+          cgroup.remove();
+        }
+      },
+      600_000,
+    );
   });
 }
