@@ -47,6 +47,9 @@ function testTree(): string {
 export const tree = testTree();
 /** Bun, where every runner can run it. */
 export const bun = tree === repo ? process.execPath : join(tree, "node_modules", ".bin", "bun");
+/** A directory that has Bun by the name `bun`, for a PATH: what `#!/usr/bin/env bun` and the
+ *  launchers' `exec bun` look for (process.execPath is named bun.exe in the npm package). */
+export const bunDir = join(tree, "node_modules", ".bin");
 export const cli = (tool: "contain" | "inject" | "pseudo" | "autopkgtest-virt-contain") => join(tree, "bin", `${tool}.js`);
 
 /** A way to run the CLI: as root, or as the unprivileged test user. */
