@@ -296,10 +296,8 @@ function mergeEntries(from: string, into: string, check: boolean): void {
     const source = join(from, name);
     const destination = join(into, name);
     const directory = lstatSync(source).isDirectory();
-    let there: ReturnType<typeof lstatSync> | null = null;
-    try {
-      there = lstatSync(destination);
-    } catch {}
+    // Only a missing destination is no clash; any other failure to look is the copy's.
+    const there = lstatSync(destination, { throwIfNoEntry: false }) ?? null;
     if (there !== null && directory !== there.isDirectory()) {
       throw new Error(`${destination} exists and is ${there.isDirectory() ? "a directory" : "not a directory"}`);
     }
