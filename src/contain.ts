@@ -268,142 +268,121 @@ export async function startContainAsync(options: ContainOptions, fds: Fds = [-1,
   return plan.finish(holder);
 }
 
-/** Everything before the fork: the checks, the maps, the console. */
+/**
+ * Everything before the fork: the checks, the maps, the console, the cgroup, the private
+ * network's resolver file. What only the start needs (DIR's and the sources' fds, the
+ * resolver file's name) goes once the start is over, whichever way (`release`); what the
+ * container would have kept (the console, the cgroup) goes only if the start fails (`undo`).
+ */
 function prepare(options: ContainOptions, fds: Fds) {
-  // DIR's and the sources' fds, closed once the start is over, whichever way.
   const opened: number[] = [];
-  const release = () => opened.splice(0).forEach(closeFd);
-  try {
-    return prepareOpened(options, fds, opened, release);
-  } catch (error) {
+  let resolv: string | null = null;
+  const release = () => {
+    opened.splice(0).forEach(closeFd);
+    if (resolv !== null) removeFile(resolv);
+    resolv = null;
+  };
+  const undo: (() => void)[] = [];
+  const abandon = () => {
     release();
-    throw error;
-  }
-}
-
-function prepareOpened(options: ContainOptions, fds: Fds, opened: number[], release: () => void) {
-  const { path: root, fd: rootFd, ...owner } = checkRoot(options.root, opened);
-  const argv = options.cmd?.length ? options.cmd : ["/bin/sh"];
-  const network = networkMode(options.network, options.hostNetwork);
-  const ports = options.ports ?? [];
-  if (ports.length > 0 && network !== "private") {
-    throw new ContainError("Cannot publish ports: they need a private network (--network private)", { errno: Errno.EINVAL });
-  }
-  const pasta = network === "private" ? findProgram("pasta") : null;
-  if (network === "private" && pasta === null) throw missingPasta();
-  const pastaArgs = pasta === null ? undefined : pastaArguments(pasta, ports, process.geteuid!() === 0);
-  // The container's resolver asks pasta's forwarder: a file bound over /etc/resolv.conf,
-  // first, so that a -b of the caller's own still wins. Its name goes once the start is
-  // over (the kernel will not mount a file that has none left).
-  const resolv = pastaArgs ? writeResolvConf() : null;
-  const resolvBind: Mount[] = resolv === null ? [] : [{ type: "bind", source: resolv, target: "/etc/resolv.conf", readonly: true }];
-  const forget = () => resolv !== null && removeFile(resolv);
+    for (const step of undo.reverse()) step();
+  };
   try {
-    return prepareMounts(options, fds, opened, release, root, rootFd, owner, argv, pastaArgs, resolvBind, forget);
-  } catch (error) {
-    forget();
-    throw error;
-  }
-}
-
-function prepareMounts(
-  options: ContainOptions,
-  fds: Fds,
-  opened: number[],
-  release: () => void,
-  root: Arg,
-  rootFd: number,
-  owner: { uid: number; gid: number },
-  argv: readonly Arg[],
-  pastaArgs: string[] | undefined,
-  resolvBind: Mount[],
-  forget: () => void,
-) {
-  const mounts = planMounts([...resolvBind, ...(options.mounts ?? [])], opened);
-  const initEnvp = commandEnvironment(options.env);
-  const maps = planMaps(options.uidMap, options.gidMap);
-  for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
-  if (defaultRootMap(options.uidMap, options.gidMap)) {
-    const containerRoot = hostRoot(maps[0]) ?? 0;
-    if (!options.ephemeral) refuseReachableRoot(options.root, rootFd, containerRoot);
-    for (const mount of mounts) {
-      if (mount.kind === "bind") refuseReachableBind({ source: mount.source!, fd: mount.fd!, readonly: mount.readonly === true }, containerRoot);
+    const { path: root, fd: rootFd, ...owner } = checkRoot(options.root, opened);
+    const argv = options.cmd?.length ? options.cmd : ["/bin/sh"];
+    const network = networkMode(options.network, options.hostNetwork);
+    const ports = options.ports ?? [];
+    if (ports.length > 0 && network !== "private") {
+      throw new ContainError("Cannot publish ports: they need a private network (--network private)", { errno: Errno.EINVAL });
     }
-  }
-  // /etc/subuid is read only for a DIR that container root does not own.
-  if (owner.uid !== hostRoot(maps[0])) {
-    const warning = ownerWarning(argText(options.root), owner, maps, delegatedRanges());
-    if (warning) options.onWarning?.(warning);
-  }
-  const pty = options.console ? openConsole() : null;
-  if (pty && process.geteuid!() === 0) {
-    // The pty belongs to host root; the console is container root's, whatever host ID that is.
-    chownFd(pty.slave, hostRoot(maps[0]) ?? 0, 0xffffffff);
-  }
-  let cgroup: ContainerCgroup | null;
-  try {
+    const pasta = network === "private" ? findProgram("pasta") : null;
+    if (network === "private" && pasta === null) throw missingPasta();
+    const pastaArgs = pasta === null ? undefined : pastaArguments(pasta, ports, process.geteuid!() === 0);
+    // The container's resolver asks pasta's forwarder: a file bound over /etc/resolv.conf,
+    // first, so that a -b of the caller's own still wins. Its name goes once the start is
+    // over (the kernel will not mount a file that has none left).
+    if (pastaArgs) resolv = writeResolvConf();
+    const resolvBind: Mount[] = resolv === null ? [] : [{ type: "bind", source: resolv, target: "/etc/resolv.conf", readonly: true }];
+    const mounts = planMounts([...resolvBind, ...(options.mounts ?? [])], opened);
+    const initEnvp = commandEnvironment(options.env);
+    const maps = planMaps(options.uidMap, options.gidMap);
+    for (const plan of maps) if (plan.warning) options.onWarning?.(plan.warning);
+    if (defaultRootMap(options.uidMap, options.gidMap)) {
+      const containerRoot = hostRoot(maps[0]) ?? 0;
+      if (!options.ephemeral) refuseReachableRoot(options.root, rootFd, containerRoot);
+      for (const mount of mounts) {
+        if (mount.kind === "bind") refuseReachableBind({ source: mount.source!, fd: mount.fd!, readonly: mount.readonly === true }, containerRoot);
+      }
+    }
+    // /etc/subuid is read only for a DIR that container root does not own.
+    if (owner.uid !== hostRoot(maps[0])) {
+      const warning = ownerWarning(argText(options.root), owner, maps, delegatedRanges());
+      if (warning) options.onWarning?.(warning);
+    }
+    const pty = options.console ? openConsole() : null;
+    if (pty) {
+      undo.push(() => closeConsole(pty));
+      // The pty belongs to host root; the console is container root's, whatever host ID that is.
+      if (process.geteuid!() === 0) chownFd(pty.slave, hostRoot(maps[0]) ?? 0, 0xffffffff);
+    }
     // As host root, container root is another host ID: the cgroup is given to it, as
     // systemd delegates one. A user's container root is the user, who owns it already.
-    const owner = process.geteuid!() === 0 ? { uid: hostRoot(maps[0]) ?? 0, gid: hostRoot(maps[1]) ?? 0 } : null;
-    cgroup = ContainerCgroup.make(options.limits ?? {}, owner);
+    const cgroupOwner = process.geteuid!() === 0 ? { uid: hostRoot(maps[0]) ?? 0, gid: hostRoot(maps[1]) ?? 0 } : null;
+    const cgroup = ContainerCgroup.make(options.limits ?? {}, cgroupOwner);
+    if (cgroup) undo.push(() => cgroup.end());
+    let flags = network === "host" ? Flag.hostNetwork : network === "private" ? Flag.privateNetwork : 0;
+    if (options.ephemeral) flags |= Flag.ephemeral;
+    if (pty) flags |= Flag.console;
+    const config: SpawnConfig = {
+      mode: Mode.contain,
+      flags,
+      argv,
+      envp: environment(options.helperEnv ?? process.env),
+      initEnvp,
+      cwd: options.cwd,
+      mounts,
+      stdio: pty ? [-1, -1, fds[2]] : fds,
+      root,
+      rootFd,
+      console: pty?.path,
+      inside: options.inside,
+      outside: options.outside,
+      lockUidMap: lockMap(maps[0]),
+      lockGidMap: lockMap(maps[1]),
+      cgroup: cgroup?.fds[0],
+      cgroupLeave: cgroup?.fds[1],
+    };
+    return {
+      config,
+      maps,
+      command: argText(argv[0]!),
+      network: pastaArgs,
+      beforeGo: (holder: ChildProcess) => bindFds(mounts, holder, options.onWarning),
+      failed(error: unknown): unknown {
+        abandon();
+        return explain(error, options.root, maps[0]);
+      },
+      finish(holder: ChildProcess): ChildProcess {
+        release();
+        if (cgroup) {
+          cgroup.started();
+          holder.whenReaped(() => {
+            const problem = cgroup.end();
+            holder.usage = cgroup.usage;
+            if (problem) options.onWarning?.(problem);
+          });
+        }
+        if (!pty) return holder;
+        const input = fds[0] >= 0 ? fds[0] : 0;
+        const output = fds[1] >= 0 ? fds[1] : 1;
+        relayConsole(holder, pty, input, output, options.onWarning);
+        return holder;
+      },
+    };
   } catch (error) {
-    if (pty) closeConsole(pty);
+    abandon();
     throw error;
   }
-  const network = networkMode(options.network, options.hostNetwork);
-  let flags = network === "host" ? Flag.hostNetwork : network === "private" ? Flag.privateNetwork : 0;
-  if (options.ephemeral) flags |= Flag.ephemeral;
-  if (pty) flags |= Flag.console;
-  const config: SpawnConfig = {
-    mode: Mode.contain,
-    flags,
-    argv,
-    envp: environment(options.helperEnv ?? process.env),
-    initEnvp,
-    cwd: options.cwd,
-    mounts,
-    stdio: pty ? [-1, -1, fds[2]] : fds,
-    root,
-    rootFd,
-    console: pty?.path,
-    inside: options.inside,
-    outside: options.outside,
-    lockUidMap: lockMap(maps[0]),
-    lockGidMap: lockMap(maps[1]),
-    cgroup: cgroup?.fds[0],
-    cgroupLeave: cgroup?.fds[1],
-  };
-  return {
-    config,
-    maps,
-    command: argText(argv[0]!),
-    network: pastaArgs,
-    beforeGo: (holder: ChildProcess) => bindFds(mounts, holder, options.onWarning),
-    failed(error: unknown): unknown {
-      release();
-      forget();
-      if (pty) closeConsole(pty);
-      cgroup?.end();
-      return explain(error, options.root, maps[0]);
-    },
-    finish(holder: ChildProcess): ChildProcess {
-      release();
-      forget();
-      if (cgroup) {
-        cgroup.started();
-        holder.whenReaped(() => {
-          const problem = cgroup.end();
-          holder.usage = cgroup.usage;
-          if (problem) options.onWarning?.(problem);
-        });
-      }
-      if (!pty) return holder;
-      const input = fds[0] >= 0 ? fds[0] : 0;
-      const output = fds[1] >= 0 ? fds[1] : 1;
-      relayConsole(holder, pty, input, output, options.onWarning);
-      return holder;
-    },
-  };
 }
 
 function closeConsole(pty: Console): void {
