@@ -25,6 +25,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { ContainError } from "./errors.ts";
 import { contain, fromTarball, inject, type RootFilesystem, type Subprocess } from "./index.ts";
 import { strerror } from "./native.ts";
+import { findProgram } from "./network.ts";
 import type { Stdio } from "./stdio.ts";
 import { untar } from "./untar.ts";
 
@@ -232,7 +233,8 @@ mkdir -p -m 1777 "$2" && chmod 1777 /tmp "$2" && { cat /etc/passwd 2>/dev/null |
 /** Whether this host can give the testbed a private network: pasta on PATH, and
  *  /dev/net/tun usable by us (root always may). What else fails shows at the start. */
 function privateNetworkUsable(): boolean {
-  if (Bun.which("pasta", { PATH: `${process.env.PATH ?? ""}:/usr/bin:/usr/sbin:/bin:/sbin` }) === null) return false;
+  // The lookup contain makes itself: where it finds no pasta, the start would fail.
+  if (findProgram("pasta") === null) return false;
   try {
     accessSync("/dev/net/tun", constants.R_OK | constants.W_OK);
     return true;
