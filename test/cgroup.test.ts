@@ -3,7 +3,7 @@
 // root, and as the test user in a delegated subtree made the way systemd makes one.
 import { afterAll, describe, expect } from "bun:test";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
-import { bun, busyboxFixture, cli, repo, type Runner, runners, testIf } from "./helpers.ts";
+import { bun, busyboxFixture, cli, type Runner, runners, testIf, tree } from "./helpers.ts";
 import { cgroupPlace, v1Controllers } from "../src/hierarchy.ts";
 
 const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
@@ -56,7 +56,7 @@ const EXPECTED_FAILED = ["sys-kernel-debug.mount", "sys-kernel-tracing.mount"];
 
 /** The runner's own extraction of the systemd root (fromTarball), and its removal. */
 function systemdRoot(runner: Runner): string {
-  const script = `const { fromTarball } = await import(${JSON.stringify(`${repo}/src/index.ts`)}); console.log((await fromTarball(${JSON.stringify(TARBALL)})).path);`;
+  const script = `const { fromTarball } = await import(${JSON.stringify(`${tree}/src/index.ts`)}); console.log((await fromTarball(${JSON.stringify(TARBALL)})).path);`;
   const result = Bun.spawnSync([...runner.prefix, bun, "-e", script], { cwd: "/tmp", stderr: "pipe" });
   if (result.exitCode !== 0) throw new Error(`fromTarball failed: ${result.stderr}`);
   const path = result.stdout.toString().trim();
@@ -122,7 +122,7 @@ for (const runner of runners) {
 
     testIf(reason, "the library's usage shows the CPU time of a busy loop", () => {
       const script = [
-        `const { contain } = await import(${JSON.stringify(`${repo}/src/index.ts`)});`,
+        `const { contain } = await import(${JSON.stringify(`${tree}/src/index.ts`)});`,
         `const c = contain({ root: ${JSON.stringify(root)}, cmd: ["/bin/sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"] });`,
         `console.log(JSON.stringify({ status: await c.exited, usage: c.usage }));`,
       ].join("\n");
@@ -179,7 +179,7 @@ for (const runner of runners) {
     if (usageReason === null) {
       testIf(reason, "usage has the peaks and the OOM kills", () => {
         const script = [
-          `const { contain } = await import(${JSON.stringify(`${repo}/src/index.ts`)});`,
+          `const { contain } = await import(${JSON.stringify(`${tree}/src/index.ts`)});`,
           `const c = contain({ root: ${JSON.stringify(root)}, limits: { memory: "16m", pids: 20 }, stdout: "pipe",`,
           `  cmd: ["/bin/sh", "-c", "x=a; while true; do x=$x$x; done"] });`,
           `await new Response(c.stdout).text();`,
@@ -245,7 +245,7 @@ for (const runner of runners) {
 
     testIf(bootReason, "the library's kill() halts systemd cleanly, and usage has its CPU time", () => {
       const script = [
-        `const { contain, inject } = await import(${JSON.stringify(`${repo}/src/index.ts`)});`,
+        `const { contain, inject } = await import(${JSON.stringify(`${tree}/src/index.ts`)});`,
         `const c = contain({ root: ${JSON.stringify(debian)}, cmd: ["/sbin/init"], stdout: "ignore", stderr: "ignore" });`,
         `let state = "";`,
         `for (let tries = 0; tries < 300 && state !== "running" && state !== "degraded"; tries++) {`,
